@@ -1,0 +1,45 @@
+"""One demonstration or rollout, as arrays: the unit that bags, the tokenizer and training share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gato_ros import JOINT_NAMES
+
+
+@dataclass
+class Episode:
+    """T control steps of one episode; row t holds the observation at step t and the action taken."""
+
+    images: np.ndarray  # [T, H, W, 3] uint8 RGB
+    joint_positions: np.ndarray  # [T, J] in joint_names order
+    joint_velocities: np.ndarray  # [T, J]
+    actions: np.ndarray  # [T, A] raw efforts (Nm; gripper normalized to [-1, 1])
+    joint_names: list[str] = field(default_factory=lambda: list(JOINT_NAMES))
+    instruction: str = ""
+    success: bool | None = None
+    task: str = "rgb_stacking"
+    source: str = "sim_expert"
+    control_rate_hz: float = 20.0
+    camera: str = "basket_front_left"
+
+    def __post_init__(self) -> None:
+        t = len(self.actions)
+        for name in ("images", "joint_positions", "joint_velocities"):
+            if len(getattr(self, name)) != t:
+                raise ValueError(f"Episode.{name} has {len(getattr(self, name))} steps, actions have {t}")
+        if self.images.ndim != 4 or self.images.shape[-1] != 3 or self.images.dtype != np.uint8:
+            raise ValueError(f"Episode.images must be [T,H,W,3] uint8, got {self.images.shape} {self.images.dtype}")
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def slice(self, start: int, stop: int) -> "Episode":
+        """Steps [start, stop) as a new episode with the same metadata."""
+        return Episode(
+            self.images[start:stop], self.joint_positions[start:stop], self.joint_velocities[start:stop],
+            self.actions[start:stop], list(self.joint_names), self.instruction, self.success, self.task,
+            self.source, self.control_rate_hz, self.camera,
+        )

@@ -1,0 +1,25 @@
+"""Shared fixtures: an isolated ROS 2 domain per test run, localhost discovery only."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+@pytest.fixture(scope="session")
+def ros_domain_id() -> int:
+    """A ROS_DOMAIN_ID unique to this pytest run (0..101 are valid with default ports)."""
+    return random.Random(os.getpid() ^ int.from_bytes(os.urandom(4), "little")).randint(1, 100)
+
+
+@pytest.fixture
+def ros_env(ros_domain_id: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for rclpy in this process and in child processes started by a test."""
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(ros_domain_id))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("RMW_IMPLEMENTATION", os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp"))
+    return dict(os.environ)
