@@ -1,0 +1,35 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both build .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export MUJOCO_GL ?= egl
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+
+.PHONY: install demo test test-all bench tokenizer clean
+
+$(STAMP): requirements.txt setup.py package.xml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade -q "pip>=23"
+	$(PY) -m pip install -r requirements.txt
+	# Genuine RGB Stacking assets (package data only; their Python stack pins old versions).
+	$(PY) -m pip install --no-deps dm-robotics-moma==0.10.0 dm-robotics-manipulation==0.10.0
+	$(PY) -m pip install --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/gato-ros run stacking --sim true --episodes 2
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/gato-ros bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
