@@ -1,0 +1,177 @@
+"""Helpers shared by the rclpy nodes: dataclass <-> ROS parameter mirroring, QoS profiles, diagnostics."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+T = TypeVar("T")
+
+#: Images and other high-rate sensor streams (best effort, keep last 5), the ROS convention.
+SENSOR_QOS: QoSProfile = qos_profile_sensor_data
+#: Commands and states: reliable, keep only the newest (a stale command is worse than a lost one).
+COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE)
+#: Joint states: reliable, small queue (the safety node reads every one it can).
+STATE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
+#: Latched one-shot topics (instruction, e-stop): late joiners still get the last message.
+LATCHED_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+#: Diagnostics: reliable, default depth (diagnostic_aggregator convention).
+DIAGNOSTICS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class ParameterError(ValueError):
+    """A ROS parameter or parameter file does not fit its config dataclass."""
+
+
+# ----------------------------------------------------------------------------- parameters
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(name: str, annotation: Any, value: Any) -> Any:
+    """Convert a ROS parameter value (ints for floats, lists for tuples) to the field's annotated type."""
+    origin = typing.get_origin(annotation)
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        item = args[0] if args else Any
+        if not isinstance(value, (list, tuple)):
+            raise ParameterError(f"parameter {name!r} must be a list, got {value!r}")
+        return tuple(_coerce(f"{name}[]", item, v) for v in value)
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterError(f"parameter {name!r} must be a number, got {value!r}")
+        return float(value)
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParameterError(f"parameter {name!r} must be an integer, got {value!r}")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ParameterError(f"parameter {name!r} must be true or false, got {value!r}")
+        return value
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ParameterError(f"parameter {name!r} must be a string, got {value!r}")
+        return value
+    return value
+
+
+def _ros_value(value: Any) -> Any:
+    """A dataclass default as rclpy accepts it (tuples become lists)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def declare_dataclass_parameters(node: Node, cls: type[T], defaults: T | None = None) -> T:
+    """Declare one ROS parameter per field of the frozen dataclass `cls` and build it back from their values.
+
+    Defaults come from `defaults` (or the dataclass's own); launch files and `--params-file` override them.
+    Parameters are dynamically typed so that `100` in YAML is accepted for a float; the dataclass coerces.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    base = defaults if defaults is not None else cls()
+    types = _field_types(cls)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        descriptor = ParameterDescriptor(description=field.metadata.get("doc", ""), dynamic_typing=True)
+        param = node.declare_parameter(field.name, _ros_value(getattr(base, field.name)), descriptor)
+        value = param.value
+        if value is None:  # declared without a value (e.g. an empty list default, overridden to nothing)
+            value = getattr(base, field.name)
+        values[field.name] = _coerce(field.name, types[field.name], value)
+    return cls(**values)
+
+
+def dataclass_from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
+    """Build the config dataclass from a plain mapping (YAML), rejecting unknown keys with a clear message."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ParameterError(f"unknown {cls.__name__} parameter(s) {unknown}; known: {sorted(names)}")
+    types = _field_types(cls)
+    return cls(**{k: _coerce(k, types[k], v) for k, v in data.items()})
+
+
+def load_ros_params(path: str | Path, node_name: str) -> dict[str, Any]:
+    """The `ros__parameters` of `node_name` (or of `/**`) in a ROS 2 parameter YAML file."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    merged: dict[str, Any] = {}
+    for key in ("/**", node_name, f"/{node_name}"):
+        section = data.get(key)
+        if isinstance(section, Mapping):
+            merged.update(section.get("ros__parameters", {}) or {})
+    return merged
+
+
+def config_from_params_file(cls: type[T], path: str | Path, node_name: str) -> T:
+    """The config dataclass for `node_name` from a ROS parameter file, as the node would see it."""
+    params = load_ros_params(path, node_name)
+    known = {f.name for f in dataclasses.fields(cls)}
+    return dataclass_from_dict(cls, {k: v for k, v in params.items() if k in known})
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+def diagnostic_status(
+    node: Node, name: str, level: int, message: str, values: Mapping[str, Any] | None = None,
+) -> DiagnosticStatus:
+    """One DiagnosticStatus named `<node>: <name>` with stringified key/values."""
+    status = DiagnosticStatus()
+    status.level = bytes([level]) if isinstance(DiagnosticStatus.OK, bytes) else level
+    status.name = f"{node.get_name()}: {name}"
+    status.message = message
+    status.hardware_id = node.get_fully_qualified_name()
+    status.values = [KeyValue(key=str(k), value=_fmt(v)) for k, v in (values or {}).items()]
+    return status
+
+
+def diagnostic_array(node: Node, statuses: list[DiagnosticStatus]) -> DiagnosticArray:
+    """Wrap statuses in a DiagnosticArray stamped with the node's clock."""
+    msg = DiagnosticArray()
+    msg.header.stamp = node.get_clock().now().to_msg()
+    msg.status = statuses
+    return msg
+
+
+def diagnostic_values(status: DiagnosticStatus) -> dict[str, str]:
+    """The key/values of a DiagnosticStatus as a dict (for readers and tests)."""
+    return {kv.key: kv.value for kv in status.values}
+
+
+def level_int(status: DiagnosticStatus) -> int:
+    """The level of a DiagnosticStatus as an int (the field is a byte in rclpy)."""
+    level = status.level
+    return level[0] if isinstance(level, (bytes, bytearray)) else int(level)
+
+
+OK = 0
+WARN = 1
+ERROR = 2
+STALE = 3
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)

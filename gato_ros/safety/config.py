@@ -1,0 +1,65 @@
+"""SafetyConfig: every setting of the safety layer; the safety node's ROS parameters mirror it one to one."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from gato_ros import JOINT_NAMES
+
+
+class SafetyConfigError(ValueError):
+    """A safety setting is out of range or inconsistent."""
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+@dataclass(frozen=True)
+class SafetyConfig:
+    """Limits, timeouts and gains of the safety filter (Nm, rad, s); per-joint tuples follow `joint_names`."""
+
+    robot_description: str = field(default="", metadata=_doc("URDF text (the ROS convention); wins over urdf_path"))
+    urdf_path: str = field(default="", metadata=_doc("URDF file; empty = the package URDF"))
+    joint_names: tuple[str, ...] = field(default=JOINT_NAMES, metadata=_doc("order of every effort array"))
+    publish_rate_hz: float = field(default=100.0, metadata=_doc("rate of /effort_controller/commands"))
+    command_timeout_s: float = field(default=0.25, metadata=_doc("hold when the newest command is older"))
+    state_timeout_s: float = field(default=0.25, metadata=_doc("hold when any joint's state is older"))
+    max_effort_rate: float = field(default=800.0, metadata=_doc("torque rate limit of commands, Nm/s"))
+    position_margin_rad: float = field(default=0.15, metadata=_doc("damping zone inside each position limit"))
+    velocity_limit_scale: float = field(default=0.9, metadata=_doc("damp above this fraction of the URDF limit"))
+    limit_damping: tuple[float, ...] = field(
+        default=(40.0, 40.0, 20.0, 20.0, 4.0, 4.0, 4.0, 0.0),
+        metadata=_doc("Nm s/rad near position/velocity limits, per joint (gripper entry unused)"),
+    )
+    hold_damping: tuple[float, ...] = field(
+        default=(20.0, 20.0, 10.0, 10.0, 2.0, 2.0, 2.0, 0.0),
+        metadata=_doc("Nm s/rad while holding, per joint (gripper entry unused)"),
+    )
+    add_gravity_compensation: bool = field(
+        default=False, metadata=_doc("add URDF gravity torques (for arms without their own gravity compensation)"),
+    )
+    latch_faults: bool = field(default=True, metadata=_doc("an internal fault holds until ~/reset"))
+    diagnostics_period_s: float = field(default=1.0, metadata=_doc("period of /diagnostics"))
+
+    def __post_init__(self) -> None:
+        n = len(self.joint_names)
+        if n == 0 or len(set(self.joint_names)) != n:
+            raise SafetyConfigError(f"joint_names must be non-empty and unique, got {self.joint_names}")
+        for name in ("publish_rate_hz", "command_timeout_s", "state_timeout_s", "max_effort_rate",
+                     "diagnostics_period_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise SafetyConfigError(f"{name} must be a positive finite number, got {value}")
+        if not (math.isfinite(self.position_margin_rad) and self.position_margin_rad >= 0):
+            raise SafetyConfigError(f"position_margin_rad must be >= 0, got {self.position_margin_rad}")
+        if not (0 < self.velocity_limit_scale <= 1):
+            raise SafetyConfigError(f"velocity_limit_scale must be in (0, 1], got {self.velocity_limit_scale}")
+        for name in ("limit_damping", "hold_damping"):
+            gains = getattr(self, name)
+            if len(gains) != n:
+                raise SafetyConfigError(f"{name} needs one gain per joint ({n}: {list(self.joint_names)}), "
+                                        f"got {len(gains)}")
+            if not all(math.isfinite(g) and g >= 0 for g in gains):
+                raise SafetyConfigError(f"{name} gains must be finite and >= 0, got {gains}")
