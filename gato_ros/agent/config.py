@@ -1,0 +1,47 @@
+"""AgentConfig: the agent node's parameters as a frozen dataclass (ROS parameters mirror its fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_JOINT_NAMES: tuple[str, ...] = tuple(f"right_j{i}" for i in range(7)) + ("gripper_joint",)
+PROVIDERS = ("auto", "cpu", "cuda")
+
+
+class AgentConfigError(ValueError):
+    """A parameter of the agent has an invalid value."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Agent parameters (SPEC `agent` node). Empty `model_dir` means the default model, empty `prompt_demo` none."""
+
+    model_dir: str = ""
+    prompt_demo: str = ""
+    control_rate_hz: float = 20.0
+    joint_names: tuple[str, ...] = field(default=DEFAULT_JOINT_NAMES)
+    execution_provider: str = "auto"
+    max_context_tokens: int = 1024
+    instruction: str = ""
+    image_timeout_s: float = 0.5   # newest image older than this: publish nothing
+    state_timeout_s: float = 0.25  # newest joint state older than this: publish nothing
+    diagnostics_period_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "joint_names", tuple(self.joint_names))
+        if not self.control_rate_hz > 0:
+            raise AgentConfigError(f"control_rate_hz must be > 0, got {self.control_rate_hz}")
+        if len(self.joint_names) != 8 or len(set(self.joint_names)) != 8:
+            raise AgentConfigError(f"joint_names must be 8 distinct names (7 arm + gripper), got {self.joint_names}")
+        if self.execution_provider not in PROVIDERS:
+            raise AgentConfigError(f"execution_provider must be one of {PROVIDERS}, got {self.execution_provider!r}")
+        if self.max_context_tokens < 64:
+            raise AgentConfigError(f"max_context_tokens must be >= 64, got {self.max_context_tokens}")
+        for name in ("image_timeout_s", "state_timeout_s", "diagnostics_period_s"):
+            if not getattr(self, name) > 0:
+                raise AgentConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+
+    @property
+    def period_s(self) -> float:
+        """Control period: the tick deadline."""
+        return 1.0 / self.control_rate_hz

@@ -1,0 +1,38 @@
+"""Input freshness and episode-boundary detection for the agent's control tick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InputAge:
+    """When each input last arrived (seconds on the node clock; None = never)."""
+
+    image_t: float | None
+    state_t: float | None
+
+
+def stale_reason(now: float, age: InputAge, image_timeout_s: float, state_timeout_s: float) -> str | None:
+    """Why the agent must not act now (missing or stale input), or None when both inputs are fresh."""
+    reasons = []
+    for label, t, timeout in (("image", age.image_t, image_timeout_s), ("joint state", age.state_t, state_timeout_s)):
+        if t is None:
+            reasons.append(f"no {label} received yet")
+        elif now - t > timeout:
+            reasons.append(f"{label} stale ({now - t:.3f} s old > {timeout:.3f} s)")
+    return "; ".join(reasons) or None
+
+
+class EpisodeClock:
+    """Detects a new episode from a backwards jump of the joint-state time (a sim reset restarting its clock)."""
+
+    def __init__(self, tolerance_s: float = 0.5) -> None:
+        self.tolerance_s = tolerance_s
+        self._last: float | None = None
+
+    def observe(self, t: float) -> bool:
+        """Record stamp `t`; True when it jumped back by more than the tolerance (a new episode began)."""
+        jumped = self._last is not None and t < self._last - self.tolerance_s
+        self._last = t
+        return jumped

@@ -1,0 +1,1 @@
+"""The stacking node graph described once (graph.py), started by launch/stacking.launch.py or by the runner."""

@@ -1,0 +1,155 @@
+"""One declarative description of the stacking node graph, read by launch/stacking.launch.py and by the runner.
+
+Nodes, executables, parameter files (config/*.yaml), parameters set from launch arguments, remaps and start
+conditions live here only, so `ros2 launch gato_ros stacking.launch.py` and `gato-ros run stacking` cannot drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+PACKAGE = "gato_ros"
+TRUE_WORDS = ("true", "1")
+FALSE_WORDS = ("false", "0")
+
+
+class GraphArgumentError(ValueError):
+    """A launch argument is unknown or has a value its condition cannot read."""
+
+
+@dataclass(frozen=True)
+class LaunchArg:
+    """A launch argument; `default_from` names another argument whose value is the default."""
+
+    name: str
+    default: str
+    description: str
+    default_from: str | None = None
+
+
+@dataclass(frozen=True)
+class ArgParam:
+    """A node parameter whose value is a launch argument (`kind` 'str' or 'bool')."""
+
+    param: str
+    arg: str
+    kind: str = "str"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Start a node when argument `arg` is true ('if'), false ('unless') or a non-empty string ('nonempty')."""
+
+    arg: str
+    kind: str = "if"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of the graph: executable of package gato_ros, parameter files under config/, remaps, condition."""
+
+    name: str
+    executable: str
+    param_files: tuple[str, ...]
+    arg_params: tuple[ArgParam, ...] = ()
+    remaps: tuple[tuple[str, str], ...] = ()
+    condition: Condition | None = None
+    lifecycle: bool = False  # configure + activate right after start
+    sim_time: bool = True    # takes use_sim_time (the sim itself owns /clock and runs on wall time)
+
+    @property
+    def module(self) -> str:
+        """Python module runnable as `python -m` (the console script's target)."""
+        return f"{PACKAGE}.nodes.{self.executable}"
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    args: tuple[LaunchArg, ...]
+    nodes: tuple[NodeSpec, ...]
+    _by_name: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {a.name: a for a in self.args})
+        for node in self.nodes:
+            used = [p.arg for p in node.arg_params] + ([node.condition.arg] if node.condition else [])
+            for name in used:
+                if name not in self._by_name:
+                    raise GraphArgumentError(f"node {node.name} uses undeclared launch argument {name!r}")
+
+    def resolve(self, values: Mapping[str, str]) -> dict[str, str]:
+        """All argument values: given ones (strings) plus defaults, like launch's LaunchConfiguration."""
+        unknown = sorted(set(values) - set(self._by_name))
+        if unknown:
+            raise GraphArgumentError(f"unknown launch arguments {unknown}; known: {sorted(self._by_name)}")
+        out: dict[str, str] = {}
+        for arg in self.args:  # declared in order, so default_from refers to an earlier argument
+            if arg.name in values:
+                out[arg.name] = str(values[arg.name])
+            else:
+                out[arg.name] = out[arg.default_from] if arg.default_from else arg.default
+        return out
+
+    def active_nodes(self, values: Mapping[str, str]) -> list[NodeSpec]:
+        """The nodes whose condition holds for these (resolved) argument values."""
+        return [n for n in self.nodes if n.condition is None or condition_holds(n.condition, values)]
+
+    def node(self, name: str) -> NodeSpec:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+
+def as_bool(value: str, arg: str = "?") -> bool:
+    """Read a boolean launch argument the way launch's IfCondition does ('true'/'1', 'false'/'0')."""
+    v = str(value).strip().lower()
+    if v in TRUE_WORDS:
+        return True
+    if v in FALSE_WORDS:
+        return False
+    raise GraphArgumentError(f"launch argument {arg}={value!r} must be true or false")
+
+
+def condition_holds(cond: Condition, values: Mapping[str, str]) -> bool:
+    value = values[cond.arg]
+    if cond.kind == "if":
+        return as_bool(value, cond.arg)
+    if cond.kind == "unless":
+        return not as_bool(value, cond.arg)
+    if cond.kind == "nonempty":
+        return value != ""
+    raise GraphArgumentError(f"unknown condition kind {cond.kind!r}")
+
+
+def node_parameters(node: NodeSpec, values: Mapping[str, str]) -> dict[str, object]:
+    """Parameters the graph sets on `node` on top of its parameter files (typed)."""
+    params: dict[str, object] = {}
+    if node.sim_time:
+        params["use_sim_time"] = as_bool(values["use_sim_time"], "use_sim_time")
+    for p in node.arg_params:
+        params[p.param] = as_bool(values[p.arg], p.arg) if p.kind == "bool" else values[p.arg]
+    return params
+
+
+STACKING = GraphSpec(
+    args=(
+        LaunchArg("sim", "false", "true: run the MuJoCo RGB Stacking cell; false: a real robot driver owns the topics"),
+        LaunchArg("model", "", "model directory (gato.json + ONNX); empty: models/default or the only model shipped"),
+        LaunchArg("prompt_demo", "", "rosbag2 directory of one demonstration used as the prompt; empty: none"),
+        LaunchArg("teleop", "false", "true: teleop node commands the arm instead of the agent"),
+        LaunchArg("record", "", "directory to record episodes into (rosbag2, MCAP); empty: no recording"),
+        LaunchArg("use_sim_time", "", "follow /clock; defaults to the value of sim", default_from="sim"),
+    ),
+    nodes=(
+        NodeSpec("sim", "sim", ("sim.yaml",), condition=Condition("sim", "if"), sim_time=False),
+        NodeSpec("safety", "safety", ("safety.yaml",)),
+        NodeSpec("agent", "agent", ("agent.yaml",),
+                 arg_params=(ArgParam("model_dir", "model"), ArgParam("prompt_demo", "prompt_demo")),
+                 condition=Condition("teleop", "unless"), lifecycle=True),
+        NodeSpec("teleop", "teleop", ("teleop.yaml",), condition=Condition("teleop", "if")),
+        NodeSpec("recorder", "recorder", ("recorder.yaml",), arg_params=(ArgParam("output_dir", "record"),),
+                 condition=Condition("record", "nonempty")),
+    ),
+)

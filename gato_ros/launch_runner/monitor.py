@@ -1,0 +1,133 @@
+"""The runner's own ROS node: lifecycle transitions, Trigger calls, and the newest /diagnostics of each node."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
+from std_srvs.srv import Trigger
+
+from gato_ros.nodes.common import DIAGNOSTICS_QOS, diagnostic_values, level_int
+
+TRUE_VALUES = ("true", "1", "yes")
+
+
+class GraphMonitor:
+    """Context manager: an rclpy context of its own (no signal handlers: the runner owns Ctrl-C) spun in a thread."""
+
+    def __init__(self, name: str = "gato_runner") -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._status: dict[str, tuple[float, dict[str, str]]] = {}  # status name -> (monotonic time, values)
+
+    def __enter__(self) -> "GraphMonitor":
+        self.context = Context()
+        rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)
+        self.node = rclpy.create_node(self.name, context=self.context)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, DIAGNOSTICS_QOS)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        self._thread.join(timeout=2.0)
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # context shut down under us during exit
+            pass
+
+    # ------------------------------------------------------------------ diagnostics
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for status in msg.status:
+                values = diagnostic_values(status)
+                values["_message"] = status.message
+                values["_level"] = str(level_int(status))
+                self._status[status.name] = (now, values)
+
+    def latest(self, node_name: str) -> dict[str, str]:
+        """Merged newest values of the statuses named `<node_name>: ...` (empty when none arrived)."""
+        merged: dict[str, str] = {}
+        with self._lock:
+            for name, (_, values) in sorted(self._status.items()):
+                if name.split(":", 1)[0].strip() == node_name:
+                    merged.update(values)
+        return merged
+
+    def sim_success_since(self, since: float, node_name: str = "sim") -> bool:
+        """True when a status of `node_name` received after `since` says success."""
+        with self._lock:
+            for name, (t, values) in self._status.items():
+                if t >= since and name.split(":", 1)[0].strip() == node_name \
+                        and values.get("success", "").strip().lower() in TRUE_VALUES:
+                    return True
+        return False
+
+    # ------------------------------------------------------------------ services
+    def _call(self, srv_type: Any, service: str, request: Any, timeout_s: float) -> Any:
+        client = self.node.create_client(srv_type, service)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout_s):
+                return None
+            future = client.call_async(request)
+            done = threading.Event()
+            future.add_done_callback(lambda _: done.set())
+            done.wait(timeout_s)
+            return future.result() if future.done() else None
+        finally:
+            self.node.destroy_client(client)
+
+    def call_trigger(self, service: str, timeout_s: float = 5.0) -> tuple[bool, str]:
+        """Call a std_srvs/Trigger service (e.g. 'sim/reset'); (False, why) when absent or refused."""
+        response = self._call(Trigger, "/" + service.lstrip("/"), Trigger.Request(), timeout_s)
+        if response is None:
+            return False, f"/{service.lstrip('/')} did not answer within {timeout_s} s"
+        return bool(response.success), response.message
+
+    def change_state(self, node_name: str, transition_id: int, timeout_s: float) -> bool:
+        request = ChangeState.Request()
+        request.transition.id = transition_id
+        response = self._call(ChangeState, f"/{node_name}/change_state", request, timeout_s)
+        return response is not None and bool(response.success)
+
+    def bring_up(self, node_name: str, timeout_s: float, stop_event: threading.Event,
+                 check: Callable[[], None]) -> None:
+        """configure then activate a lifecycle node, like the launch file's event handlers."""
+        from gato_ros.launch_runner.runner import RunnerError
+
+        deadline = time.monotonic() + timeout_s
+        while True:  # wait for the node's lifecycle services (its process may still be importing)
+            check()
+            client = self.node.create_client(ChangeState, f"/{node_name}/change_state")
+            ready = client.wait_for_service(timeout_sec=0.5)
+            self.node.destroy_client(client)
+            if ready:
+                break
+            if stop_event.is_set():
+                return
+            if time.monotonic() > deadline:
+                raise RunnerError(f"/{node_name}/change_state did not appear within {timeout_s} s")
+        for label, transition in (("configure", Transition.TRANSITION_CONFIGURE),
+                                  ("activate", Transition.TRANSITION_ACTIVATE)):
+            if stop_event.is_set():
+                return
+            if not self.change_state(node_name, transition, max(1.0, deadline - time.monotonic())):
+                why = self.latest(node_name).get("_message", "see the node's log")
+                raise RunnerError(f"lifecycle {label} of {node_name} failed: {why}")
+            print(f"[runner] {node_name}: {label} ok", flush=True)

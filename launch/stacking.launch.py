@@ -1,0 +1,76 @@
+"""`ros2 launch gato_ros stacking.launch.py [sim:=true] [model:=DIR] [prompt_demo:=DIR] [teleop:=true] [record:=DIR]`.
+
+Builds the graph described in gato_ros.launch_runner.graph (shared with `gato-ros run stacking`): sim (optional),
+safety (always), agent (lifecycle: configured, then activated once it reaches `inactive`), teleop, recorder.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
+from launch.conditions import IfCondition, UnlessCondition
+from launch.events import matches_action
+from launch.substitutions import LaunchConfiguration, NotEqualsSubstitution
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from launch_ros.parameter_descriptions import ParameterValue
+from lifecycle_msgs.msg import Transition
+
+from gato_ros.launch_runner.graph import PACKAGE, STACKING, Condition, NodeSpec
+
+
+def _condition(cond: Condition | None):
+    """The launch condition equal to the graph's (runner) condition."""
+    if cond is None:
+        return None
+    value = LaunchConfiguration(cond.arg)
+    if cond.kind == "if":
+        return IfCondition(value)
+    if cond.kind == "unless":
+        return UnlessCondition(value)
+    if cond.kind == "nonempty":
+        return IfCondition(NotEqualsSubstitution(value, ""))
+    raise ValueError(f"unknown condition kind {cond.kind!r}")
+
+
+def _parameters(spec: NodeSpec, config_dir: str) -> list:
+    """Parameter files first, then the values taken from launch arguments (these win, as in the runner)."""
+    overrides: dict = {}
+    if spec.sim_time:
+        overrides["use_sim_time"] = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
+    for p in spec.arg_params:
+        overrides[p.param] = ParameterValue(LaunchConfiguration(p.arg), value_type=bool if p.kind == "bool" else str)
+    return [os.path.join(config_dir, f) for f in spec.param_files] + ([overrides] if overrides else [])
+
+
+def _node_actions(spec: NodeSpec, config_dir: str) -> list:
+    common = dict(package=PACKAGE, executable=spec.executable, name=spec.name, output="screen",
+                  parameters=_parameters(spec, config_dir), remappings=list(spec.remaps),
+                  condition=_condition(spec.condition))
+    if not spec.lifecycle:
+        return [Node(**common)]
+    node = LifecycleNode(namespace="", **common)
+    activate = RegisterEventHandler(OnStateTransition(
+        target_lifecycle_node=node, start_state="configuring", goal_state="inactive",
+        entities=[EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                              transition_id=Transition.TRANSITION_ACTIVATE))],
+    ), condition=_condition(spec.condition))
+    configure = EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                            transition_id=Transition.TRANSITION_CONFIGURE),
+                          condition=_condition(spec.condition))
+    return [activate, node, configure]
+
+
+def generate_launch_description() -> LaunchDescription:
+    config_dir = os.path.join(get_package_share_directory(PACKAGE), "config")
+    actions: list = []
+    for arg in STACKING.args:
+        default = LaunchConfiguration(arg.default_from) if arg.default_from else arg.default
+        actions.append(DeclareLaunchArgument(arg.name, default_value=default, description=arg.description))
+    for spec in STACKING.nodes:
+        actions.extend(_node_actions(spec, config_dir))
+    return LaunchDescription(actions)
