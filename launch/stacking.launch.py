@@ -20,7 +20,7 @@ from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
 
-from gato_ros.launch_runner.graph import PACKAGE, STACKING, Condition, NodeSpec
+from gato_ros.launch_runner.graph import PACKAGE, SIM_TIME_ARG, STACKING, Condition, NodeSpec
 
 
 def _condition(cond: Condition | None):
@@ -41,7 +41,7 @@ def _parameters(spec: NodeSpec, config_dir: str) -> list:
     """Parameter files first, then the values taken from launch arguments (these win, as in the runner)."""
     overrides: dict = {}
     if spec.sim_time:
-        overrides["use_sim_time"] = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
+        overrides[SIM_TIME_ARG] = ParameterValue(LaunchConfiguration(SIM_TIME_ARG), value_type=bool)
     for p in spec.arg_params:
         overrides[p.param] = ParameterValue(LaunchConfiguration(p.arg), value_type=bool if p.kind == "bool" else str)
     return [os.path.join(config_dir, f) for f in spec.param_files] + ([overrides] if overrides else [])

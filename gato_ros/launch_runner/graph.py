@@ -12,6 +12,7 @@ from typing import Mapping
 PACKAGE = "gato_ros"
 TRUE_WORDS = ("true", "1")
 FALSE_WORDS = ("false", "0")
+SIM_TIME_ARG = "use_sim_time"  # launch argument and ROS parameter of the same name
 
 
 class GraphArgumentError(ValueError):
@@ -127,7 +128,7 @@ def node_parameters(node: NodeSpec, values: Mapping[str, str]) -> dict[str, obje
     """Parameters the graph sets on `node` on top of its parameter files (typed)."""
     params: dict[str, object] = {}
     if node.sim_time:
-        params["use_sim_time"] = as_bool(values["use_sim_time"], "use_sim_time")
+        params[SIM_TIME_ARG] = as_bool(values[SIM_TIME_ARG], SIM_TIME_ARG)
     for p in node.arg_params:
         params[p.param] = as_bool(values[p.arg], p.arg) if p.kind == "bool" else values[p.arg]
     return params
@@ -140,7 +141,7 @@ STACKING = GraphSpec(
         LaunchArg("prompt_demo", "", "rosbag2 directory of one demonstration used as the prompt; empty: none"),
         LaunchArg("teleop", "false", "true: teleop node commands the arm instead of the agent"),
         LaunchArg("record", "", "directory to record episodes into (rosbag2, MCAP); empty: no recording"),
-        LaunchArg("use_sim_time", "", "follow /clock; defaults to the value of sim", default_from="sim"),
+        LaunchArg(SIM_TIME_ARG, "", "follow /clock; defaults to the value of sim", default_from="sim"),
     ),
     nodes=(
         NodeSpec("sim", "sim", ("sim.yaml",), condition=Condition("sim", "if"), sim_time=False),

@@ -1,0 +1,121 @@
+"""One graph for launch and runner: the launch file reads graph.STACKING; runner commands and CLI follow it too.
+
+Runs without `launch` installed (the launch file is read as source; test_launch_stacking.py runs it for real).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gato_ros.cli import build_parser
+from gato_ros.launch_runner.graph import (
+    STACKING, ArgParam, Condition, GraphArgumentError, GraphSpec, LaunchArg, NodeSpec, node_parameters,
+)
+from gato_ros.launch_runner.runner import RunnerError, node_command, write_overrides
+from gato_ros.paths import config_dir, launch_dir, share_dir
+
+LAUNCH_FILE = launch_dir() / "stacking.launch.py"
+
+
+def _launch_ast() -> ast.Module:
+    return ast.parse(LAUNCH_FILE.read_text())
+
+
+def test_launch_file_takes_everything_from_the_shared_graph() -> None:
+    tree = _launch_ast()
+    imported = {(n.module, a.name) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert ("gato_ros.launch_runner.graph", "STACKING") in imported
+    # the real launch / launch_ros APIs, not look-alikes
+    for module, name in [("launch.actions", "DeclareLaunchArgument"), ("launch.actions", "EmitEvent"),
+                         ("launch.actions", "RegisterEventHandler"), ("launch.conditions", "IfCondition"),
+                         ("launch_ros.actions", "LifecycleNode"), ("launch_ros.actions", "Node"),
+                         ("launch_ros.event_handlers", "OnStateTransition"),
+                         ("launch_ros.events.lifecycle", "ChangeState"),
+                         ("ament_index_python.packages", "get_package_share_directory")]:
+        assert (module, name) in imported, f"{module}.{name} not used"
+    loops = [ast.unparse(n.iter) for n in ast.walk(tree) if isinstance(n, ast.For)]
+    assert "STACKING.args" in loops and "STACKING.nodes" in loops
+    # nothing hard-coded: no node or argument name appears as a string literal in the launch file
+    literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    names = {s.name for s in STACKING.nodes} | {a.name for a in STACKING.args}
+    assert not (names & literals), f"hard-coded graph names in the launch file: {names & literals}"
+    funcs = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    assert "generate_launch_description" in funcs
+
+
+def test_graph_nodes_are_installed_executables_with_parameter_files() -> None:
+    setup_src = (share_dir() / "setup.py").read_text()
+    nodes = ast.literal_eval(re.search(r"NODES = (\(.*?\))", setup_src).group(1))
+    for spec in STACKING.nodes:
+        assert spec.executable in nodes, f"{spec.executable} is not a console script in setup.py"
+        assert spec.module.startswith("gato_ros.nodes.")
+        for name in spec.param_files:
+            assert name.endswith(".yaml")
+
+
+@pytest.mark.parametrize("node", ["agent", "safety"])
+def test_parameter_files_exist_and_name_their_node(node: str) -> None:
+    spec = STACKING.node(node)
+    for name in spec.param_files:
+        data = yaml.safe_load((config_dir() / name).read_text())
+        assert node in data or "/**" in data, f"{name} has no section for node {node}"
+        assert importlib.util.find_spec(spec.module) is not None
+
+
+def test_defaults_conditions_and_typed_parameters() -> None:
+    values = STACKING.resolve({})
+    assert values == {"sim": "false", "model": "", "prompt_demo": "", "teleop": "false", "record": "",
+                      "use_sim_time": "false"}
+    assert [n.name for n in STACKING.active_nodes(values)] == ["safety", "agent"]
+    values = STACKING.resolve({"sim": "true", "record": "/tmp/x", "model": "/m"})
+    assert values["use_sim_time"] == "true"  # follows sim, like DeclareLaunchArgument(default=LaunchConfiguration)
+    assert [n.name for n in STACKING.active_nodes(values)] == ["sim", "safety", "agent", "recorder"]
+    assert node_parameters(STACKING.node("agent"), values) == {"use_sim_time": True, "model_dir": "/m",
+                                                                "prompt_demo": ""}
+    assert node_parameters(STACKING.node("sim"), values) == {}  # the sim owns /clock, runs on wall time
+    teleop = STACKING.resolve({"teleop": "True", "use_sim_time": "0"})
+    assert [n.name for n in STACKING.active_nodes(teleop)] == ["safety", "teleop"]
+    assert node_parameters(STACKING.node("safety"), teleop) == {"use_sim_time": False}
+
+
+def test_bad_arguments_are_rejected() -> None:
+    with pytest.raises(GraphArgumentError, match="unknown launch arguments"):
+        STACKING.resolve({"simulation": "true"})
+    with pytest.raises(GraphArgumentError, match="true or false"):
+        STACKING.active_nodes(STACKING.resolve({"sim": "yes please"}))
+    with pytest.raises(GraphArgumentError, match="undeclared"):
+        GraphSpec(args=(LaunchArg("a", "", ""),), nodes=(NodeSpec("n", "n", (), (ArgParam("p", "b"),)),))
+    with pytest.raises(GraphArgumentError, match="undeclared"):
+        GraphSpec(args=(), nodes=(NodeSpec("n", "n", (), condition=Condition("x")),))
+
+
+def test_runner_command_line_mirrors_launch_ros(tmp_path: Path) -> None:
+    values = STACKING.resolve({"sim": "true", "model": "/models/tiny"})
+    spec = STACKING.node("agent")
+    override = write_overrides(spec, values, tmp_path)
+    assert yaml.safe_load(override.read_text()) == {
+        "agent": {"ros__parameters": {"use_sim_time": True, "model_dir": "/models/tiny", "prompt_demo": ""}}}
+    cmd = node_command(spec, config_dir(), override, python="python3")
+    assert cmd[:7] == ["python3", "-m", "gato_ros.nodes.agent", "--ros-args", "-r", "__node:=agent", "--params-file"]
+    files = [cmd[i + 1] for i, c in enumerate(cmd) if c == "--params-file"]
+    assert files == [str(config_dir() / "agent.yaml"), str(override)]  # overrides last, as in the launch file
+    with pytest.raises(RunnerError, match="does not exist"):
+        node_command(spec, tmp_path, None)
+    remapped = NodeSpec("x", "agent", (), remaps=(("camera/image_raw", "/cam/rgb"),))
+    assert node_command(remapped, tmp_path, None)[-2:] == ["-r", "camera/image_raw:=/cam/rgb"]
+
+
+def test_cli_options_are_the_launch_arguments() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["run", "stacking", "--sim", "true", "--prompt-demo", "/d", "--episodes", "3"])
+    assert args.arg_sim == "true" and args.arg_prompt_demo == "/d" and args.episodes == 3 and args.arg_model is None
+    run_parser = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith(" run"))
+    options = {o for a in run_parser._actions for o in a.option_strings}
+    for arg in STACKING.args:
+        assert f"--{arg.name.replace('_', '-')}" in options
