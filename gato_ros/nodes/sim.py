@@ -1,0 +1,327 @@
+"""sim node: the MuJoCo RGB Stacking cell (gato_ros.sim.StackingEnv) on the robot's ROS topics.
+
+Subscribes /effort_controller/commands (the last valid command is applied until the next), publishes
+/joint_states at joint_state_rate_hz, /camera/image_raw (rgb8) + /camera/camera_info at control_rate_hz,
+/clock, and episode success on /diagnostics. Physics is paced on the steady clock at real_time_factor
+(0 = as fast as possible), so it never waits on /clock, which it publishes itself.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock as ClockMsg
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
+
+from gato_ros.nodes.common import (
+    DIAGNOSTICS_QOS,
+    ERROR,
+    OK,
+    SENSOR_QOS,
+    STATE_QOS,
+    WARN,
+    declare_dataclass_parameters,
+    diagnostic_array,
+    diagnostic_status,
+)
+
+COMMAND_QOS_IN = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
+CLOCK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+class SimConfigError(ValueError):
+    """A sim node parameter is out of range."""
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Parameters of the sim node (mirrored one to one as ROS parameters)."""
+
+    seed: int = field(default=0, metadata={"doc": "seed of the first episode; ~/reset uses seed+1, seed+2, ..."})
+    object_set: str = field(default="rgb_train_random", metadata={"doc": "RGB object triplet set"})
+    cell: str = field(default="primitive", metadata={"doc": "'primitive' (fast) or 'real' (benchmark meshes)"})
+    camera: str = field(default="basket_front_left", metadata={"doc": "camera published on /camera/image_raw"})
+    image_width: int = 64
+    image_height: int = 64
+    real_time_factor: float = field(default=1.0, metadata={"doc": "sim seconds per wall second; 0 = max speed"})
+    control_rate_hz: float = field(default=20.0, metadata={"doc": "image and camera_info rate"})
+    joint_state_rate_hz: float = field(default=100.0, metadata={"doc": "/joint_states and /clock rate (sim time)"})
+    publish_clock: bool = field(default=True, metadata={"doc": "publish /clock (sim time) for use_sim_time"})
+    diagnostics_period_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.cell not in ("primitive", "real"):
+            raise SimConfigError(f"cell must be 'primitive' or 'real', got {self.cell!r}")
+        if self.image_width < 16 or self.image_height < 16:
+            raise SimConfigError(f"image size must be at least 16x16, got {self.image_width}x{self.image_height}")
+        if not (math.isfinite(self.real_time_factor) and self.real_time_factor >= 0):
+            raise SimConfigError(f"real_time_factor must be >= 0 (0 = as fast as possible), got {self.real_time_factor}")
+        for name in ("control_rate_hz", "joint_state_rate_hz", "diagnostics_period_s"):
+            if not getattr(self, name) > 0:
+                raise SimConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.joint_state_rate_hz < self.control_rate_hz:
+            raise SimConfigError("joint_state_rate_hz must be >= control_rate_hz")
+
+
+class Pacer:
+    """How many fixed sim chunks to advance now so that sim time tracks wall time * real_time_factor."""
+
+    def __init__(self, chunk_s: float, real_time_factor: float, max_chunks: int = 5) -> None:
+        self.chunk_s = chunk_s
+        self.rtf = real_time_factor
+        self.max_chunks = max_chunks
+        self._wall0: float | None = None
+        self._sim0 = 0.0
+        self.dropped_s = 0.0  # sim time given up because the machine could not keep up
+
+    def restart(self, wall: float, sim: float) -> None:
+        self._wall0, self._sim0 = wall, sim
+        self._start = (wall, sim)
+
+    def chunks_due(self, wall: float, sim: float) -> int:
+        """Chunks to step at wall time `wall` with sim time `sim` (1 when as fast as possible)."""
+        if self.rtf == 0:
+            return 1
+        if self._wall0 is None:
+            self.restart(wall, sim)
+        behind = self._sim0 + (wall - self._wall0) * self.rtf - sim
+        n = int(math.floor(behind / self.chunk_s + 1e-9))
+        if n > self.max_chunks:  # too slow: give up the backlog instead of spiralling
+            self.dropped_s += (n - self.max_chunks) * self.chunk_s
+            self._sim0 -= (n - self.max_chunks) * self.chunk_s
+            n = self.max_chunks
+        return max(n, 0)
+
+    def achieved(self, wall: float, sim: float) -> float:
+        """Sim seconds per wall second since the last restart."""
+        if self._wall0 is None or wall <= self._start[0]:
+            return 0.0
+        return (sim - self._start[1]) / (wall - self._start[0])
+
+
+def stamp_from_seconds(t: float) -> Time:
+    sec = int(math.floor(t))
+    return Time(sec=sec, nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+
+
+def camera_info(width: int, height: int, fovy_deg: float, frame_id: str) -> CameraInfo:
+    """Pinhole CameraInfo of a MuJoCo camera (square pixels, principal point at the centre)."""
+    f = 0.5 * height / math.tan(math.radians(fovy_deg) / 2)
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    msg = CameraInfo()
+    msg.header.frame_id = frame_id
+    msg.width, msg.height = width, height
+    msg.distortion_model = "plumb_bob"
+    msg.d = [0.0] * 5
+    msg.k = [f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0]
+    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    msg.p = [f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return msg
+
+
+class SimNode(Node):
+    """Steps StackingEnv with the newest command and publishes what a real cell's drivers would."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("sim", **kwargs)
+        self.config = cfg = declare_dataclass_parameters(self, SimConfig)
+        from gato_ros.sim import StackingEnv
+
+        self.env = StackingEnv(cell=cfg.cell, camera=cfg.camera, image_size=(cfg.image_height, cfg.image_width),
+                               object_set=cfg.object_set)
+        self.joint_names = list(self.env.joint_names)
+        self.n = len(self.joint_names)
+        self.physics_dt = float(self._physics_timestep())
+        self.chunk_steps = max(1, round(1.0 / cfg.joint_state_rate_hz / self.physics_dt))
+        self.chunk_s = self.chunk_steps * self.physics_dt
+        self.image_every = max(1, round(1.0 / cfg.control_rate_hz / self.chunk_s))
+        self.pacer = Pacer(self.chunk_s, cfg.real_time_factor)
+        self.command = np.zeros(self.n)
+        self.counts = {"commands": 0, "bad_commands": 0, "images": 0, "joint_states": 0, "episodes": 0}
+        self.episode = -1
+        self.chunk = 0
+        self.sim_time = 0.0  # continuous across episodes, so /clock never goes backwards
+        self._episode_t0 = 0.0
+        self._obs: Any = None
+        self._success = False
+        self._last_command_wall: float | None = None
+        self._info = camera_info(cfg.image_width, cfg.image_height, self._fovy(), "camera")
+
+        self.js_pub = self.create_publisher(JointState, "/joint_states", STATE_QOS)
+        self.img_pub = self.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
+        self.info_pub = self.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)
+        self.clock_pub = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS) if cfg.publish_clock else None
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
+        self.create_subscription(Float64MultiArray, "/effort_controller/commands", self._on_command, COMMAND_QOS_IN)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+        self._new_episode()
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        period = self.chunk_s / cfg.real_time_factor / 2 if cfg.real_time_factor > 0 else 1e-4
+        self.create_timer(period, self._tick, clock=steady)
+        self.create_timer(cfg.diagnostics_period_s, self._diagnose, clock=steady)
+        self.get_logger().info(
+            f"sim: cell={cfg.cell} camera={cfg.camera} {cfg.image_width}x{cfg.image_height}, physics dt "
+            f"{self.physics_dt * 1e3:.2f} ms, {self.chunk_steps} steps per joint state, rtf {cfg.real_time_factor}"
+        )
+
+    # ------------------------------------------------------------------ env access
+
+    def _physics_timestep(self) -> float:
+        for attr in ("physics_dt", "timestep"):
+            value = getattr(self.env, attr, None)
+            if isinstance(value, (int, float)) and value > 0:
+                return float(value)
+        model = getattr(self.env, "model", None)
+        if model is not None:
+            return float(model.opt.timestep)
+        raise RuntimeError("StackingEnv exposes no physics timestep (physics_dt, timestep or model.opt.timestep)")
+
+    def _fovy(self) -> float:
+        model = getattr(self.env, "model", None)
+        try:
+            import mujoco
+
+            cam = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, self.config.camera)
+            if cam >= 0:
+                return float(model.cam_fovy[cam])
+        except Exception:  # noqa: BLE001 - camera_info is informative; fall back to MuJoCo's default fovy
+            pass
+        return 45.0
+
+    # ------------------------------------------------------------------ episodes
+
+    def _new_episode(self) -> None:
+        self.episode += 1
+        self.counts["episodes"] += 1
+        seed = self.config.seed + self.episode
+        self._obs = self.env.reset(seed)
+        self._episode_t0 = self.sim_time
+        self._success = False
+        self.command = np.zeros(self.n)
+        self.chunk = 0
+        self.pacer.restart(time.monotonic(), self.sim_time)
+        self._publish_state()
+        self._publish_image()
+        self.get_logger().info(f"episode {self.episode} (seed {seed})")
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        was = self._success
+        self._new_episode()
+        response.success = True
+        response.message = f"episode {self.episode} seed {self.config.seed + self.episode} (previous success: {was})"
+        return response
+
+    # ------------------------------------------------------------------ loop
+
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        data = np.asarray(msg.data, dtype=np.float64)
+        if data.shape != (self.n,) or not np.all(np.isfinite(data)):
+            self.counts["bad_commands"] += 1  # a real controller refuses these too
+            return
+        self.command = data
+        self.counts["commands"] += 1
+        self._last_command_wall = time.monotonic()
+
+    def _tick(self) -> None:
+        for _ in range(self.pacer.chunks_due(time.monotonic(), self.sim_time)):
+            self._obs = self.env.physics_step(self.command, self.chunk_steps)
+            self.sim_time += self.chunk_s
+            self.chunk += 1
+            self._publish_state()
+            if self.chunk % self.image_every == 0:
+                self._publish_image()
+
+    def _stamp(self) -> Time:
+        if self.get_parameter("use_sim_time").value:
+            return stamp_from_seconds(self.sim_time)
+        return self.get_clock().now().to_msg()
+
+    def _publish_state(self) -> None:
+        obs = self._obs if self._obs is not None else self.env.observe()
+        if self.clock_pub is not None:
+            self.clock_pub.publish(ClockMsg(clock=stamp_from_seconds(self.sim_time)))
+        msg = JointState()
+        msg.header.stamp = self._stamp()
+        msg.name = self.joint_names
+        msg.position = [float(x) for x in obs.q]
+        msg.velocity = [float(x) for x in obs.qd]
+        msg.effort = [float(x) for x in obs.effort]
+        self.js_pub.publish(msg)
+        self.counts["joint_states"] += 1
+
+    def _publish_image(self) -> None:
+        rgb = np.ascontiguousarray(self.env.render(), dtype=np.uint8)
+        stamp = self._stamp()
+        img = Image()
+        img.header.stamp = stamp
+        img.header.frame_id = "camera"
+        img.height, img.width = int(rgb.shape[0]), int(rgb.shape[1])
+        img.encoding = "rgb8"
+        img.is_bigendian = 0
+        img.step = img.width * 3
+        img.data = rgb.tobytes()
+        self.img_pub.publish(img)
+        self._info.header.stamp = stamp
+        self.info_pub.publish(self._info)
+        self.counts["images"] += 1
+        self._success = self._success or bool(self.env.success())
+
+    def _diagnose(self) -> None:
+        now = time.monotonic()
+        stage = self.env.stage() if hasattr(self.env, "stage") else ""
+        success = bool(self.env.success())
+        self._success = self._success or success
+        values = {
+            "episode": self.episode,
+            "seed": self.config.seed + self.episode,
+            "success": success,
+            "success_ever": self._success,
+            "stage": stage,
+            "episode_time_s": self.sim_time - self._episode_t0,
+            "sim_time_s": self.sim_time,
+            "real_time_factor": self.pacer.achieved(now, self.sim_time),
+            "dropped_sim_s": self.pacer.dropped_s,
+            "last_command_age_s": (now - self._last_command_wall) if self._last_command_wall else "never",
+            "last_command": [float(x) for x in self.command],
+            **self.counts,
+        }
+        level = OK if self.counts["bad_commands"] == 0 else WARN
+        if self._obs is not None and not np.all(np.isfinite(self._obs.q)):
+            level = ERROR
+        message = f"episode {self.episode}: {'success' if success else stage or 'running'}"
+        self.diag_pub.publish(diagnostic_array(self, [diagnostic_status(self, "episode", level, message, values)]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `sim` executable."""
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    node = None
+    try:
+        node = SimNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
