@@ -128,6 +128,9 @@ class GraphMonitor:
             if stop_event.is_set():
                 return
             if not self.change_state(node_name, transition, max(1.0, deadline - time.monotonic())):
+                end = time.monotonic() + 2.0  # the node publishes its reason on /diagnostics right away
+                while "configure failed" not in self.latest(node_name).get("_message", "") and time.monotonic() < end:
+                    time.sleep(0.05)
                 why = self.latest(node_name).get("_message", "see the node's log")
                 raise RunnerError(f"lifecycle {label} of {node_name} failed: {why}")
             print(f"[runner] {node_name}: {label} ok", flush=True)

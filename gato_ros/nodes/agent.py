@@ -86,6 +86,7 @@ class AgentNode(LifecycleNode):
         except Exception as exc:  # ModelLoadError, ModelDirError, bad bag...: report, do not crash
             self._set_reason(ERROR, f"configure failed: {type(exc).__name__}: {exc}")
             self.get_logger().error(self._reason or "")
+            self._publish_diagnostics()  # say why at once: the runner reports it
             return TransitionCallbackReturn.FAILURE
         self._policy, self._model_dir = policy, str(model_dir)
         self._set_reason(WARN, "configured, inactive")
