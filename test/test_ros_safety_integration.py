@@ -343,3 +343,24 @@ def test_params_file_and_robot_description(ros_env: dict[str, str], tmp_path: Pa
         probe.close()
         log = stop(proc)
     assert "Traceback" not in log, log
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_shutdown_leaves_zero_arm_torques(ros_env: dict[str, str], sig: int) -> None:
+    """ros2_control keeps applying the last command: a stopping safety node must leave zero arm torques."""
+    proc = start_safety(ros_env)
+    probe = Probe()
+    try:
+        probe.wait_for(lambda: len(probe.outputs) > 5, 20.0, "first output")
+        probe.stream(CMD, 0.6)
+        assert np.allclose(probe.outputs[-1][1], CMD)
+        proc.send_signal(sig)
+        proc.wait(timeout=10)
+        time.sleep(0.3)
+        last = probe.outputs[-1][1]
+        assert np.allclose(last[:7], 0.0) and last[7] == pytest.approx(CMD[7])
+        assert proc.returncode == 0
+    finally:
+        probe.close()
+        log = stop(proc)
+    assert "Traceback" not in log, log

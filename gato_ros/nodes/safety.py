@@ -6,6 +6,7 @@ must not stop the safety node from publishing hold torques.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 import traceback
@@ -18,6 +19,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
@@ -165,9 +167,28 @@ class SafetyNode(Node):
         self.diag_pub.publish(diagnostic_array(self, [diagnostic_status(self, "safety", level, message, values)]))
 
 
+    def publish_final_hold(self) -> None:
+        """On shutdown: leave zero arm torques (the gripper's last command) in the controller, not the last effort.
+
+        ros2_control's effort controller keeps applying its last command when its publisher goes away.
+        """
+        final = np.where(self.filter.limits.arm, 0.0, self._last_output)
+        final = np.where(np.isfinite(final), final, 0.0)
+        for _ in range(3):
+            self.pub.publish(Float64MultiArray(data=[float(x) for x in final]))
+        self.get_logger().info("safety: shutting down; published zero arm torques")
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `safety` executable."""
-    rclpy.init(args=argv if argv is not None else sys.argv)
+    """Entry point of the `safety` executable; SIGINT/SIGTERM leave zero arm torques behind."""
+    # Own the signals so the context is still up for the final hold message.
+    rclpy.init(args=argv if argv is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     node = None
     try:
         node = SafetyNode()
@@ -176,7 +197,12 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         if node is not None:
-            node.destroy_node()
+            try:
+                if rclpy.ok():
+                    node.publish_final_hold()
+                    time.sleep(0.05)  # let DDS deliver it before the participant goes away
+            finally:
+                node.destroy_node()
         if rclpy.ok():
             rclpy.try_shutdown()
     return 0
