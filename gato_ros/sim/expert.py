@@ -1,0 +1,211 @@
+"""Scripted torque expert that stacks red on blue: a phase machine over pinch-point targets, tracked by the
+Cartesian impedance controller (joint torques only) and the normalized gripper effort.
+
+Phases: approach above red, descend, close, lift, move above blue, descend to place height, open, retreat.
+It reads the objects' true poses and shapes from the simulator (privileged state, as scripted experts do).
+A failed grasp (red not lifted) or a failed stack after retreat starts over from the approach while time
+remains.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gato_ros.control import CartesianImpedanceController, ImpedanceGains, Pose, yaw_matrix
+from gato_ros.control.pose import matrix_to_rotvec, rotvec_to_matrix
+from gato_ros.sim.expert_scene import ObjectGeometry, SceneReader
+
+GRIPPER_OPEN = -1.0
+GRIPPER_CLOSE = 1.0
+
+
+class ExpertError(RuntimeError):
+    """The expert was used out of order (act before reset) or the scene lacks what it needs."""
+
+
+class Phase(str, enum.Enum):
+    APPROACH = "approach"
+    DESCEND = "descend"
+    CLOSE = "close"
+    LIFT = "lift"
+    TRANSPORT = "transport"
+    PLACE = "place"
+    RELEASE = "release"
+    RETREAT = "retreat"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class ExpertConfig:
+    """Heights (m, base frame), speeds (m/s) and step counts (20 Hz control steps) of the scripted expert."""
+
+    hover: float = 0.10  # pinch point above the object's top while approaching
+    lift: float = 0.12  # red's bottom above blue's top while transporting
+    grasp_depth: float = 0.025  # pinch point below red's top (capped at half its height)
+    floor_clearance: float = 0.012  # pinch point never below the basket floor plus this
+    place_gap: float = 0.006  # red's bottom above blue's top when released
+    retreat: float = 0.10
+    fast_speed: float = 0.25
+    slow_speed: float = 0.08
+    position_tolerance: float = 0.006
+    angle_tolerance: float = 0.05
+    close_steps: int = 10
+    release_steps: int = 8
+    phase_timeout_steps: int = 80
+    max_gripper_width: float = 0.075  # widest object span the 2F-85 (85 mm stroke) grasps reliably
+    speed_jitter: float = 0.15  # relative per-episode speed randomization (demo diversity)
+
+
+class _Segment:
+    """A straight-line pinch-point move at constant speed, with the matching feed-forward twist."""
+
+    def __init__(self, start: Pose, goal: Pose, speed: float, dt: float) -> None:
+        self.start, self.goal = start, goal
+        self.delta = goal.position - start.position
+        self.rot = matrix_to_rotvec(goal.rotation @ start.rotation.T)
+        dist = float(np.linalg.norm(self.delta))
+        self.duration = max(dist / max(speed, 1e-6), float(np.linalg.norm(self.rot)) / 1.0, dt)
+        self.t = 0.0
+        self.dt = dt
+
+    def advance(self) -> tuple[Pose, np.ndarray]:
+        """Target pose and twist one control step later."""
+        self.t = min(self.t + self.dt, self.duration)
+        s = self.t / self.duration
+        pose = Pose(self.start.position + s * self.delta, rotvec_to_matrix(s * self.rot) @ self.start.rotation)
+        twist = np.zeros(6) if s >= 1.0 else np.concatenate([self.delta, self.rot]) / self.duration
+        return pose, twist
+
+    @property
+    def finished(self) -> bool:
+        return self.t >= self.duration
+
+
+class ScriptedExpert:
+    """`act(obs) -> efforts[8]` (7 arm torques on top of gravity compensation, normalized gripper effort)."""
+
+    def __init__(self, env: Any, seed: int = 0, config: ExpertConfig | None = None,
+                 gains: ImpedanceGains | None = None) -> None:
+        self.env = env
+        self.config = config or ExpertConfig()
+        self.scene = SceneReader(env)
+        self.robot = self.scene.robot
+        self.controller = CartesianImpedanceController(self.robot, gains)
+        self.dt = 1.0 / float(getattr(env, "control_rate_hz", 20.0))
+        self.rng = np.random.default_rng(seed)
+        self.phase: Phase | None = None
+        self.attempts = 0
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def done(self) -> bool:
+        """True once red was released on blue and the arm has retreated."""
+        return self.phase is Phase.DONE
+
+    def reset(self, obs: Any) -> None:
+        """Start a new episode from its first observation."""
+        self.speed_scale = 1.0 + self.config.speed_jitter * self.rng.uniform(-1.0, 1.0)
+        self.attempts = 0
+        self._start_attempt(np.asarray(obs.q, dtype=np.float64))
+
+    def act(self, obs: Any) -> np.ndarray:
+        """Efforts for this control step (arm torques in Nm, gripper in [-1, 1])."""
+        if self.phase is None:
+            raise ExpertError("ScriptedExpert.act called before reset")
+        q, qd = np.asarray(obs.q, dtype=np.float64), np.asarray(obs.qd, dtype=np.float64)
+        self.steps_in_phase += 1
+        self._update_phase(q)
+        target, twist = self.segment.advance()
+        tau = self.controller.torques(q[:7], qd[:7], target, twist)
+        return np.concatenate([tau, [self.gripper]])
+
+    # ------------------------------------------------------------------ phases
+    def _start_attempt(self, q: np.ndarray) -> None:
+        """Re-read the objects and head above red with the gripper open."""
+        self.attempts += 1
+        self.red = self.scene.geometry("red")
+        self.blue = self.scene.geometry("blue")
+        current = self.controller.pose(q[:7])
+        self.grasp_rotation = self._grasp_rotation(self.red, current.rotation)
+        self.gripper = GRIPPER_OPEN
+        above = np.array([*self.red.center[:2], self.red.top + self.config.hover])
+        above[2] = max(above[2], current.position[2])  # never dive while travelling
+        self._go(Phase.APPROACH, Pose(above, self.grasp_rotation), self.config.fast_speed, current)
+
+    def _go(self, phase: Phase, goal: Pose, speed: float, start: Pose | None = None) -> None:
+        start = start if start is not None else self.segment.goal
+        self.phase = phase
+        self.steps_in_phase = 0
+        self.segment = _Segment(start, goal, speed * self.speed_scale, self.dt)
+
+    def _reached(self, q: np.ndarray) -> bool:
+        if not self.segment.finished:
+            return False
+        err = self.controller.pose(q[:7]).error_to(self.segment.goal)
+        return (np.linalg.norm(err[:3]) < self.config.position_tolerance
+                and np.linalg.norm(err[3:]) < self.config.angle_tolerance)
+
+    def _update_phase(self, q: np.ndarray) -> None:
+        c = self.config
+        reached = self._reached(q) or self.steps_in_phase > c.phase_timeout_steps
+        goal = self.segment.goal
+        if self.phase is Phase.APPROACH and reached:
+            z = max(self.red.top - min(c.grasp_depth, 0.5 * self.red.height), self.scene.floor_z + c.floor_clearance)
+            self._go(Phase.DESCEND, Pose([*goal.position[:2], z], goal.rotation), c.slow_speed)
+        elif self.phase is Phase.DESCEND and reached:
+            self.gripper = GRIPPER_CLOSE
+            self._go(Phase.CLOSE, goal, c.slow_speed)
+        elif self.phase is Phase.CLOSE and self.steps_in_phase >= c.close_steps:
+            self.blue = self.scene.geometry("blue")
+            red = self.scene.geometry("red")
+            z = goal.position[2] + (self.blue.top + c.lift) - red.bottom
+            self._go(Phase.LIFT, Pose([*goal.position[:2], z], goal.rotation), c.slow_speed)
+        elif self.phase is Phase.LIFT and reached:
+            red = self.scene.geometry("red")
+            if red.bottom < self.scene.floor_z + 0.5 * c.lift:  # not holding red: try again
+                self._start_attempt(q)
+                return
+            offset = self.controller.pose(q[:7]).position[:2] - red.center[:2]  # red's place in the hand
+            xy = self.blue.center[:2] + offset
+            self._go(Phase.TRANSPORT, Pose([*xy, goal.position[2]], goal.rotation), c.fast_speed)
+        elif self.phase is Phase.TRANSPORT and reached:
+            red, self.blue = self.scene.geometry("red"), self.scene.geometry("blue")
+            pinch = self.controller.pose(q[:7]).position
+            xy = goal.position[:2] + (self.blue.center[:2] - red.center[:2])  # correct residual offset
+            z = pinch[2] - (red.bottom - (self.blue.top + c.place_gap))
+            self._go(Phase.PLACE, Pose([*xy, z], goal.rotation), c.slow_speed)
+        elif self.phase is Phase.PLACE and reached:
+            self.gripper = GRIPPER_OPEN
+            self._go(Phase.RELEASE, goal, c.slow_speed)
+        elif self.phase is Phase.RELEASE and self.steps_in_phase >= c.release_steps:
+            up = goal.position + np.array([0.0, 0.0, c.retreat])
+            self._go(Phase.RETREAT, Pose(up, goal.rotation), c.slow_speed)
+        elif self.phase is Phase.RETREAT and reached:
+            if self.scene.success():
+                self._go(Phase.DONE, goal, c.slow_speed)
+            else:
+                self._start_attempt(q)
+
+    # ------------------------------------------------------------------ grasp choice
+    def _grasp_rotation(self, red: ObjectGeometry, current: np.ndarray) -> np.ndarray:
+        """Top-down gripper rotation whose closing axis spans red's narrowest horizontal width (<= max width),
+        choosing among equivalent yaws (the gripper is symmetric under pi) the one nearest the current yaw."""
+        down = self.scene.top_down_rotation
+        axis0 = down @ self.scene.closing_axis
+        cur_yaw = float(np.arctan2(current[1, 0], current[0, 0]))
+        down_yaw = float(np.arctan2(down[1, 0], down[0, 0]))
+        xy = red.vertices[:, :2] - red.center[:2]
+        best, best_cost = 0.0, np.inf
+        for yaw in np.linspace(-np.pi / 2, np.pi / 2, 73)[:-1]:
+            a = yaw_matrix(yaw) @ axis0
+            width = float(np.ptp(xy @ a[:2]))
+            for cand in (yaw, yaw + np.pi):
+                turn = abs(np.angle(np.exp(1j * (down_yaw + cand - cur_yaw))))
+                cost = width + 0.01 * turn + (1.0 if width > self.config.max_gripper_width else 0.0)
+                if cost < best_cost:
+                    best, best_cost = cand, cost
+        return yaw_matrix(best) @ down
