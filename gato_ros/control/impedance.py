@@ -47,7 +47,7 @@ class ImpedanceGains:
     joint_damping: tuple[float, ...] = (30.0, 30.0, 30.0, 30.0, 10.0, 10.0, 10.0)
     velocity_feedback: float = 1.0  # extra damping on (commanded - measured) joint velocity, x joint_damping
     nullspace_gain: float = 2.0  # 1/s: posture spring in the task's null space
-    singular_damping: float = 1e-3  # relative damping of the task inverse near singularities
+    singular_damping: float = 1e-4  # relative damping of the task inverse near singularities
     torque_scale: float = 1.0  # fraction of the URDF effort limits the output may use
     gravity_compensation: bool = False  # add URDF gravity torques (arms without their own compensation)
 
