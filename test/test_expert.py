@@ -1,0 +1,62 @@
+"""Scripted torque expert on the MuJoCo cell: contract checks (fast) and a full stacking episode (slow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gato_ros.control import yaw_matrix
+
+env_mod = pytest.importorskip("gato_ros.sim.env", reason="StackingEnv (issue 5) not built yet")
+from gato_ros.sim.expert import ExpertError, Phase, ScriptedExpert  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def env():
+    return env_mod.StackingEnv(cell="primitive")
+
+
+def test_act_before_reset_is_an_error(env) -> None:
+    with pytest.raises(ExpertError, match="before reset"):
+        ScriptedExpert(env, seed=0).act(env.reset(seed=0))
+
+
+def test_first_actions_are_bounded_torques_with_open_gripper(env) -> None:
+    expert = ScriptedExpert(env, seed=0)
+    obs = env.reset(seed=3)
+    expert.reset(obs)
+    limits = np.asarray(expert.robot.effort_limits, dtype=float)
+    for _ in range(5):
+        action = expert.act(obs)
+        assert action.shape == (8,) and np.all(np.isfinite(action))
+        assert np.all(np.abs(action[:7]) <= limits[:7] + 1e-9)
+        assert action[7] == -1.0
+        obs = env.step(action)
+    assert expert.phase is Phase.APPROACH
+
+
+def test_grasp_closes_across_reds_narrow_side(env) -> None:
+    expert = ScriptedExpert(env, seed=0)
+    for seed in range(3):
+        expert.reset(env.reset(seed=seed))
+        red = expert.scene.geometry("red")
+        xy = red.vertices[:, :2] - red.center[:2]
+        axis = expert.grasp_rotation @ expert.scene.closing_axis
+        assert abs(axis[2]) < 1e-6  # top-down grasp
+        width = np.ptp(xy @ axis[:2])
+        narrowest = min(np.ptp(xy @ (yaw_matrix(a) @ axis)[:2]) for a in np.linspace(0, np.pi, 181))
+        assert width <= narrowest + 0.003
+
+
+@pytest.mark.slow
+def test_expert_stacks_red_on_blue_on_primitive_cell(env) -> None:
+    expert = ScriptedExpert(env, seed=0)
+    obs = env.reset(seed=0)
+    expert.reset(obs)
+    for _ in range(400):
+        obs = env.step(expert.act(obs))
+        if expert.done and obs.success:
+            break
+    assert expert.done, f"expert stuck in {expert.phase}"
+    assert env.success() and env.stage() == "stacked"
+    assert obs.q[7] < 0.2  # released: gripper open

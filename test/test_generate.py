@@ -1,0 +1,48 @@
+"""generate_demos writes rosbag2 episodes of the expert that read back as the same arrays."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gato_ros.sim.env", reason="StackingEnv (issue 5) not built yet")
+bag = pytest.importorskip("gato_ros.demos.bag", reason="gato_ros.demos.bag (issue 7) not built yet")
+from gato_ros.demos.generate import INSTRUCTION, DemoGenerationError, generate_demos  # noqa: E402
+
+
+def test_short_demos_read_back(tmp_path: Path) -> None:
+    summaries = generate_demos(tmp_path, episodes=2, seed=5, max_steps=12, progress=False)
+    assert [s["episode"] for s in summaries] == ["episode_00000", "episode_00001"]
+    assert [s["seed"] for s in summaries] == [5, 6]
+    for s in summaries:
+        ep = bag.read_episode(tmp_path / s["episode"])
+        assert len(ep) == s["steps"] == 12
+        assert ep.images.shape == (12, 64, 64, 3) and ep.images.dtype == np.uint8
+        assert ep.images.std() > 0  # a rendered scene, not a blank frame
+        assert ep.actions.shape == (12, 8) and np.all(np.isfinite(ep.actions))
+        assert np.all(ep.actions[:, 7] == -1.0)  # gripper open while approaching
+        assert ep.instruction == INSTRUCTION
+        assert ep.success is False  # 12 steps cannot stack
+    report = json.loads((tmp_path / "summary.json").read_text())
+    assert report["episodes"] == 2 and report["success_rate"] == 0.0
+    assert (tmp_path / "contact_sheet.png").stat().st_size > 1000
+
+
+def test_refuses_to_overwrite_and_bad_counts(tmp_path: Path) -> None:
+    (tmp_path / "episode_00000").mkdir()
+    with pytest.raises(DemoGenerationError, match="already holds"):
+        generate_demos(tmp_path, episodes=1, progress=False)
+    with pytest.raises(DemoGenerationError, match="episodes must be"):
+        generate_demos(tmp_path / "new", episodes=0, progress=False)
+
+
+@pytest.mark.slow
+def test_full_expert_demo_is_a_successful_bag(tmp_path: Path) -> None:
+    (summary,) = generate_demos(tmp_path, episodes=1, seed=0, progress=False)
+    assert summary["success"], summary
+    ep = bag.read_episode(tmp_path / "episode_00000")
+    assert ep.success is True and len(ep) == summary["steps"] <= 400
+    assert ep.actions[:, 7].max() == 1.0 and ep.actions[-1, 7] == -1.0  # closed to grasp, open at the end
