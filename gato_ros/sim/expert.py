@@ -57,6 +57,8 @@ class ExpertConfig:
     release_steps: int = 8
     phase_timeout_steps: int = 80
     max_gripper_width: float = 0.075  # widest object span the 2F-85 (85 mm stroke) grasps reliably
+    finger_reach: float = 0.05  # open finger pads' distance from the pinch point along the closing axis
+    finger_size: float = 0.02  # half extent of the zone around each open finger kept clear of other objects
     speed_jitter: float = 0.15  # relative per-episode speed randomization (demo diversity)
 
 
@@ -193,19 +195,28 @@ class ScriptedExpert:
     # ------------------------------------------------------------------ grasp choice
     def _grasp_rotation(self, red: ObjectGeometry, current: np.ndarray) -> np.ndarray:
         """Top-down gripper rotation whose closing axis spans red's narrowest horizontal width (<= max width),
-        choosing among equivalent yaws (the gripper is symmetric under pi) the one nearest the current yaw."""
+        keeps the open fingers clear of the other objects, and among equivalent yaws (the gripper is symmetric
+        under pi) turns the wrist least."""
+        c = self.config
         down = self.scene.top_down_rotation
         axis0 = down @ self.scene.closing_axis
         cur_yaw = float(np.arctan2(current[1, 0], current[0, 0]))
         down_yaw = float(np.arctan2(down[1, 0], down[0, 0]))
-        xy = red.vertices[:, :2] - red.center[:2]
+        center = red.center[:2]
+        xy = red.vertices[:, :2] - center
+        others = np.concatenate([self.scene.geometry(col).vertices[:, :2] for col in ("green", "blue")]) - center
         best, best_cost = 0.0, np.inf
         for yaw in np.linspace(-np.pi / 2, np.pi / 2, 73)[:-1]:
-            a = yaw_matrix(yaw) @ axis0
-            width = float(np.ptp(xy @ a[:2]))
+            a = (yaw_matrix(yaw) @ axis0)[:2]
+            a /= np.linalg.norm(a)
+            perp = np.array([-a[1], a[0]])
+            width = float(np.ptp(xy @ a))
+            along, across = others @ a, others @ perp
+            near_finger = np.abs(np.abs(along) - c.finger_reach) < c.finger_size
+            blocked = bool(np.any(near_finger & (np.abs(across) < c.finger_size)))
+            cost = width + (1.0 if width > c.max_gripper_width else 0.0) + (0.5 if blocked else 0.0)
             for cand in (yaw, yaw + np.pi):
                 turn = abs(np.angle(np.exp(1j * (down_yaw + cand - cur_yaw))))
-                cost = width + 0.01 * turn + (1.0 if width > self.config.max_gripper_width else 0.0)
-                if cost < best_cost:
-                    best, best_cost = cand, cost
+                if cost + 0.01 * turn < best_cost:
+                    best, best_cost = cand, cost + 0.01 * turn
         return yaw_matrix(best) @ down
