@@ -30,13 +30,14 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 from gato_ros.launch_runner.monitor import GraphMonitor  # noqa: E402
 from gato_ros.paths import config_dir  # noqa: E402
 
+CLI = [sys.executable, "-c", "import sys; from gato_ros.cli import main; sys.exit(main(sys.argv[1:]))"]
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("models") / "tiny"
-    subprocess.run([sys.executable, "-m", "gato_ros.cli", "export", "--random", "tiny", "--out", str(out)],
+    subprocess.run([*CLI, "export", "--random", "tiny", "--out", str(out)],
                    check=True, timeout=300)
     return out
 
@@ -90,7 +91,7 @@ def wait_for(pred, timeout: float, what: str):
 
 def start_runner(tiny_model: Path, config: Path, tmp_path: Path, env: dict[str, str], *extra: str):
     return subprocess.Popen(
-        [sys.executable, "-m", "gato_ros.cli", "run", "stacking", "--sim", "true", "--model", str(tiny_model),
+        [*CLI, "run", "stacking", "--sim", "true", "--model", str(tiny_model),
          "--config-dir", str(config), "--log-dir", str(tmp_path / "logs"),
          "--summary-json", str(tmp_path / "summary.json"), *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -27,6 +27,7 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 
 from gato_ros.launch_runner.monitor import GraphMonitor  # noqa: E402
 
+CLI = [sys.executable, "-c", "import sys; from gato_ros.cli import main; sys.exit(main(sys.argv[1:]))"]
 pytestmark = pytest.mark.ros
 JOINTS = [f"right_j{i}" for i in range(7)] + ["gripper_joint"]
 
@@ -34,7 +35,7 @@ JOINTS = [f"right_j{i}" for i in range(7)] + ["gripper_joint"]
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("models") / "tiny"
-    subprocess.run([sys.executable, "-m", "gato_ros.cli", "export", "--random", "tiny", "--out", str(out)],
+    subprocess.run([*CLI, "export", "--random", "tiny", "--out", str(out)],
                    check=True, timeout=300)
     return out
 
@@ -71,7 +72,7 @@ def test_runner_brings_up_graph_and_sigint_leaves_nothing(tiny_model: Path, ros_
                                                           tmp_path: Path) -> None:
     summary_path = tmp_path / "summary.json"
     runner = subprocess.Popen(
-        [sys.executable, "-m", "gato_ros.cli", "run", "stacking", "--sim", "false", "--model", str(tiny_model),
+        [*CLI, "run", "stacking", "--sim", "false", "--model", str(tiny_model),
          "--duration", "0", "--log-dir", str(tmp_path / "logs"), "--summary-json", str(summary_path)],
         env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     nodes: list[int] = []

@@ -230,7 +230,13 @@ class Runner:
 
 def run_stacking(values: Mapping[str, str], options: RunOptions, summary_json: Path | None = None) -> int:
     """CLI body: run with Ctrl-C/SIGTERM forwarded, print the summary, return the exit code."""
-    runner = Runner(values, options)
+    from gato_ros.launch_runner.graph import GraphArgumentError
+
+    try:
+        runner = Runner(values, options)
+    except GraphArgumentError as exc:
+        print(f"gato-ros run: {exc}", file=sys.stderr)
+        return 2
     old = {s: signal.signal(s, runner.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         summary = runner.run()

@@ -73,9 +73,9 @@ class AgentNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load model, tokenizer and prompt demo; failure leaves the node unconfigured with the reason logged."""
         try:
+            model_dir = resolve_model_dir(self.cfg.model_dir)
             from gato_ros.runtime import GatoPolicy
 
-            model_dir = resolve_model_dir(self.cfg.model_dir)
             policy = GatoPolicy(model_dir, provider=self.cfg.execution_provider,
                                 max_context_tokens=self.cfg.max_context_tokens)
             if self.cfg.prompt_demo:
