@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("gato_ros.runtime", reason="needs the ONNX runtime module (issue 4)")
-pytest.importorskip("gato_ros.observation", reason="needs gato_ros.observation (issue 2)")
+for _module in ("gato_ros.config", "gato_ros.tokenizer", "gato_ros.observation", "gato_ros.runtime"):
+    pytest.importorskip(_module, reason="the agent needs config, tokenizer, observation and runtime (issues 2, 4)")
 
 from lifecycle_msgs.msg import Transition  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402

@@ -17,7 +17,8 @@ import pytest
 launch_pytest = pytest.importorskip("launch_pytest")
 launch = pytest.importorskip("launch")
 pytest.importorskip("launch_ros")
-pytest.importorskip("gato_ros.runtime", reason="needs the ONNX runtime module (issue 4)")
+for _module in ("gato_ros.config", "gato_ros.tokenizer", "gato_ros.observation", "gato_ros.runtime"):
+    pytest.importorskip(_module, reason="the agent needs config, tokenizer, observation and runtime (issues 2, 4)")
 
 from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
