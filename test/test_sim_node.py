@@ -65,7 +65,6 @@ def test_package_config_matches_defaults() -> None:
 # ----------------------------------------------------------------------------- the node over DDS
 
 @pytest.mark.ros
-@pytest.mark.slow
 def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> None:
     pytest.importorskip("gato_ros.sim")
     import rclpy
