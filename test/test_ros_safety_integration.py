@@ -364,3 +364,42 @@ def test_shutdown_leaves_zero_arm_torques(ros_env: dict[str, str], sig: int) -> 
         probe.close()
         log = stop(proc)
     assert "Traceback" not in log, log
+
+
+@pytest.mark.slow
+def test_in_sim_velocity_limit_and_hold_bring_the_arm_to_rest(ros_env: dict[str, str]) -> None:
+    """Sim + safety: full wrist torque spins j6 up to ~0.9 rad/s unbraked (measured); with the braking threshold
+    set to 10 % of its 4.545 rad/s limit, safety keeps it near 0.45 rad/s, then holds the arm still."""
+    pytest.importorskip("gato_ros.sim")
+    sim = subprocess.Popen([sys.executable, "-m", "gato_ros.nodes.sim", "--ros-args", "-p", "image_width:=32",
+                            "-p", "image_height:=32"], env=ros_env, cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    safety = start_safety(ros_env, velocity_limit_scale=0.1)
+    probe = Probe()
+    probe.publish_states = False  # the sim is the robot now
+    states: list[tuple[float, np.ndarray, np.ndarray]] = []
+    probe.node.create_subscription(
+        JointState, "/joint_states",
+        lambda m: states.append((time.monotonic(), np.array(m.position), np.array(m.velocity))), RELIABLE)
+    try:
+        probe.wait_for(lambda: len(states) > 20 and len(probe.outputs) > 20, 60.0, "sim and safety running")
+        cmd = np.zeros(8)
+        cmd[6] = 9.0  # full torque on the last wrist joint
+        t0 = time.monotonic()
+        probe.stream(cmd, 2.0)
+        spin = [s for s in states if s[0] >= t0]
+        peak = float(max(abs(s[2][6]) for s in spin))
+        vlim = 0.1 * 4.545
+        t_stop = time.monotonic()
+        time.sleep(1.5)  # command timeout -> hold with damping
+        rest = [s for s in states if s[0] >= t_stop + 1.0]
+        final_speed = float(max(np.abs(s[2][:7]).max() for s in rest))
+        record_result("in_sim_velocity_limit", {"j6_peak_speed_rad_s": peak, "j6_braking_threshold_rad_s": vlim,
+                                                "max_arm_speed_after_hold_rad_s": final_speed})
+        assert peak < 1.3 * vlim
+        assert final_speed < 0.05
+        assert safety.poll() is None and sim.poll() is None
+    finally:
+        probe.close()
+        stop(safety)
+        stop(sim)
