@@ -1,0 +1,259 @@
+"""StackingEnv: the MuJoCo RGB Stacking cell behind the robot's interface (torques in, joint states and images out).
+
+One control step is 50 ms (20 Hz) = 100 physics steps of 0.5 ms. Arm efforts are joint torques (Nm) on top of
+MuJoCo gravity compensation of the arm and gripper bodies; the gripper effort is a normalized grip command
+in [-1, 1] (-1 opens, +1 closes, full force). Efforts are clipped to the URDF limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from gato_ros import JOINT_NAMES
+from gato_ros.robot import RobotModel, default_urdf_path
+from gato_ros.sim import objects, robot_mjcf, scene, success
+
+CONTROL_RATE_HZ = 20.0
+SUBSTEPS = 100  # physics steps per control step
+HOME_Q = (-0.624, -1.3828, 0.5343, 1.691, -0.0992, 1.2896, 1.6755)  # pinch 0.25 m above the basket centre, pointing down
+SPAWN_HALF_EXTENT = 0.09  # objects spawn with centres in [-0.09, 0.09]^2 around the basket centre
+SPAWN_GAP = 0.015  # minimum free gap between spawned objects' footprints (m)
+SETTLE_STEPS = 200  # physics steps after placing objects, before time 0
+RENDER_GROUPS = (1, 1, 1, 0, 0, 0)
+
+
+class EnvError(ValueError):
+    """Bad argument to StackingEnv (unknown cell/camera/object set, malformed efforts)."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the robot's drivers report after a step: joint states in `joint_names` order, image, time."""
+
+    q: np.ndarray  # [8] arm positions (rad) + 2F-85 driver angle (0 open .. 0.8 closed)
+    qd: np.ndarray  # [8]
+    effort: np.ndarray  # [8] applied efforts (Nm; normalized grip command)
+    image: np.ndarray | None  # HxWx3 uint8 RGB of `camera`; None from physics_step
+    time: float  # seconds since reset
+    success: bool
+
+
+class StackingEnv:
+    """The RGB Stacking cell; see the module docstring. `cell` is 'primitive' (fast, CI) or 'real' (benchmark assets)."""
+
+    joint_names = list(JOINT_NAMES)
+    base_body = robot_mjcf.BASE_BODY
+    control_rate_hz = CONTROL_RATE_HZ
+    physics_dt = scene.PHYSICS_DT
+    floor_z = scene.FLOOR_Z
+    object_bodies = {c: c for c in objects.COLORS}
+
+    def __init__(self, cell: str = "primitive", camera: str = "basket_front_left", image_size=(64, 64),
+                 object_set: str = "rgb_train_random", seed: int = 0) -> None:
+        if cell not in scene.CELLS:
+            raise EnvError(f"unknown cell {cell!r}; choose one of {scene.CELLS}")
+        if camera not in scene.CAMERAS:
+            raise EnvError(f"unknown camera {camera!r}; choose one of {tuple(scene.CAMERAS)}")
+        if object_set not in objects.OBJECT_SETS:
+            raise EnvError(f"unknown object_set {object_set!r}; choose one of {objects.OBJECT_SETS}")
+        h, w = (int(image_size[0]), int(image_size[1]))
+        if h <= 0 or w <= 0:
+            raise EnvError(f"image_size must be positive (height, width), got {image_size}")
+        self.cell, self.camera, self.image_size, self.object_set = cell, camera, (h, w), object_set
+        self.robot = RobotModel.from_file(default_urdf_path())
+        self.effort_limits = np.asarray(self.robot.effort_limits, dtype=np.float64)
+        self._models: dict[tuple[str, str, str], mujoco.MjModel] = {}
+        self._renderers: dict[tuple[int, int, int], mujoco.Renderer] = {}
+        self._effort = np.zeros(8)
+        self.reset(seed)
+
+    # ------------------------------------------------------------------ model
+
+    def _model_for(self, triplet: tuple[str, str, str]) -> mujoco.MjModel:
+        if triplet not in self._models:
+            if len(self._models) >= 8:
+                self._models.pop(next(iter(self._models)))
+            self._models[triplet] = scene.build_model(self.cell, triplet)
+        return self._models[triplet]
+
+    def _index(self) -> None:
+        m = self.model
+        self._arm_qpos = np.array([m.joint(j).qposadr[0] for j in robot_mjcf.ARM_JOINTS])
+        self._arm_qvel = np.array([m.joint(j).dofadr[0] for j in robot_mjcf.ARM_JOINTS])
+        driver = m.joint(robot_mjcf.GRIPPER_DRIVER_JOINT)
+        self._grip_qpos, self._grip_qvel = int(driver.qposadr[0]), int(driver.dofadr[0])
+        self._arm_act = np.array([m.actuator(a).id for a in robot_mjcf.ARM_ACTUATORS])
+        self._grip_act = m.actuator(robot_mjcf.GRIP_ACTUATOR).id
+        self._obj_body = {c: m.body(c).id for c in objects.COLORS}
+        self._obj_geoms = {c: {g for g in range(m.ngeom) if m.geom_bodyid[g] == b and m.geom_contype[g]}
+                           for c, b in self._obj_body.items()}
+        pads = {}
+        for side in ("left", "right"):
+            roots = [m.body(robot_mjcf.GRIPPER_PREFIX + f"{side}_{part}").id for part in ("pad", "follower")]
+            pads[side] = {g for g in range(m.ngeom) if m.geom_bodyid[g] in roots}
+        self._finger_geoms = pads
+        self._pinch = m.site(robot_mjcf.PINCH_SITE).id
+
+    # ------------------------------------------------------------------ episode
+
+    def reset(self, seed: int | None = None) -> Observation:
+        """New episode: objects of the object set (drawn by `seed`) at seeded random poses, arm at HOME_Q."""
+        self.seed = 0 if seed is None else int(seed)
+        rng = np.random.default_rng(self.seed)
+        self.triplet = objects.triplet(self.object_set, rng)
+        self.model = self._model_for(self.triplet)
+        self.data = mujoco.MjData(self.model)
+        self._index()
+        self.data.qpos[self._arm_qpos] = HOME_Q
+        self._place_objects(rng)
+        self._effort = np.zeros(8)
+        self._effort[7] = -1.0
+        self._apply(self._effort)
+        mujoco.mj_step(self.model, self.data, nstep=SETTLE_STEPS)
+        self.data.time = 0.0
+        self.data.qvel[self._arm_qvel] = 0.0
+        mujoco.mj_forward(self.model, self.data)
+        self.red_rest_z = float(self.data.xpos[self._obj_body["red"]][2])
+        return self.observe()
+
+    @property
+    def object_names(self) -> tuple[str, str, str]:
+        """(red, green, blue) RGB object names of this episode."""
+        return self.triplet
+
+    def _bottom_offset(self, color: str) -> tuple[float, float]:
+        """(distance from the body origin down to the object's lowest point, footprint radius)."""
+        m = self.model
+        pts = []
+        for g in self._obj_geoms[color]:
+            size = m.geom_size[g]
+            if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH:
+                mid = m.geom_dataid[g]
+                local = m.mesh_vert[m.mesh_vertadr[mid]:m.mesh_vertadr[mid] + m.mesh_vertnum[mid]]
+            elif m.geom_type[g] == mujoco.mjtGeom.mjGEOM_BOX:
+                local = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * size
+            else:  # cylinder
+                local = np.array([[sx * size[0], sy * size[0], sz * size[1]]
+                                  for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+            rot = np.zeros(9)
+            mujoco.mju_quat2Mat(rot, m.geom_quat[g])
+            pts.append(np.asarray(local, dtype=np.float64) @ rot.reshape(3, 3).T + m.geom_pos[g])
+        p = np.concatenate(pts)
+        return float(-p[:, 2].min()), float(np.linalg.norm(p[:, :2], axis=1).max())
+
+    def _place_objects(self, rng: np.random.Generator) -> None:
+        placed: list[tuple[np.ndarray, float]] = []
+        for color in objects.COLORS:
+            bottom, radius = self._bottom_offset(color)
+            for _ in range(1000):
+                xy = rng.uniform(-SPAWN_HALF_EXTENT, SPAWN_HALF_EXTENT, size=2)
+                if all(np.linalg.norm(xy - p) >= radius + r + SPAWN_GAP for p, r in placed):
+                    break
+            else:  # crowded: accept the last draw (objects push apart while settling)
+                pass
+            placed.append((xy, radius))
+            yaw = rng.uniform(-np.pi, np.pi)
+            adr = self.model.joint(f"{color}_joint").qposadr[0]
+            self.data.qpos[adr:adr + 3] = [xy[0], xy[1], self.floor_z + bottom + 0.001]
+            self.data.qpos[adr + 3:adr + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
+
+    # ------------------------------------------------------------------ stepping
+
+    def _clip(self, efforts) -> np.ndarray:
+        e = np.asarray(efforts, dtype=np.float64)
+        if e.shape != (8,):
+            raise EnvError(f"efforts must have 8 values in joint_names order {self.joint_names}, got shape {e.shape}")
+        if not np.all(np.isfinite(e)):
+            raise EnvError(f"efforts must be finite, got {e}")
+        return np.clip(e, -self.effort_limits, self.effort_limits)
+
+    def _apply(self, effort: np.ndarray) -> None:
+        self.data.ctrl[self._arm_act] = effort[:7]
+        self.data.ctrl[self._grip_act] = effort[7]
+
+    def physics_step(self, efforts, n: int = 1) -> Observation:
+        """Hold `efforts` (clipped) for n physics steps of 0.5 ms; the observation has no image."""
+        self._effort = self._clip(efforts)
+        self._apply(self._effort)
+        mujoco.mj_step(self.model, self.data, nstep=int(n))
+        return self.observe(render=False)
+
+    def step(self, efforts) -> Observation:
+        """One 50 ms control step with `efforts` held, then an image from `camera`."""
+        self.physics_step(efforts, SUBSTEPS)
+        return self.observe()
+
+    def observe(self, render: bool = True) -> Observation:
+        d = self.data
+        q = np.append(d.qpos[self._arm_qpos], d.qpos[self._grip_qpos])
+        qd = np.append(d.qvel[self._arm_qvel], d.qvel[self._grip_qvel])
+        return Observation(q, qd, self._effort.copy(), self.render() if render else None, float(d.time),
+                           self.success())
+
+    # ------------------------------------------------------------------ rendering
+
+    def render(self, camera: str | None = None, image_size: tuple[int, int] | None = None) -> np.ndarray:
+        """HxWx3 uint8 RGB from a basket camera (default: the env's camera and image size), no shadows."""
+        camera = camera or self.camera
+        if camera not in scene.CAMERAS:
+            raise EnvError(f"unknown camera {camera!r}; choose one of {tuple(scene.CAMERAS)}")
+        h, w = image_size or self.image_size
+        key = (id(self.model), h, w)
+        if key not in self._renderers:
+            for old in [k for k in self._renderers if k[0] != id(self.model)]:
+                self._renderers.pop(old).close()
+            self._renderers[key] = mujoco.Renderer(self.model, h, w)
+        r = self._renderers[key]
+        opt = mujoco.MjvOption()
+        opt.geomgroup[:] = RENDER_GROUPS
+        r.update_scene(self.data, camera, opt)
+        r.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
+        r.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+        return r.render().copy()
+
+    def close(self) -> None:
+        for r in self._renderers.values():
+            r.close()
+        self._renderers.clear()
+
+    # ------------------------------------------------------------------ task state
+
+    def object_poses(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """{color: (position [3], quaternion wxyz [4])} in the world frame (object frames at their centres)."""
+        return {c: (self.data.xpos[b].copy(), self.data.xquat[b].copy()) for c, b in self._obj_body.items()}
+
+    def pinch_position(self) -> np.ndarray:
+        return self.data.site_xpos[self._pinch].copy()
+
+    def touching(self, color: str) -> dict[str, bool]:
+        """Whether the left / right finger is in contact with the object `color`."""
+        obj = self._obj_geoms[color]
+        hit = {"left": False, "right": False}
+        for i in range(self.data.ncon):
+            c = self.data.contact[i]
+            pair = {int(c.geom1), int(c.geom2)}
+            if pair & obj:
+                for side, geoms in self._finger_geoms.items():
+                    if pair & geoms:
+                        hit[side] = True
+        return hit
+
+    def grasping(self, color: str = "red") -> bool:
+        """Both fingers touch the object: the gripper holds it."""
+        return all(self.touching(color).values())
+
+    def success(self) -> bool:
+        """Benchmark success: red on blue (0.03 m horizontally, 0.04 +- 0.01 m above), not grasped."""
+        red, blue = self.data.xpos[self._obj_body["red"]], self.data.xpos[self._obj_body["blue"]]
+        return success.is_stacked(red, blue, self.grasping("red"))
+
+    def stages(self) -> dict[str, bool]:
+        """{reached, grasped, lifted, stacked} now."""
+        return success.stage_flags(self.pinch_position(), self.data.xpos[self._obj_body["red"]], self.red_rest_z,
+                                   self.grasping("red"), self.success())
+
+    def stage(self) -> str:
+        """The furthest stage that holds now: 'none', 'reached', 'grasped', 'lifted' or 'stacked'."""
+        return success.furthest_stage(self.stages())
