@@ -1,0 +1,37 @@
+"""`gato-ros bench`: runtime latency per control step vs naive PyTorch and the memory-bandwidth bound."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gato_ros.runtime.bench import VARIANTS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("bench", help="benchmark the runtime (writes benchmarks/results/bench.json + PNG)")
+    p.add_argument("--configs", default="tiny,small,79m", help="comma-separated model configs (random weights)")
+    p.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {','.join(VARIANTS)}")
+    p.add_argument("--reps", type=int, help="timed control steps per cached variant (default per config)")
+    p.add_argument("--naive-reps", type=int, help="timed steps of the naive variant (slow for 79m; default 3)")
+    p.add_argument("--context", type=int, default=1024, help="context tokens (the window is full while timing)")
+    p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
+    p.add_argument("--with-sim", action="store_true", help="measure again with a MuJoCo stepping loop running")
+    p.add_argument("--out", default="benchmarks/results", help="output folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gato_ros.runtime.bench import BenchOptions, run_bench, summary_table
+
+    variants = tuple(v for v in args.variants.split(",") if v)
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"gato-ros bench: unknown variants {sorted(unknown)}; choose from {VARIANTS}")
+    opts = BenchOptions(configs=tuple(c for c in args.configs.split(",") if c), variants=variants, reps=args.reps,
+                        naive_reps=args.naive_reps, context=args.context, threads=args.threads,
+                        with_sim=args.with_sim, out_dir=Path(args.out))
+    results = run_bench(opts)
+    print(summary_table(results))
+    print(f"wrote {opts.out_dir / 'bench.json'} and {opts.out_dir / 'bench_latency.png'}")
+    return 0

@@ -1,0 +1,360 @@
+"""`gato-ros bench`: per-control-step latency (1 timestep prefill + 8 action tokens) at a full context.
+
+Variants per config (random weights): PyTorch eager recomputing the window for every action token (naive),
+PyTorch with a KV cache, ONNX Runtime fp32 with a KV cache (GatoPolicy), ONNX Runtime int8 (GatoPolicy);
+plus the memory-bandwidth bound of a cached step measured on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from gato_ros.runtime.bandwidth import measure_bandwidth, step_bound_s, streamed_weight_bytes
+from gato_ros.runtime.window import TimestepWindow
+
+VARIANTS = ("torch_naive", "torch_cache", "ort_fp32", "ort_int8")
+DEFAULT_REPS = {"tiny": 200, "small": 100, "79m": 40}
+DEFAULT_NAIVE_REPS = {"tiny": 30, "small": 10, "79m": 3}
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to measure and how often."""
+
+    configs: tuple[str, ...] = ("tiny", "small", "79m")
+    variants: tuple[str, ...] = VARIANTS
+    reps: int | None = None  # None: DEFAULT_REPS per config
+    naive_reps: int | None = None
+    context: int = 1024
+    threads: int = 0  # 0: ORT/torch defaults (all cores)
+    with_sim: bool = False
+    out_dir: Path = Path("benchmarks/results")
+
+
+def percentiles(samples_s: list[float]) -> dict[str, float]:
+    """p50/p90/p99/mean in milliseconds."""
+    a = np.asarray(samples_s) * 1e3
+    return {"p50_ms": float(np.percentile(a, 50)), "p90_ms": float(np.percentile(a, 90)),
+            "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean()), "n": int(a.size)}
+
+
+def _inputs(rng: np.random.Generator, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    return rng.integers(0, 256, (*size, 3), dtype=np.uint8), rng.normal(size=15)
+
+
+def time_steps(step: Callable[..., Any], fill: Callable[[], bool], reps: int, size: tuple[int, int],
+               seed: int = 0, fill_step: Callable[..., Any] | None = None) -> list[float]:
+    """Run `fill_step` (default `step`) until `fill()` says the context is full, then time `reps` steps."""
+    rng = np.random.default_rng(seed)
+    for _ in range(10_000):
+        if fill():
+            break
+        (fill_step or step)(*_inputs(rng, size))
+    out = []
+    for _ in range(reps):
+        image, proprio = _inputs(rng, size)
+        t0 = time.perf_counter()
+        step(image, proprio)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+class TorchPolicy:
+    """The runtime's algorithm in PyTorch eager: with a KV cache, or recomputing the window per token (naive)."""
+
+    def __init__(self, model: Any, tokenizer: Any, n_actions: int, context: int, cached: bool) -> None:
+        import torch
+
+        from gato_ros.export.graphs import ACTION_VOCAB_SIZE, ACTION_VOCAB_START, DecodeGraph, PrefillGraph, cache_shape
+
+        self.torch, self.tok, self.n_actions, self.cached = torch, tokenizer, n_actions, cached
+        self.prefill, self.decode = PrefillGraph(model), DecodeGraph(model)
+        self.start, self.size = ACTION_VOCAB_START, ACTION_VOCAB_SIZE
+        self.window = TimestepWindow(context)
+        self.action = self.decode.action
+        n_layer, n_head, head_dim = cache_shape(model)
+        self.k = self.v = torch.zeros(n_layer, 1, n_head, 0, head_dim)
+        self.rows: list[tuple[np.ndarray, ...]] = []  # naive: the token rows of each timestep in the window
+        self.pending: int | None = None
+        self.last_logits = np.zeros((n_actions, self.size), np.float32)
+
+    def _t(self, fields: tuple[np.ndarray, ...]) -> list:
+        t = self.torch
+        return [t.from_numpy(np.ascontiguousarray(fields[0], np.int64))[None],
+                t.from_numpy(np.ascontiguousarray(fields[1], np.int64))[None],
+                t.from_numpy(np.ascontiguousarray(fields[2], np.int64))[None],
+                t.from_numpy(np.ascontiguousarray(fields[3], np.float32))[None],
+                t.from_numpy(np.ascontiguousarray(fields[4], np.float32))[None]]
+
+    def _action_row(self, token_id: int) -> tuple[np.ndarray, ...]:
+        return (np.array([token_id]), np.array([self.action]), np.array([-1]), np.zeros((1, 3, 16, 16), np.float32),
+                np.zeros((1, 4), np.float32))
+
+    def act(self, image: np.ndarray, proprio: np.ndarray, dry: bool = False) -> np.ndarray:
+        """One control step; `dry` (naive only) appends random action tokens without computing (fast fill)."""
+        from gato_ros.runtime.policy import _fields, _with_action
+
+        fields = _fields(self.tok.observation(image, proprio))
+        dropped, n_steps = self.window.evict_for(len(fields[0]) + self.n_actions)
+        if dropped and self.cached:
+            phys = dropped - 1 if (self.pending is not None and not self.window.steps) else dropped
+            if phys != dropped:
+                self.pending = None
+            self.k, self.v = self.k[:, :, :, phys:].contiguous(), self.v[:, :, :, phys:].contiguous()
+        del self.rows[:n_steps]
+        self.window.begin_timestep(len(fields[0]))
+        bins = np.empty(self.n_actions, np.int64)
+        with self.torch.inference_mode():
+            if self.cached:
+                if self.pending is not None:
+                    fields = _with_action(fields, self.pending, self.action)
+                logits, self.k, self.v = self.prefill(*self._t(fields), self.k, self.v)
+                for i in range(self.n_actions):
+                    self.last_logits[i] = logits[0].numpy()
+                    bins[i] = int(logits.argmax())
+                    if i + 1 < self.n_actions:
+                        tok = self.torch.tensor([[self.start + bins[i]]])
+                        logits, self.k, self.v = self.decode(tok, self.k, self.v)
+                self.pending = self.start + int(bins[-1])
+            else:
+                self.rows.append(fields)
+                for i in range(self.n_actions):
+                    if dry:
+                        bins[i] = i
+                        self.rows[-1] = tuple(np.concatenate([a, b]) for a, b in
+                                              zip(self.rows[-1], self._action_row(self.start + bins[i])))
+                        continue
+                    seq = [np.concatenate([r[j] for r in self.rows]) for j in range(5)]
+                    empty = self.k[:, :, :, :0]
+                    logits, _, _ = self.prefill(*self._t(tuple(seq)), empty, empty)
+                    self.last_logits[i] = logits[0].numpy()
+                    bins[i] = int(logits.argmax())
+                    self.rows[-1] = tuple(np.concatenate([a, b]) for a, b in
+                                          zip(self.rows[-1], self._action_row(self.start + bins[i])))
+        self.window.extend(self.n_actions)
+        return bins
+
+
+def _sim_loop(stop: Any) -> None:
+    """Step MuJoCo as fast as it goes until `stop` is set (load on the CPU like the sim node)."""
+    try:
+        from gato_ros.sim import StackingEnv
+
+        env = StackingEnv()
+        env.reset(0)
+        zeros = np.zeros(8)
+        while not stop.is_set():
+            env.step(zeros)
+    except ImportError:
+        import mujoco
+
+        xml = "<mujoco><worldbody>" + "".join(
+            f'<body pos="0 0 {0.2 * i + 0.1}"><freejoint/><geom size=".05"/></body>' for i in range(20)) + \
+            '<geom type="plane" size="1 1 .1"/></worldbody></mujoco>'
+        model = mujoco.MjModel.from_xml_string(xml)
+        data = mujoco.MjData(model)
+        while not stop.is_set():
+            mujoco.mj_step(model, data)
+            if data.time > 5:
+                mujoco.mj_resetData(model, data)
+
+
+class SimLoad:
+    """Context manager running `_sim_loop` in a background process."""
+
+    def __enter__(self) -> "SimLoad":
+        ctx = mp.get_context("spawn")
+        self.stop = ctx.Event()
+        self.proc = ctx.Process(target=_sim_loop, args=(self.stop,), daemon=True)
+        self.proc.start()
+        time.sleep(3.0)  # let it build the scene
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.terminate()
+
+
+def bench_config(name: str, opts: BenchOptions, bandwidth: float, log: Callable[[str], None]) -> dict[str, Any]:
+    """All requested variants of one config; returns its JSON record."""
+    import torch
+
+    from gato_ros.export.build import random_model
+    from gato_ros.export.graphs import cache_shape
+    from gato_ros.export.onnx_export import write_model_dir, model_config_dict
+    from gato_ros.runtime.policy import GatoPolicy
+
+    from gato_ros.config import default_config
+
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    model, model_cfg = random_model(name, seed=0)
+    n_layer, n_head, head_dim = cache_shape(model)
+    kv_per_token = 2 * n_layer * n_head * head_dim * 4
+    reps = opts.reps or DEFAULT_REPS.get(name, 30)
+    naive_reps = opts.naive_reps or DEFAULT_NAIVE_REPS.get(name, 3)
+    record: dict[str, Any] = {"params": int(sum(p.numel() for p in model.parameters())),
+                              "model_config": model_config_dict(model_cfg), "kv_bytes_per_token": kv_per_token,
+                              "context_tokens": opts.context, "variants": {}}
+    passes = 8  # 1 prefill (previous last action + observation) + 7 decodes; see GatoPolicy.act
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs: dict[str, Path] = {}
+        for variant, int8 in (("ort_fp32", False), ("ort_int8", True)):
+            if variant in opts.variants or (variant == "ort_fp32"):
+                dirs[variant] = write_model_dir(model, default_config(), Path(tmp) / variant, int8=int8,
+                                                model_cfg=model_cfg)
+        for variant in ("ort_fp32", "ort_int8"):
+            if variant in dirs:
+                w = streamed_weight_bytes(dirs[variant] / "decode.onnx")
+                record[f"weight_bytes_{variant[4:]}"] = w
+                record[f"bound_ms_{variant[4:]}"] = 1e3 * step_bound_s(w, kv_per_token, opts.context, passes, bandwidth)
+        policy0 = GatoPolicy(dirs["ort_fp32"], provider="cpu", max_context_tokens=opts.context, threads=opts.threads)
+        size = _image_size(policy0.config)
+        tok, n_actions = policy0.tokenizer, policy0.n_actions
+        for variant in opts.variants:
+            if variant.startswith("ort"):
+                if variant not in dirs:
+                    continue
+                pol = GatoPolicy(dirs[variant], provider="cpu", max_context_tokens=opts.context, threads=opts.threads)
+                step, fill, n = pol.act, (lambda w=pol.window: _full(w)), reps
+            else:
+                tp = TorchPolicy(model, tok, n_actions, opts.context, cached=variant == "torch_cache")
+                step, fill = tp.act, (lambda w=tp.window: _full(w))
+                n = naive_reps if variant == "torch_naive" else reps
+            fill_step = (lambda i, p, tp=tp: tp.act(i, p, dry=True)) if variant == "torch_naive" else None
+            t0 = time.perf_counter()
+            samples = time_steps(step, fill, n, size, fill_step=fill_step)
+            stats = {**percentiles(samples), "samples_ms": [round(x * 1e3, 3) for x in samples]}
+            record["variants"][variant] = stats
+            log(f"{name:>5} {variant:<12} p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms  "
+                f"({n} steps, {time.perf_counter() - t0:.0f} s)")
+    _ratios(record)
+    return record
+
+
+def _full(window: TimestepWindow) -> bool:
+    """The next timestep will evict: the context is at its limit."""
+    return bool(window.steps) and window.total + window.steps[-1] > window.max_tokens
+
+
+def _image_size(config: Any) -> tuple[int, int]:
+    tok = config.tokenizer
+    size = getattr(tok, "image_size", None) or (tok.image_height, tok.image_width)
+    return int(size[0]), int(size[1])
+
+
+def _ratios(record: dict[str, Any]) -> None:
+    naive = record["variants"].get("torch_naive", {}).get("p50_ms")
+    for variant, stats in record["variants"].items():
+        bound = record.get("bound_ms_int8" if variant == "ort_int8" else "bound_ms_fp32")
+        stats["speedup_vs_naive_p50"] = naive / stats["p50_ms"] if naive else None
+        stats["ratio_to_bound_p50"] = stats["p50_ms"] / bound if bound else None
+
+
+def machine() -> dict[str, Any]:
+    """What ran the bench."""
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import onnxruntime
+    import torch
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__, "torch_threads": torch.get_num_threads()}
+
+
+def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure everything, write bench.json and the histogram PNG under opts.out_dir; returns the results."""
+    bandwidth = measure_bandwidth()
+    log(f"memory bandwidth (numpy copy, read+write): {bandwidth / 1e9:.1f} GB/s")
+    results: dict[str, Any] = {"machine": {**machine(), "bandwidth_GBps": bandwidth / 1e9},
+                               "definition": "one control step = prefill of one timestep (previous step's last action "
+                                             "token + observation block) + 7 decodes = 8 action tokens, at a full "
+                                             f"{opts.context}-token context; random weights; greedy",
+                               "conditions": {}}
+    conditions = [("no_sim", False)] + ([("with_sim", True)] if opts.with_sim else [])
+    for label, sim in conditions:
+        log(f"-- {label}")
+        records = {}
+        if sim:
+            with SimLoad():
+                records = {name: bench_config(name, opts, bandwidth, log) for name in opts.configs}
+        else:
+            records = {name: bench_config(name, opts, bandwidth, log) for name in opts.configs}
+        results["conditions"][label] = records
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    (opts.out_dir / "bench.json").write_text(json.dumps(results, indent=2))
+    plot_histograms(results, opts.out_dir / "bench_latency.png")
+    return results
+
+
+def plot_histograms(results: dict[str, Any], path: Path) -> None:
+    """Latency histograms (log x) per config: one curve per variant and condition, bounds as vertical lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    conds = results["conditions"]
+    configs = list(dict.fromkeys(c for rec in conds.values() for c in rec))
+    fig, axes = plt.subplots(1, len(configs), figsize=(5.5 * len(configs), 4), squeeze=False)
+    for ax, cfg in zip(axes[0], configs):
+        lo, hi = np.inf, 0.0
+        for recs in conds.values():
+            for s in recs.get(cfg, {}).get("variants", {}).values():
+                lo, hi = min(lo, min(s["samples_ms"])), max(hi, max(s["samples_ms"]))
+        bins = np.geomspace(lo * 0.9, hi * 1.1, 60)
+        for j, (label, recs) in enumerate(conds.items()):
+            rec = recs.get(cfg)
+            for i, v in enumerate(VARIANTS):
+                s = (rec or {}).get("variants", {}).get(v)
+                if s:
+                    ax.hist(s["samples_ms"], bins=bins, histtype="step", color=f"C{i}", ls="-" if j == 0 else "--",
+                            label=f"{v} ({label}) p50 {s['p50_ms']:.1f}")
+            if rec and j == 0:
+                for key, style in (("bound_ms_fp32", "--"), ("bound_ms_int8", ":")):
+                    if key in rec:
+                        ax.axvline(rec[key], ls=style, color="gray", label=f"{key[9:]} bandwidth bound")
+        ax.axvline(50, color="red", lw=0.8, label="20 Hz period")
+        ax.set_xscale("log")
+        ax.set_xlabel("ms per control step")
+        ax.set_ylabel("steps")
+        ax.set_title(f"{cfg}: 1 timestep + 8 action tokens, full context")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def summary_table(results: dict[str, Any]) -> str:
+    """Markdown table: p50/p90/p99, speed-up over naive and ratio to the bandwidth bound, per condition."""
+    lines = ["| condition | config | variant | p50 ms | p90 ms | p99 ms | x faster than naive | / bound |",
+             "|---|---|---|---|---|---|---|---|"]
+    for cond, recs in results["conditions"].items():
+        for cfg, rec in recs.items():
+            for v, s in rec["variants"].items():
+                speed = f"{s['speedup_vs_naive_p50']:.1f}" if s.get("speedup_vs_naive_p50") else "-"
+                bound = f"{s['ratio_to_bound_p50']:.2f}" if s.get("ratio_to_bound_p50") else "-"
+                lines.append(f"| {cond} | {cfg} | {v} | {s['p50_ms']:.1f} | {s['p90_ms']:.1f} | {s['p99_ms']:.1f} "
+                             f"| {speed} | {bound} |")
+            for key in ("bound_ms_fp32", "bound_ms_int8"):
+                if key in rec:
+                    lines.append(f"| {cond} | {cfg} | bandwidth bound {key[9:]} | {rec[key]:.1f} | | | | 1.00 |")
+    return "\n".join(lines)

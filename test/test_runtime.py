@@ -1,0 +1,197 @@
+"""GatoPolicy on ONNX Runtime: equals full recomputation, keeps timestep boundaries, prompt pinning, clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gato_ros.model.gato", reason="needs the Gato model (issue 3)")
+pytest.importorskip("gato_ros.tokenizer", reason="needs the tokenizer (issue 2)")
+pytest.importorskip("gato_ros.config", reason="needs gato_ros.config (issue 2)")
+
+from gato_ros.episode import Episode  # noqa: E402
+from gato_ros.export.build import export_random, random_model  # noqa: E402
+from gato_ros.runtime import (  # noqa: E402
+    ContextOverflowError, GatoPolicy, InputShapeError, ModelLoadError, ProviderError,
+)
+
+ATOL = 1e-4  # ONNX Runtime fp32 vs PyTorch eager, logits of order 1
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_random("tiny", tmp_path_factory.mktemp("rt") / "tiny", seed=5)
+
+
+def _size(policy: GatoPolicy) -> tuple[int, int]:
+    tok = policy.config.tokenizer
+    size = getattr(tok, "image_size", None) or (tok.image_height, tok.image_width)
+    return int(size[0]), int(size[1])
+
+
+def _inputs(policy: GatoPolicy, n: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [(rng.integers(0, 256, (*_size(policy), 3), dtype=np.uint8), rng.normal(size=15)) for _ in range(n)]
+
+
+def _episode(policy: GatoPolicy, steps: int, seed: int = 1) -> Episode:
+    rng = np.random.default_rng(seed)
+    h, w = _size(policy)
+    return Episode(images=rng.integers(0, 256, (steps, h, w, 3), dtype=np.uint8),
+                   joint_positions=rng.normal(size=(steps, 8)), joint_velocities=rng.normal(size=(steps, 8)),
+                   actions=rng.uniform(-1, 1, (steps, 8)) * np.array([80, 80, 40, 40, 9, 9, 9, 1]),
+                   instruction="put the red object on the blue one", success=True)
+
+
+def test_act_returns_efforts(model_dir: Path) -> None:
+    policy = GatoPolicy(model_dir, provider="cpu")
+    assert policy.provider == "cpu" and policy.context_tokens == 0
+    image, proprio = _inputs(policy, 1)[0]
+    efforts = policy.act(image, proprio)
+    assert efforts.shape == (8,) and efforts.dtype == np.float64 and np.all(np.isfinite(efforts))
+    assert np.all(np.abs(efforts) <= np.array([80, 80, 40, 40, 9, 9, 9, 1]) + 1e-9)
+    assert policy.context_tokens == policy.window.total - 1  # the last action token waits for the next prefill
+
+
+def test_cached_decode_equals_full_recomputation(model_dir: Path) -> None:
+    """Each action token's logits from the ONNX cache equal PyTorch recomputing the whole sequence."""
+    from gato_ros.runtime.bench import TorchPolicy
+
+    policy = GatoPolicy(model_dir, provider="cpu", max_context_tokens=1024)
+    model, _ = random_model("tiny", seed=5)
+    naive = TorchPolicy(model, policy.tokenizer, policy.n_actions, 1024, cached=False)
+    for image, proprio in _inputs(policy, 4):
+        policy.act(image, proprio)
+        bins = naive.act(image, proprio)
+        np.testing.assert_allclose(policy.last_logits, naive.last_logits, atol=ATOL, rtol=1e-4)
+        np.testing.assert_array_equal(policy.last_bins, bins)
+
+
+def test_window_evicts_whole_timesteps_and_keeps_prompt(model_dir: Path) -> None:
+    probe = GatoPolicy(model_dir, provider="cpu")
+    probe.act(*_inputs(probe, 1)[0])
+    step = probe.window.total  # tokens of one timestep (observation + 8 actions)
+    prompt_ep = _episode(probe, 2)
+    policy = GatoPolicy(model_dir, provider="cpu", max_context_tokens=6 * step)
+    policy.set_prompt(prompt_ep)
+    prompt = policy.context_tokens
+    assert prompt == policy.prompt_tokens > 0
+    prompt_k = policy.runner.cache_numpy()[0][:, :, :, :prompt].copy()
+    evictions = 0
+    for image, proprio in _inputs(policy, 12, seed=2):
+        before_k, _ = policy.runner.cache_numpy()
+        before_steps = list(policy.window.steps)
+        policy.act(image, proprio)
+        assert policy.window.total <= policy.max_context_tokens
+        k, _ = policy.runner.cache_numpy()
+        np.testing.assert_array_equal(k[:, :, :, :prompt], prompt_k)  # the prompt stays pinned
+        kept = list(policy.window.steps)[:-1]
+        dropped = before_steps[:len(before_steps) - len(kept)]
+        if dropped:
+            evictions += 1
+            assert before_steps[len(dropped):] == kept  # whole timesteps went, the rest is intact
+            n_drop = sum(dropped)
+            n_keep = sum(kept) - 1  # the previous step's last action token was prefilled just now
+            np.testing.assert_array_equal(k[:, :, :, prompt:prompt + n_keep],
+                                          before_k[:, :, :, prompt + n_drop:prompt + n_drop + n_keep])
+        starts = policy.window.boundaries()
+        assert starts[0] == prompt and np.all(np.diff(starts) == kept)
+    assert evictions >= 5
+
+
+def test_reset_restores_prompt_prefix(model_dir: Path) -> None:
+    policy = GatoPolicy(model_dir, provider="cpu")
+    policy.set_prompt(_episode(policy, 2))
+    prompt = policy.context_tokens
+    k0, v0 = policy.runner.cache_numpy()
+    first = [policy.act(i, p) for i, p in _inputs(policy, 3, seed=7)]
+    assert policy.context_tokens > prompt
+    policy.reset()
+    assert policy.context_tokens == prompt
+    k1, v1 = policy.runner.cache_numpy()
+    np.testing.assert_array_equal(k0, k1)
+    np.testing.assert_array_equal(v0, v1)
+    again = [policy.act(i, p) for i, p in _inputs(policy, 3, seed=7)]
+    np.testing.assert_allclose(first, again)  # a new episode behaves exactly like the first one
+    policy.set_prompt(None)
+    assert policy.context_tokens == 0
+
+
+def test_prompt_that_cannot_fit_is_cut_to_whole_timesteps(model_dir: Path) -> None:
+    policy = GatoPolicy(model_dir, provider="cpu", max_context_tokens=256, max_prompt_tokens=128)
+    policy.set_prompt(_episode(policy, 10))
+    assert 0 < policy.prompt_tokens <= 128
+    policy.act(*_inputs(policy, 1)[0])
+    with pytest.raises(ContextOverflowError):
+        GatoPolicy(model_dir, provider="cpu", max_context_tokens=8).act(*_inputs(policy, 1)[0])
+
+
+def test_wrong_input_shapes(model_dir: Path) -> None:
+    policy = GatoPolicy(model_dir, provider="cpu")
+    image, proprio = _inputs(policy, 1)[0]
+    with pytest.raises(InputShapeError, match="HxWx3 uint8"):
+        policy.act(image[..., 0], proprio)
+    with pytest.raises(InputShapeError, match="uint8"):
+        policy.act(image.astype(np.float32), proprio)
+    with pytest.raises(InputShapeError, match=r"\(15,\)"):
+        policy.act(image, proprio[:7])
+    with pytest.raises(InputShapeError, match="non-finite"):
+        policy.act(image, np.full(15, np.nan))
+    assert policy.context_tokens == 0  # nothing was appended
+
+
+def _copy(model_dir: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "copy"
+    shutil.copytree(model_dir, out)
+    return out
+
+
+def test_missing_and_corrupt_model_files(model_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        GatoPolicy(tmp_path / "nowhere")
+    bad = _copy(model_dir, tmp_path)
+    (bad / "decode.onnx").unlink()
+    with pytest.raises(ModelLoadError, match="decode.onnx is missing"):
+        GatoPolicy(bad, provider="cpu")
+    shutil.rmtree(bad)
+    bad = _copy(model_dir, tmp_path)
+    (bad / "prefill.onnx").write_bytes(b"\x08\x07not an onnx graph" * 100)
+    with pytest.raises(ModelLoadError, match="prefill.onnx cannot be loaded"):
+        GatoPolicy(bad, provider="cpu")
+    (bad / "gato.json").write_text("{ truncated")
+    with pytest.raises(ModelLoadError, match="not a valid gato.json"):
+        GatoPolicy(bad, provider="cpu")
+    (bad / "gato.json").unlink()
+    with pytest.raises(ModelLoadError, match="gato.json is missing"):
+        GatoPolicy(bad, provider="cpu")
+
+
+def test_gato_json_that_does_not_match_the_graph(model_dir: Path, tmp_path: Path) -> None:
+    bad = _copy(model_dir, tmp_path)
+    raw = json.loads((bad / "gato.json").read_text())
+    raw["model"]["onnx"]["n_head"] += 1
+    (bad / "gato.json").write_text(json.dumps(raw))
+    with pytest.raises(ModelLoadError, match="does not match the graph"):
+        GatoPolicy(bad, provider="cpu")
+    raw["model"].pop("onnx")
+    (bad / "gato.json").write_text(json.dumps(raw))
+    with pytest.raises(ModelLoadError, match="no model.onnx section"):
+        GatoPolicy(bad, provider="cpu")
+
+
+def test_provider_choice(model_dir: Path) -> None:
+    import onnxruntime as ort
+
+    with pytest.raises(ProviderError, match="not one of"):
+        GatoPolicy(model_dir, provider="tpu")
+    auto = GatoPolicy(model_dir, provider="auto")
+    assert auto.provider in ("cpu", "cuda")
+    if auto.provider == "cpu":  # no working CUDA here: asking for it must fail loudly, not fall back
+        with pytest.raises(ProviderError, match="cuda"):
+            GatoPolicy(model_dir, provider="cuda")
+    else:
+        assert "CUDAExecutionProvider" in ort.get_available_providers()
