@@ -9,6 +9,7 @@ Subscribes /effort_controller/commands (the last valid command is applied until 
 from __future__ import annotations
 
 import math
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray
@@ -306,9 +308,15 @@ class SimNode(Node):
         self.diag_pub.publish(diagnostic_array(self, [diagnostic_status(self, "episode", level, message, values)]))
 
 
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `sim` executable."""
-    rclpy.init(args=argv if argv is not None else sys.argv)
+    """Entry point of the `sim` executable; SIGINT/SIGTERM stop it cleanly (exit status 0)."""
+    rclpy.init(args=argv if argv is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     node = None
     try:
         node = SimNode()
@@ -317,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         if node is not None:
+            node.env.close()
             node.destroy_node()
         if rclpy.ok():
             rclpy.try_shutdown()
