@@ -97,6 +97,8 @@ def test_bad_constructor_arguments() -> None:
         StackingEnv(object_set="nope")
     with pytest.raises(EnvError, match="unknown camera"):
         StackingEnv(camera="nope")
+    with pytest.raises(EnvError, match="unknown success_rule"):
+        StackingEnv(success_rule="nope")
 
 
 def test_success_when_red_is_placed_on_blue(env) -> None:
@@ -113,8 +115,17 @@ def test_success_when_red_is_placed_on_blue(env) -> None:
         obs = env.step(np.r_[np.zeros(7), -1.0])
     red = d.xpos[m.body("red").id]
     vertical = red[2] - d.xpos[m.body("blue").id][2]
-    assert vertical == pytest.approx(0.0605, abs=0.003)  # r3 is tall: above the 0.05 bound
-    assert not obs.success
+    assert vertical == pytest.approx(0.0605, abs=0.003)  # r3 is 71 mm tall: above the literal 0.05 bound
+    assert obs.success and env.success() and env.stage() == "stacked"  # size-aware rule: red rests on blue
+    literal = StackingEnv(cell="primitive", object_set="rgb_test_triplet1", success_rule="literal")
+    literal.reset(seed=2)
+    literal.data.qpos[:] = d.qpos
+    mujoco.mj_forward(literal.model, literal.data)
+    assert not literal.success()
+    # lifting red 2 cm off blue breaks the stack
+    d.qpos[adr + 2] += 0.02
+    mujoco.mj_forward(m, d)
+    assert not env.success()
 
 
 def test_success_rule_matches_the_benchmark() -> None:

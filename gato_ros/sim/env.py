@@ -51,13 +51,16 @@ class StackingEnv:
     object_bodies = {c: c for c in objects.COLORS}
 
     def __init__(self, cell: str = "primitive", camera: str = "basket_front_left", image_size=(64, 64),
-                 object_set: str = "rgb_train_random", seed: int = 0) -> None:
+                 object_set: str = "rgb_train_random", seed: int = 0, success_rule: str = "size_aware") -> None:
         if cell not in scene.CELLS:
             raise EnvError(f"unknown cell {cell!r}; choose one of {scene.CELLS}")
         if camera not in scene.CAMERAS:
             raise EnvError(f"unknown camera {camera!r}; choose one of {tuple(scene.CAMERAS)}")
         if object_set not in objects.OBJECT_SETS:
             raise EnvError(f"unknown object_set {object_set!r}; choose one of {objects.OBJECT_SETS}")
+        if success_rule not in success.SUCCESS_RULES:
+            raise EnvError(f"unknown success_rule {success_rule!r}; choose one of {success.SUCCESS_RULES}")
+        self.success_rule = success_rule
         h, w = (int(image_size[0]), int(image_size[1]))
         if h <= 0 or w <= 0:
             raise EnvError(f"image_size must be positive (height, width), got {image_size}")
@@ -67,6 +70,7 @@ class StackingEnv:
         self._models: dict[tuple[str, str, str], mujoco.MjModel] = {}
         self._renderers: dict[tuple[int, int, int], mujoco.Renderer] = {}
         self._effort = np.zeros(8)
+        self._points: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
         self.reset(seed)
 
     # ------------------------------------------------------------------ model
@@ -123,8 +127,24 @@ class StackingEnv:
         """(red, green, blue) RGB object names of this episode."""
         return self.triplet
 
+    def _local_points(self, color: str) -> np.ndarray:
+        """The object's collision vertices (boxes/cylinders: bounding corners) in its body frame, cached."""
+        key = (self.triplet, color)
+        if key not in self._points:
+            self._points[key] = self._compute_local_points(color)
+        return self._points[key]
+
+    def object_points(self, color: str) -> np.ndarray:
+        """The object's collision vertices in the world frame now."""
+        b = self._obj_body[color]
+        return self._local_points(color) @ self.data.xmat[b].reshape(3, 3).T + self.data.xpos[b]
+
     def _bottom_offset(self, color: str) -> tuple[float, float]:
         """(distance from the body origin down to the object's lowest point, footprint radius)."""
+        p = self._local_points(color)
+        return float(-p[:, 2].min()), float(np.linalg.norm(p[:, :2], axis=1).max())
+
+    def _compute_local_points(self, color: str) -> np.ndarray:
         m = self.model
         pts = []
         for g in self._obj_geoms[color]:
@@ -140,8 +160,7 @@ class StackingEnv:
             rot = np.zeros(9)
             mujoco.mju_quat2Mat(rot, m.geom_quat[g])
             pts.append(np.asarray(local, dtype=np.float64) @ rot.reshape(3, 3).T + m.geom_pos[g])
-        p = np.concatenate(pts)
-        return float(-p[:, 2].min()), float(np.linalg.norm(p[:, :2], axis=1).max())
+        return np.concatenate(pts)
 
     def _place_objects(self, rng: np.random.Generator) -> None:
         placed: list[tuple[np.ndarray, float]] = []
@@ -245,9 +264,15 @@ class StackingEnv:
         return all(self.touching(color).values())
 
     def success(self) -> bool:
-        """Benchmark success: red on blue (0.03 m horizontally, 0.04 +- 0.01 m above), not grasped."""
+        """Benchmark success: red within 0.03 m of blue horizontally, +-0.01 m of the stacking height above it,
+        not grasped. The stacking height is 0.04 m with success_rule='literal'; with 'size_aware' (default) it is
+        the resting height of these two objects (red's centre-to-bottom + blue's top-to-centre), which equals
+        0.04 m for 4 cm objects - the rgb_v1.3 objects are 4-15 cm tall (see docs/SIM.md)."""
         red, blue = self.data.xpos[self._obj_body["red"]], self.data.xpos[self._obj_body["blue"]]
-        return success.is_stacked(red, blue, self.grasping("red"))
+        offset = success.VERTICAL_OFFSET
+        if self.success_rule == "size_aware":
+            offset = success.resting_offset(red, self.object_points("red"), blue, self.object_points("blue"))
+        return success.is_stacked(red, blue, self.grasping("red"), offset)
 
     def stages(self) -> dict[str, bool]:
         """{reached, grasped, lifted, stacked} now."""

@@ -12,13 +12,25 @@ LIFT_HEIGHT = 0.05  # red this far above its resting height counts as lifted
 STAGES = ("none", "reached", "grasped", "lifted", "stacked")
 
 
-def is_stacked(red_pos: np.ndarray, blue_pos: np.ndarray, grasping: bool) -> bool:
-    """Benchmark success: red on blue (object frames at their centres) and released by the gripper."""
+SUCCESS_RULES = ("size_aware", "literal")
+
+
+def is_stacked(red_pos: np.ndarray, blue_pos: np.ndarray, grasping: bool,
+               vertical_offset: float = VERTICAL_OFFSET) -> bool:
+    """Benchmark success: red within 0.03 m of blue horizontally, `vertical_offset` +- 0.01 m above it (object
+    frames at their centres; the benchmark's 0.04 m by default), and not grasped."""
     red, blue = np.asarray(red_pos, dtype=np.float64), np.asarray(blue_pos, dtype=np.float64)
     horizontal = float(np.linalg.norm(red[:2] - blue[:2]))
     vertical = float(red[2] - blue[2])
-    return (horizontal <= HORIZONTAL_TOLERANCE and abs(vertical - VERTICAL_OFFSET) <= VERTICAL_TOLERANCE
+    return (horizontal <= HORIZONTAL_TOLERANCE and abs(vertical - vertical_offset) <= VERTICAL_TOLERANCE
             and not grasping)
+
+
+def resting_offset(red_pos: np.ndarray, red_points: np.ndarray, blue_pos: np.ndarray,
+                   blue_points: np.ndarray) -> float:
+    """Centre-to-centre height of red resting on blue in their current orientations (world-frame points):
+    red's centre-to-bottom plus blue's top-to-centre. Two 0.04 m cubes give the benchmark's 0.04 m."""
+    return float((red_pos[2] - np.min(red_points[:, 2])) + (np.max(blue_points[:, 2]) - blue_pos[2]))
 
 
 def stage_flags(pinch_pos: np.ndarray, red_pos: np.ndarray, red_rest_z: float, grasping: bool,
