@@ -1,9 +1,11 @@
 """Expert demonstrations in the MuJoCo cell, one rosbag2 (MCAP) directory per episode.
 
-Each episode runs the scripted expert for at most `max_steps` 20 Hz control steps. It ends early once the
-expert has released red on blue, retreated, and the benchmark's success test holds (`stop_on_success`);
-otherwise it runs to `max_steps`. Row t of the written Episode is the observation at step t and the effort
-command the expert sent at step t (the bag contract of `gato_ros.demos.bag`).
+Each episode runs the scripted expert for at most `max_steps` 20 Hz control steps. With `stop_on_success`
+(default) it ends early once the expert is done: red released resting on blue and the arm retreated;
+otherwise (or if the expert never finishes) it runs to `max_steps`. The bag's outcome is the benchmark's
+success test at the last step (StackingEnv.success); the summary also reports `stacked` (red resting
+on blue), which does not depend on the objects' heights. Row t of the written Episode is the observation
+at step t and the effort command the expert sent at step t (the bag contract of `gato_ros.demos.bag`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ class EpisodeResult:
     seed: int
     steps: int
     success: bool
+    stacked: bool
     stage: str
+    stack_offset: float  # (red height + blue height) / 2: centre offset of red resting on blue
     sim_time_s: float
     wall_time_s: float
     objects: tuple[str, ...]
@@ -42,10 +46,12 @@ class EpisodeResult:
 
 def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_on_success: bool = True,
             record: bool = True) -> EpisodeResult:
-    """Run the expert for one episode of `env` from `seed`; arrays are kept only when `record`."""
+    """Run the expert for one episode of `env` from `seed`; arrays (and images) are kept only when `record`."""
     start = time.perf_counter()
     obs = env.reset(seed=seed)
     expert.reset(obs)
+    stack_offset = 0.5 * (expert.red.height + expert.blue.height)
+    substeps = int(round(1.0 / (env.control_rate_hz * env.physics_dt)))  # one control step, no render
     images, qs, qds, actions = [], [], [], []
     steps = 0
     for steps in range(1, max_steps + 1):
@@ -55,12 +61,12 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
             qs.append(np.asarray(obs.q, dtype=np.float64))
             qds.append(np.asarray(obs.qd, dtype=np.float64))
             actions.append(action)
-        obs = env.step(action)
-        if stop_on_success and expert.done and bool(obs.success):
+        obs = env.step(action) if record else env.physics_step(action, substeps)
+        if stop_on_success and expert.done:
             break
     success = bool(env.success())
+    stacked = bool(expert.scene.red_on_blue())
     if record:
-        h, w = images[0].shape[:2]
         episode = Episode(np.stack(images), np.stack(qs), np.stack(qds), np.stack(actions),
                           list(env.joint_names), INSTRUCTION, success, source="sim_expert",
                           control_rate_hz=20.0, camera=getattr(env, "camera", "basket_front_left"))
@@ -68,8 +74,9 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
         empty = np.zeros((0, 8))
         episode = Episode(np.zeros((0, 1, 1, 3), np.uint8), empty, empty, empty, list(env.joint_names),
                           INSTRUCTION, success, source="sim_expert")
-    return EpisodeResult(episode, seed, steps, success, str(env.stage()), float(obs.time),
-                         time.perf_counter() - start, tuple(getattr(env, "object_names", ()) or ()))
+    return EpisodeResult(episode, seed, steps, success, stacked, str(env.stage()), stack_offset,
+                         float(obs.time), time.perf_counter() - start,
+                         tuple(getattr(env, "object_names", ()) or ()))
 
 
 def contact_sheet(images: np.ndarray, path: Path, frames: int = 16, columns: int = 8, scale: int = 3) -> Path:
@@ -128,15 +135,19 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
             contact_sheet(result.episode.images, out / "contact_sheet.png")
         summaries.append({
             "episode": name, "path": str(out / name), "seed": result.seed, "steps": result.steps,
-            "success": result.success, "stage": result.stage, "objects": list(result.objects),
-            "sim_time_s": round(result.sim_time_s, 3), "wall_time_s": round(result.wall_time_s, 3),
+            "success": result.success, "stacked": result.stacked, "stage": result.stage,
+            "objects": list(result.objects),
+            "stack_offset_m": round(result.stack_offset, 4), "sim_time_s": round(result.sim_time_s, 3),
+            "wall_time_s": round(result.wall_time_s, 3),
         })
         bar.update(1)
-        bar.set_postfix(success=f"{sum(s['success'] for s in summaries)}/{len(summaries)}")
+        bar.set_postfix(success=f"{sum(s['success'] for s in summaries)}/{len(summaries)}",
+                        stacked=f"{sum(s['stacked'] for s in summaries)}/{len(summaries)}")
     bar.close()
     report = {
         "cell": cell, "object_set": object_set, "camera": camera, "image_size": list(image_size),
         "episodes": episodes, "success_rate": float(np.mean([s["success"] for s in summaries])),
+        "stacked_rate": float(np.mean([s["stacked"] for s in summaries])),
         "episodes_detail": summaries,
     }
     (out / "summary.json").write_text(json.dumps(report, indent=2))

@@ -3,8 +3,9 @@ Cartesian impedance controller (joint torques only) and the normalized gripper e
 
 Phases: approach above red, descend, close, lift, move above blue, descend to place height, open, retreat.
 It reads the objects' true poses and shapes from the simulator (privileged state, as scripted experts do).
-A failed grasp (red not lifted) or a failed stack after retreat starts over from the approach while time
-remains.
+A failed grasp (red not lifted) or red not resting on blue after the retreat starts over from the approach
+while time remains. `done` means red rests on blue (SceneReader.red_on_blue); the benchmark's success test
+(StackingEnv.success) additionally needs the two objects' centres 0.03-0.05 m apart vertically.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ class Phase(str, enum.Enum):
 class ExpertConfig:
     """Heights (m, base frame), speeds (m/s) and step counts (20 Hz control steps) of the scripted expert."""
 
-    hover: float = 0.10  # pinch point above the object's top while approaching
-    lift: float = 0.12  # red's bottom above blue's top while transporting
+    hover: float = 0.05  # pinch point above the tallest object's top while approaching
+    lift: float = 0.08  # red's bottom above blue's top while transporting
     grasp_depth: float = 0.025  # pinch point below red's top (capped at half its height)
     floor_clearance: float = 0.012  # pinch point never below the basket floor plus this
     place_gap: float = 0.006  # red's bottom above blue's top when released
@@ -105,7 +106,7 @@ class ScriptedExpert:
     # ------------------------------------------------------------------ public API
     @property
     def done(self) -> bool:
-        """True once red was released on blue and the arm has retreated."""
+        """True once red rests on blue, released, and the arm has retreated."""
         return self.phase is Phase.DONE
 
     def reset(self, obs: Any) -> None:
@@ -134,8 +135,8 @@ class ScriptedExpert:
         current = self.controller.pose(q[:7])
         self.grasp_rotation = self._grasp_rotation(self.red, current.rotation)
         self.gripper = GRIPPER_OPEN
-        above = np.array([*self.red.center[:2], self.red.top + self.config.hover])
-        above[2] = max(above[2], current.position[2])  # never dive while travelling
+        tallest = max(self.red.top, self.blue.top, self.scene.geometry("green").top)
+        above = np.array([*self.red.center[:2], tallest + self.config.hover])
         self._go(Phase.APPROACH, Pose(above, self.grasp_rotation), self.config.fast_speed, current)
 
     def _go(self, phase: Phase, goal: Pose, speed: float, start: Pose | None = None) -> None:
@@ -187,7 +188,7 @@ class ScriptedExpert:
             up = goal.position + np.array([0.0, 0.0, c.retreat])
             self._go(Phase.RETREAT, Pose(up, goal.rotation), c.slow_speed)
         elif self.phase is Phase.RETREAT and reached:
-            if self.scene.success():
+            if self.scene.red_on_blue():
                 self._go(Phase.DONE, goal, c.slow_speed)
             else:
                 self._start_attempt(q)

@@ -44,19 +44,19 @@ def _box_corners(size: np.ndarray) -> np.ndarray:
 
 def _geom_local_vertices(model: mujoco.MjModel, g: int) -> np.ndarray:
     """Vertices of geom g in its own frame (meshes exactly, primitives by their bounding corners)."""
-    gtype = model.geom_type[g]
+    gtype = int(model.geom_type[g])
     size = model.geom_size[g]
-    if gtype == mujoco.mjtGeom.mjGEOM_MESH:
+    if gtype == int(mujoco.mjtGeom.mjGEOM_MESH):
         mesh = model.geom_dataid[g]
         start, count = model.mesh_vertadr[mesh], model.mesh_vertnum[mesh]
         return np.asarray(model.mesh_vert[start:start + count], dtype=np.float64)
-    if gtype == mujoco.mjtGeom.mjGEOM_BOX:
+    if gtype == int(mujoco.mjtGeom.mjGEOM_BOX):
         return _box_corners(size)
-    if gtype == mujoco.mjtGeom.mjGEOM_SPHERE:
+    if gtype == int(mujoco.mjtGeom.mjGEOM_SPHERE):
         return _box_corners(np.array([size[0]] * 3))
-    if gtype in (mujoco.mjtGeom.mjGEOM_CYLINDER, mujoco.mjtGeom.mjGEOM_CAPSULE):
+    if gtype in (int(mujoco.mjtGeom.mjGEOM_CYLINDER), int(mujoco.mjtGeom.mjGEOM_CAPSULE)):
         ring = np.linspace(0, 2 * np.pi, 16, endpoint=False)
-        half = size[1] + (size[0] if gtype == mujoco.mjtGeom.mjGEOM_CAPSULE else 0.0)
+        half = size[1] + (size[0] if gtype == int(mujoco.mjtGeom.mjGEOM_CAPSULE) else 0.0)
         pts = [[size[0] * np.cos(a), size[0] * np.sin(a), z] for a in ring for z in (-half, half)]
         return np.asarray(pts)
     raise SceneError(f"unsupported geom type {gtype} for an object")
@@ -135,4 +135,13 @@ class SceneReader:
         return np.array([0.0, 1.0, 0.0])
 
     def success(self) -> bool:
+        """The benchmark's success test, as the environment computes it."""
         return bool(self.env.success())
+
+    def red_on_blue(self, horizontal: float = 0.03, vertical: float = 0.012) -> bool:
+        """Red rests on blue, released: centres within `horizontal`, red's bottom within `vertical` of blue's
+        top, and the gripper not holding red. Unlike `success`, this does not depend on the objects' heights."""
+        red, blue = self.geometry("red"), self.geometry("blue")
+        grasping = bool(getattr(self.env, "grasping", lambda _c: False)("red"))
+        return (float(np.linalg.norm(red.center[:2] - blue.center[:2])) <= horizontal
+                and abs(red.bottom - blue.top) <= vertical and not grasping)
