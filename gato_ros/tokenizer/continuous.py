@@ -1,0 +1,52 @@
+"""Continuous values: mu-law companding (mu=100, M=256), 1024 uniform bins, ids shifted to [32000, 33024)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+MU = 100.0
+M = 256.0
+NUM_BINS = 1024
+OFFSET = 32000
+
+
+def mu_law(x: np.ndarray, mu: float = MU, m: float = M) -> np.ndarray:
+    """F(x) = sgn(x) log(|x| mu + 1) / log(M mu + 1); |x| > M maps beyond 1 (clipped by the binning)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.sign(x) * np.log1p(np.abs(x) * mu) / np.log1p(m * mu)
+
+
+def inv_mu_law(y: np.ndarray, mu: float = MU, m: float = M) -> np.ndarray:
+    """Exact inverse of `mu_law` on [-1, 1]."""
+    y = np.asarray(y, dtype=np.float64)
+    return np.sign(y) * np.expm1(np.abs(y) * np.log1p(m * mu)) / mu
+
+
+def to_bins(y: np.ndarray, num_bins: int = NUM_BINS) -> np.ndarray:
+    """Uniform bins over [-1, 1]: bin b covers [-1 + 2b/N, -1 + 2(b+1)/N); y = 1 falls in the last bin."""
+    y = np.clip(np.asarray(y, dtype=np.float64), -1.0, 1.0)
+    return np.minimum(np.floor((y + 1.0) * 0.5 * num_bins), num_bins - 1).astype(np.int64)
+
+
+def bin_centres(bins: np.ndarray, num_bins: int = NUM_BINS) -> np.ndarray:
+    return -1.0 + (np.asarray(bins, dtype=np.float64) + 0.5) * (2.0 / num_bins)
+
+
+def tokenize_continuous(x: np.ndarray, mu_law_encode: bool = True, mu: float = MU, m: float = M,
+                        num_bins: int = NUM_BINS, offset: int = OFFSET) -> np.ndarray:
+    """Flattened float values -> token ids in [offset, offset + num_bins). NaN/inf is an error."""
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"cannot tokenize non-finite continuous values: {x[~np.isfinite(x)][:4]}")
+    y = mu_law(x, mu, m) if mu_law_encode else x
+    return to_bins(y, num_bins) + offset
+
+
+def detokenize_continuous(ids: np.ndarray, mu_law_encode: bool = True, mu: float = MU, m: float = M,
+                          num_bins: int = NUM_BINS, offset: int = OFFSET) -> np.ndarray:
+    """Token ids -> values: bin centre, then inverse mu-law when the field was mu-law encoded."""
+    bins = np.asarray(ids, dtype=np.int64) - offset
+    if np.any((bins < 0) | (bins >= num_bins)):
+        raise ValueError(f"ids outside the continuous range [{offset}, {offset + num_bins})")
+    y = bin_centres(bins, num_bins)
+    return inv_mu_law(y, mu, m) if mu_law_encode else y
