@@ -60,6 +60,8 @@ def test_model_dir_contents(exported: tuple[Path, torch.nn.Module]) -> None:
     assert (out / meta["prefill"]).is_file() and (out / meta["decode"]).is_file()
     assert meta["precision"] == "fp32" and meta["action_vocab_size"] == 1024
     assert (meta["n_layer"], meta["n_head"], meta["head_dim"]) == cache_shape(model)
+    text_model = json.loads((out / "gato.json").read_text())["tokenizer"]["text_model"]
+    assert (out / text_model).is_file()  # the SentencePiece model travels with the graphs
 
 
 def test_prefill_and_decode_match_pytorch(exported: tuple[Path, torch.nn.Module]) -> None:

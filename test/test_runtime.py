@@ -57,6 +57,21 @@ def test_act_returns_efforts(model_dir: Path) -> None:
     assert policy.context_tokens == policy.window.total - 1  # the last action token waits for the next prefill
 
 
+def test_instruction_is_text_of_the_first_timestep_only(model_dir: Path) -> None:
+    policy = GatoPolicy(model_dir, provider="cpu")
+    plain = GatoPolicy(model_dir, provider="cpu")
+    (i0, p0), (i1, p1) = _inputs(policy, 2)
+    policy.act(i0, p0, "put the red object on the blue one")
+    plain.act(i0, p0)
+    assert policy.window.total > plain.window.total  # the instruction's text tokens
+    policy.act(i1, p1, "put the red object on the blue one")
+    plain.act(i1, p1)
+    assert policy.window.steps[-1] == plain.window.steps[-1]
+    policy.reset()
+    policy.act(i0, p0, "put the red object on the blue one")
+    assert policy.window.total == list(policy.window.steps)[0] > plain.window.steps[0]
+
+
 def test_cached_decode_equals_full_recomputation(model_dir: Path) -> None:
     """Each action token's logits from the ONNX cache equal PyTorch recomputing the whole sequence."""
     from gato_ros.runtime.bench import TorchPolicy

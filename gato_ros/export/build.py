@@ -15,9 +15,8 @@ def find_sp_model(config: Any, near: list[Path]) -> Path | None:
     """The SentencePiece model gato.json names (tokenizer settings), looked up next to the checkpoint, then in models/."""
     from gato_ros import paths
 
-    tok = getattr(config, "tokenizer", None)
-    names = [v for v in (vars(tok).values() if tok is not None and hasattr(tok, "__dict__") else [])
-             if isinstance(v, str) and v.endswith(".model")]
+    name = getattr(getattr(config, "tokenizer", None), "text_model", None)
+    names = [name] if name else []
     roots = [*near, paths.models_dir()]
     for name in names:
         if Path(name).is_file():
@@ -63,6 +62,6 @@ def export_random(config_name: str, out_dir: Path, *, int8: bool = False, seed: 
     model, model_cfg = random_model(config_name, seed)
     config = default_config()
     config = dataclasses.replace(config, model={**dict(config.model or {}), "name": config_name,
-                                                "random_init_seed": seed})
+                                                "random_init_seed": seed})  # marks an untrained model
     sp = sp_model or find_sp_model(config, [])
     return write_model_dir(model, config, out_dir, int8=int8, sp_model=sp, model_cfg=model_cfg)

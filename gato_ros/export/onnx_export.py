@@ -94,7 +94,13 @@ def write_model_dir(model: nn.Module, config: Any, out_dir: Path, *, int8: bool 
         sp_model = Path(sp_model)
         if not sp_model.is_file():
             raise ExportError(f"SentencePiece model {sp_model} not found")
-        if sp_model.resolve() != (out_dir / sp_model.name).resolve():
-            shutil.copyfile(sp_model, out_dir / sp_model.name)
+        rel = Path(getattr(getattr(config, "tokenizer", None), "text_model", "") or sp_model.name)
+        dest = out_dir / rel  # where GatoTokenizer(config, out_dir) looks for it
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if sp_model.resolve() != dest.resolve():
+            shutil.copyfile(sp_model, dest)
+            vocab = sp_model.with_suffix(".vocab")
+            if vocab.is_file():
+                shutil.copyfile(vocab, dest.with_suffix(".vocab"))
     config.save(out_dir / "gato.json")
     return out_dir

@@ -58,6 +58,7 @@ class GatoPolicy:
         self.runner = KVRunner(prefill, decode, self.provider, self.meta.cache_dims)
         self.window = TimestepWindow(self.max_context_tokens)
         self._empty_cache = self._prompt_cache = self.runner.snapshot()
+        self._steps = 0  # timesteps acted in this episode
         self._pending: int | None = None  # last action token of the previous timestep, not yet in the cache
         self.last_bins = np.zeros(self.n_actions, np.int64)  # value bins chosen by the last act()
         self.last_logits = np.zeros((self.n_actions, self.meta.action_vocab_size), np.float32)
@@ -93,6 +94,7 @@ class GatoPolicy:
         """Prefill a demonstration once and pin it at the front of the cache (None: no prompt); resets the episode."""
         self.runner.restore(self._empty_cache)
         self._pending = None
+        self._steps = 0
         if episode is None or len(episode) == 0:
             self.window.set_prompt(0)
             self._prompt_cache = self.runner.snapshot()
@@ -122,6 +124,7 @@ class GatoPolicy:
         self.runner.restore(self._prompt_cache)
         self.window.reset()
         self._pending = None
+        self._steps = 0
 
     # ------------------------------------------------------------------ control step
     def _check_inputs(self, image: Any, proprio: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +142,9 @@ class GatoPolicy:
     def act(self, image_rgb_uint8: np.ndarray, proprio: np.ndarray, instruction: str | None = None) -> np.ndarray:
         """Append this timestep and decode one action per joint; returns efforts[n_joints] (float64, raw units)."""
         image, proprio = self._check_inputs(image_rgb_uint8, proprio)
-        fields = _fields(self.tokenizer.observation(image, proprio, instruction or None))
+        # As in training (GatoTokenizer.episode), the instruction is text of the episode's first timestep only.
+        text = instruction or None if self._steps == 0 else None
+        fields = _fields(self.tokenizer.observation(image, proprio, text))
         n_obs = len(fields[0])
         dropped, _ = self.window.evict_for(n_obs + self.n_actions)
         if dropped:
@@ -162,4 +167,5 @@ class GatoPolicy:
             if i + 1 < self.n_actions:
                 logits = self.runner.decode(start + b)
         self._pending = start + int(self.last_bins[-1])
+        self._steps += 1
         return efforts
