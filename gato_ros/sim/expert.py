@@ -46,7 +46,7 @@ class ExpertConfig:
 
     hover: float = 0.05  # pinch point above the tallest object's top while approaching
     lift: float = 0.08  # red's bottom above blue's top while transporting
-    grasp_depth: float = 0.025  # pinch point below red's top (capped at half its height)
+    grasp_depth: float = 0.04  # pinch point below red's top (capped at half its height: grip near the middle)
     floor_clearance: float = 0.012  # pinch point never below the basket floor plus this
     place_gap: float = 0.006  # red's bottom above blue's top when released
     retreat: float = 0.10
@@ -99,7 +99,7 @@ class ScriptedExpert:
         self.robot = self.scene.robot
         self.controller = CartesianImpedanceController(self.robot, gains)
         self.dt = 1.0 / float(getattr(env, "control_rate_hz", 20.0))
-        self.rng = np.random.default_rng(seed)
+        self.seed = int(seed)
         self.phase: Phase | None = None
         self.attempts = 0
 
@@ -110,8 +110,10 @@ class ScriptedExpert:
         return self.phase is Phase.DONE
 
     def reset(self, obs: Any) -> None:
-        """Start a new episode from its first observation."""
-        self.speed_scale = 1.0 + self.config.speed_jitter * self.rng.uniform(-1.0, 1.0)
+        """Start a new episode from its first observation (randomness drawn from (seed, env.seed), so an episode
+        replays the same whatever ran before it)."""
+        rng = np.random.default_rng([self.seed, int(getattr(self.env, "seed", 0))])
+        self.speed_scale = 1.0 + self.config.speed_jitter * rng.uniform(-1.0, 1.0)
         self.attempts = 0
         self._start_attempt(np.asarray(obs.q, dtype=np.float64))
 
