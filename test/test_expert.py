@@ -48,8 +48,8 @@ def test_grasp_closes_across_reds_narrow_side(env) -> None:
         assert width <= narrowest + 0.003
 
 
-@pytest.mark.slow
 def test_expert_stacks_red_on_blue_on_primitive_cell(env) -> None:
+    """One full primitive-cell episode (~2 s): the CI end-to-end check of the expert."""
     expert = ScriptedExpert(env, seed=0)
     obs = env.reset(seed=0)
     expert.reset(obs)
