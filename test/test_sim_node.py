@@ -193,3 +193,14 @@ def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> Non
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def test_stamp_from_seconds_never_goes_backwards() -> None:
+    """Rounding the fraction alone once turned 2.9999999996 s into 2 s + 0 ns: /clock jumped back 1 s."""
+    from gato_ros.nodes.sim import stamp_from_seconds
+
+    stamps = [stamp_from_seconds(k * 0.01) for k in range(1, 2000)] + [stamp_from_seconds(2.9999999996)]
+    assert (stamps[-1].sec, stamps[-1].nanosec) == (3, 0)
+    totals = [s.sec * 10**9 + s.nanosec for s in stamps[:-1]]
+    assert all(b > a for a, b in zip(totals, totals[1:]))
+    assert all(0 <= s.nanosec < 10**9 for s in stamps)

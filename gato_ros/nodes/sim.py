@@ -116,8 +116,8 @@ class Pacer:
 
 
 def stamp_from_seconds(t: float) -> Time:
-    sec = int(math.floor(t))
-    return Time(sec=sec, nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+    ns = int(round(t * 1e9))  # round once: t = 2.9999999996 must give 3 s, not 2 s + 0 ns
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 def camera_info(width: int, height: int, fovy_deg: float, frame_id: str) -> CameraInfo:
