@@ -45,10 +45,10 @@ class ExpertConfig:
     """Heights (m, base frame), speeds (m/s) and step counts (20 Hz control steps) of the scripted expert."""
 
     hover: float = 0.05  # pinch point above the tallest object's top while approaching
-    lift: float = 0.08  # red's bottom above blue's top while transporting
+    lift: float = 0.04  # red's bottom above the taller of blue and green while transporting
     grasp_depth: float = 0.04  # pinch point below red's top (capped at half its height: grip near the middle)
     floor_clearance: float = 0.012  # pinch point never below the basket floor plus this
-    place_gap: float = 0.006  # red's bottom above blue's top when released
+    place_gap: float = 0.003  # red's bottom above blue's top when released
     retreat: float = 0.10
     fast_speed: float = 0.25
     slow_speed: float = 0.08
@@ -56,7 +56,8 @@ class ExpertConfig:
     angle_tolerance: float = 0.05
     close_steps: int = 10
     release_steps: int = 8
-    phase_timeout_steps: int = 80
+    settle_steps: int = 12  # a phase's move counts as done this many steps after its target arrived
+    phase_timeout_steps: int = 120
     max_gripper_width: float = 0.075  # widest object span the 2F-85 (85 mm stroke) grasps reliably
     finger_reach: float = 0.05  # open finger pads' distance from the pinch point along the closing axis
     finger_size: float = 0.02  # half extent of the zone around each open finger kept clear of other objects
@@ -74,9 +75,11 @@ class _Segment:
         self.duration = max(dist / max(speed, 1e-6), float(np.linalg.norm(self.rot)) / 1.0, dt)
         self.t = 0.0
         self.dt = dt
+        self.overtime = 0  # control steps since the target arrived at the goal
 
     def advance(self) -> tuple[Pose, np.ndarray]:
         """Target pose and twist one control step later."""
+        self.overtime += int(self.t >= self.duration)
         self.t = min(self.t + self.dt, self.duration)
         s = self.t / self.duration
         pose = Pose(self.start.position + s * self.delta, rotvec_to_matrix(s * self.rot) @ self.start.rotation)
@@ -148,8 +151,11 @@ class ScriptedExpert:
         self.segment = _Segment(start, goal, speed * self.speed_scale, self.dt)
 
     def _reached(self, q: np.ndarray) -> bool:
+        """The pinch point is at the goal, or has had `settle_steps` to get there (blocked by a contact)."""
         if not self.segment.finished:
             return False
+        if self.segment.overtime >= self.config.settle_steps:
+            return True
         err = self.controller.pose(q[:7]).error_to(self.segment.goal)
         return (np.linalg.norm(err[:3]) < self.config.position_tolerance
                 and np.linalg.norm(err[3:]) < self.config.angle_tolerance)
@@ -167,11 +173,12 @@ class ScriptedExpert:
         elif self.phase is Phase.CLOSE and self.steps_in_phase >= c.close_steps:
             self.blue = self.scene.geometry("blue")
             red = self.scene.geometry("red")
-            z = goal.position[2] + (self.blue.top + c.lift) - red.bottom
+            clear = max(self.blue.top, self.scene.geometry("green").top) + c.lift
+            z = goal.position[2] + clear - red.bottom
             self._go(Phase.LIFT, Pose([*goal.position[:2], z], goal.rotation), c.slow_speed)
         elif self.phase is Phase.LIFT and reached:
             red = self.scene.geometry("red")
-            if red.bottom < self.scene.floor_z + 0.5 * c.lift:  # not holding red: try again
+            if red.bottom < self.scene.floor_z + 0.02:  # red not lifted with the hand: try again
                 self._start_attempt(q)
                 return
             offset = self.controller.pose(q[:7]).position[:2] - red.center[:2]  # red's place in the hand
