@@ -20,7 +20,13 @@ $(STAMP): requirements.txt setup.py package.xml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/gato-ros run stacking --sim true --episodes 2
+	@model=models/default; \
+	if [ ! -f $$model/gato.json ]; then \
+	  model=build/random_tiny; \
+	  echo "models/default is absent: running a RANDOMLY INITIALISED tiny model ($$model); it will not stack"; \
+	  [ -f $$model/gato.json ] || $(VENV)/bin/gato-ros export --random tiny --out $$model; \
+	fi; \
+	$(VENV)/bin/gato-ros run stacking --sim true --model $$model --episodes 2
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -q
