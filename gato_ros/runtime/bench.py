@@ -145,8 +145,8 @@ class TorchPolicy:
         return bins
 
 
-def _sim_loop(stop: Any) -> None:
-    """Step MuJoCo as fast as it goes until `stop` is set (load on the CPU like the sim node)."""
+def _sim_loop(stop: Any, steps: Any) -> None:
+    """Step MuJoCo as fast as it goes until `stop` is set (load on the CPU like the sim node); counts steps."""
     try:
         from gato_ros.sim import StackingEnv
 
@@ -155,6 +155,7 @@ def _sim_loop(stop: Any) -> None:
         zeros = np.zeros(8)
         while not stop.is_set():
             env.step(zeros)
+            steps.value += 1
     except ImportError:
         import mujoco
 
@@ -165,6 +166,7 @@ def _sim_loop(stop: Any) -> None:
         data = mujoco.MjData(model)
         while not stop.is_set():
             mujoco.mj_step(model, data)
+            steps.value += 1
             if data.time > 5:
                 mujoco.mj_resetData(model, data)
 
@@ -173,11 +175,12 @@ class SimLoad:
     """Context manager running `_sim_loop` in a background process."""
 
     def __enter__(self) -> "SimLoad":
-        ctx = mp.get_context("spawn")
-        self.stop = ctx.Event()
-        self.proc = ctx.Process(target=_sim_loop, args=(self.stop,), daemon=True)
+        ctx = mp.get_context("fork")  # the child only uses MuJoCo; fork avoids re-importing __main__
+        self.stop, self.steps = ctx.Event(), ctx.Value("q", 0, lock=False)
+        self.proc = ctx.Process(target=_sim_loop, args=(self.stop, self.steps), daemon=True)
         self.proc.start()
         time.sleep(3.0)  # let it build the scene
+        self.t0, self.n0 = time.perf_counter(), self.steps.value
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -185,6 +188,10 @@ class SimLoad:
         self.proc.join(10)
         if self.proc.is_alive():
             self.proc.terminate()
+
+    def rate(self) -> float:
+        """Sim steps per second since the start of the measurement."""
+        return (self.steps.value - self.n0) / max(time.perf_counter() - self.t0, 1e-9)
 
 
 def bench_config(name: str, opts: BenchOptions, bandwidth: float, log: Callable[[str], None]) -> dict[str, Any]:
@@ -294,8 +301,12 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict[st
         log(f"-- {label}")
         records = {}
         if sim:
-            with SimLoad():
+            with SimLoad() as load:
                 records = {name: bench_config(name, opts, bandwidth, log) for name in opts.configs}
+                if load.rate() <= 0 or not load.proc.is_alive():
+                    raise RuntimeError("the background MuJoCo loop did not run")
+                results["sim_steps_per_s"] = load.rate()
+                log(f"background sim: {load.rate():.0f} steps/s")
         else:
             records = {name: bench_config(name, opts, bandwidth, log) for name in opts.configs}
         results["conditions"][label] = records

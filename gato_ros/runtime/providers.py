@@ -15,11 +15,16 @@ _CUDA = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
 
 
-def session_options(threads: int = 0) -> ort.SessionOptions:
-    """Full graph optimisation, quiet logs; `threads`=0 lets ORT use one thread per physical core."""
+def session_options(threads: int = 0, spin: bool = False) -> ort.SessionOptions:
+    """Full graph optimisation, quiet logs; `threads`=0: one thread per physical core.
+
+    Thread spinning is off by default: on a small shared CPU (sim, safety and agent nodes on 2 cores) spinning
+    workers steal the cores the other processes need and made steps 2x slower in our measurements.
+    """
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     if threads:
         opts.intra_op_num_threads = threads
     return opts
