@@ -60,3 +60,13 @@ def test_expert_stacks_red_on_blue_on_primitive_cell(env) -> None:
     assert expert.done, f"expert stuck in {expert.phase}"
     assert env.success() and env.stage() == "stacked"
     assert obs.q[7] < 0.2  # released: gripper open
+
+
+def test_evaluate_expert_reports_rates_and_timing() -> None:
+    from gato_ros.sim.evaluate_expert import evaluate_expert
+
+    res = evaluate_expert(cell="primitive", episodes=1, seed=0, progress=False)
+    assert res["success_rate"] == 1.0 and res["stacked_rate"] == 1.0 and res["failures"] == []
+    (row,) = res["episodes_detail"]
+    assert row["seed"] == 0 and 0 < row["steps"] < 400 and row["sim_time_s"] == pytest.approx(row["steps"] * 0.05)
+    assert res["real_time_factor"] > 0

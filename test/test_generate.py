@@ -8,12 +8,34 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("gato_ros.sim.env", reason="StackingEnv (issue 5) not built yet")
-bag = pytest.importorskip("gato_ros.demos.bag", reason="gato_ros.demos.bag (issue 7) not built yet")
-from gato_ros.demos.generate import INSTRUCTION, DemoGenerationError, generate_demos  # noqa: E402
+env_mod = pytest.importorskip("gato_ros.sim.env", reason="StackingEnv (issue 5) not built yet")
+from gato_ros.demos.generate import (  # noqa: E402
+    INSTRUCTION, DemoGenerationError, contact_sheet, generate_demos, rollout,
+)
+from gato_ros.sim.expert import ScriptedExpert  # noqa: E402
+
+
+def _bag():
+    return pytest.importorskip("gato_ros.demos.bag", reason="gato_ros.demos.bag (issue 7) not built yet")
+
+
+def test_rollout_records_a_consistent_successful_episode(tmp_path: Path) -> None:
+    """One primitive-cell expert episode (~2 s): rows align, the expert grasps, stacks and stops early."""
+    env = env_mod.StackingEnv(cell="primitive")
+    result = rollout(env, ScriptedExpert(env, seed=0), seed=0)
+    ep = result.episode
+    assert result.success and result.stacked and result.steps == len(ep) < 400
+    assert ep.images.shape == (len(ep), 64, 64, 3) and ep.joint_positions.shape == (len(ep), 8)
+    assert ep.success is True and ep.source == "sim_expert" and ep.instruction == INSTRUCTION
+    assert ep.actions[:, 7].max() == 1.0 and ep.actions[-1, 7] == -1.0  # closed to grasp, open at the end
+    assert np.all(np.abs(ep.actions[:, :7]) <= np.asarray(env.robot.effort_limits)[:7] + 1e-9)
+    assert not np.array_equal(ep.images[0], ep.images[-1])  # the scene changed on camera
+    sheet = contact_sheet(ep.images, tmp_path / "sheet.png")
+    assert sheet.stat().st_size > 1000
 
 
 def test_short_demos_read_back(tmp_path: Path) -> None:
+    bag = _bag()
     summaries = generate_demos(tmp_path, episodes=2, seed=5, max_steps=12, progress=False)
     assert [s["episode"] for s in summaries] == ["episode_00000", "episode_00001"]
     assert [s["seed"] for s in summaries] == [5, 6]
@@ -32,6 +54,7 @@ def test_short_demos_read_back(tmp_path: Path) -> None:
 
 
 def test_refuses_to_overwrite_and_bad_counts(tmp_path: Path) -> None:
+    _bag()
     (tmp_path / "episode_00000").mkdir()
     with pytest.raises(DemoGenerationError, match="already holds"):
         generate_demos(tmp_path, episodes=1, progress=False)
@@ -41,6 +64,7 @@ def test_refuses_to_overwrite_and_bad_counts(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_full_expert_demo_is_a_successful_bag(tmp_path: Path) -> None:
+    bag = _bag()
     (summary,) = generate_demos(tmp_path, episodes=1, seed=0, progress=False)
     assert summary["success"], summary
     ep = bag.read_episode(tmp_path / "episode_00000")
