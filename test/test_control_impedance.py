@@ -23,8 +23,10 @@ def _q(rng: np.random.Generator) -> np.ndarray:
 
 
 def test_no_torque_at_rest_on_target(robot) -> None:
-    q = np.asarray(DEFAULT_POSTURE)
-    ctrl = CartesianImpedanceController(robot, posture=q)
+    q = np.asarray(DEFAULT_POSTURE) + 0.1
+    ctrl = CartesianImpedanceController(robot)
+    assert np.linalg.norm(ctrl.torques(q, np.zeros(7), ctrl.pose(q))) > 0.1  # posture spring active
+    ctrl.set_posture(q)
     tau = ctrl.torques(q, np.zeros(7), ctrl.pose(q))
     assert np.allclose(tau, 0.0, atol=1e-9)
 
@@ -75,6 +77,8 @@ def test_bad_input_is_a_clear_error(robot) -> None:
         ctrl.torques(q, np.full(7, np.nan), ctrl.pose(q))
     with pytest.raises(ControlError, match="target must be"):
         ctrl.torques(q, np.zeros(7), np.eye(4))
+    with pytest.raises(ControlError, match="posture must be 7"):
+        ctrl.set_posture(np.zeros(6))
     with pytest.raises(ControlError, match="joint_damping"):
         ImpedanceGains(joint_damping=(1.0, 2.0))
     with pytest.raises(ControlError, match="position_gain"):

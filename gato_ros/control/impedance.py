@@ -96,6 +96,10 @@ class CartesianImpedanceController:
         self.effort_limits = limits[:7] * self.gains.torque_scale
         self._w = np.asarray(self.gains.joint_damping, dtype=np.float64)
 
+    def set_posture(self, q: np.ndarray) -> None:
+        """Joint configuration (7) the null-space spring pulls towards, e.g. the arm's start of episode."""
+        self.posture = _array(q, 7, "posture")
+
     def pose(self, q: np.ndarray) -> Pose:
         """Pinch-point pose at arm configuration q (7)."""
         return Pose.from_matrix(self.robot.fk(_array(q, 7, "q")))

@@ -118,6 +118,7 @@ class ScriptedExpert:
         rng = np.random.default_rng([self.seed, int(getattr(self.env, "seed", 0))])
         self.speed_scale = 1.0 + self.config.speed_jitter * rng.uniform(-1.0, 1.0)
         self.attempts = 0
+        self.controller.set_posture(np.asarray(obs.q, dtype=np.float64)[:7])  # keep the start posture
         self._start_attempt(np.asarray(obs.q, dtype=np.float64))
 
     def act(self, obs: Any) -> np.ndarray:
