@@ -17,8 +17,8 @@ import pytest
 launch_pytest = pytest.importorskip("launch_pytest")
 launch = pytest.importorskip("launch")
 pytest.importorskip("launch_ros")
-for _module in ("gato_ros.config", "gato_ros.tokenizer", "gato_ros.observation", "gato_ros.runtime"):
-    pytest.importorskip(_module, reason="the agent needs config, tokenizer, observation and runtime (issues 2, 4)")
+for _module in ("gato_ros.config", "gato_ros.tokenizer", "gato_ros.observation", "gato_ros.model", "gato_ros.runtime"):
+    pytest.importorskip(_module, reason="needs config, tokenizer, observation (2), model (3), runtime (4)")
 
 from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
