@@ -217,7 +217,8 @@ class SafetyFilter:
 
     def status(self) -> dict[str, Any]:
         """Mode, last reason and counts, for diagnostics."""
-        return {"mode": self.mode.value, "last_reason": self.last_reason, **dict(sorted(self.counts.items()))}
+        return {"mode": self.mode.value, "last_reason": self.last_reason,
+                "interventions": sum(v for k, v in self.counts.items() if k not in ("hold_ticks", "reset")), **dict(sorted(self.counts.items()))}
 
     # ----------------------------------------------------------------- internals
 
