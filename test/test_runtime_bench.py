@@ -1,0 +1,51 @@
+"""`gato-ros bench` machinery on the tiny config: JSON, histogram, bounds and ratios are filled in from measurements."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gato_ros.model.gato", reason="needs the Gato model (issue 3)")
+pytest.importorskip("gato_ros.tokenizer", reason="needs the tokenizer (issue 2)")
+
+from gato_ros.runtime.bandwidth import measure_bandwidth, step_bound_s, streamed_weight_bytes  # noqa: E402
+from gato_ros.runtime.bench import VARIANTS, percentiles, summary_table  # noqa: E402
+
+
+def test_percentiles_and_bound() -> None:
+    stats = percentiles([0.001 * i for i in range(1, 101)])
+    assert stats["p50_ms"] == pytest.approx(50.5) and stats["p99_ms"] == pytest.approx(99.01) and stats["n"] == 100
+    assert step_bound_s(100, 10, 1000, 8, 1e6) == pytest.approx(8 * (100 + 10_000) / 1e6)
+    assert measure_bandwidth(mbytes=16, repeats=2) > 1e8  # any machine copies more than 100 MB/s
+
+
+def test_streamed_weights_skip_embedding_table(tmp_path: Path) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    from gato_ros.export.build import export_random
+
+    out = export_random("tiny", tmp_path / "m")
+    model = onnx.load(str(out / "decode.onnx"))
+    total = sum(numpy_helper.to_array(i).nbytes for i in model.graph.initializer)
+    streamed = streamed_weight_bytes(out / "decode.onnx")
+    assert 0 < streamed < total
+
+
+def test_bench_cli_writes_results(tmp_path: Path) -> None:
+    from gato_ros.cli import main
+
+    assert main(["bench", "--configs", "tiny", "--reps", "3", "--naive-reps", "1", "--context", "256",
+                 "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "bench.json").read_text())
+    rec = results["conditions"]["no_sim"]["tiny"]
+    assert set(rec["variants"]) == set(VARIANTS)
+    assert rec["bound_ms_fp32"] > rec["bound_ms_int8"] > 0
+    for v, s in rec["variants"].items():
+        assert 0 < s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"] and len(s["samples_ms"]) == s["n"]
+        assert s["ratio_to_bound_p50"] > 0
+    assert rec["variants"]["torch_naive"]["speedup_vs_naive_p50"] == pytest.approx(1.0)
+    assert (tmp_path / "bench_latency.png").stat().st_size > 10_000
+    assert "| no_sim | tiny | ort_fp32 |" in summary_table(results)
