@@ -1,0 +1,287 @@
+"""Gato (Reed et al. 2022) in one file: config, patch embedding, decoder blocks, the model, checkpoints.
+
+Reads top to bottom like nanoGPT's model.py. Inputs are the tokenizer's per-token arrays (see
+gato_ros.tokenizer.sequence): token ids, modality tags, local observation positions, image patches and
+their spans. There are no absolute positions: only patch row/column and local observation encodings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+IMAGE, ACTION, PAD = 1, 5, 6  # gato_ros.tokenizer.sequence.Modality values
+VALUE_START, NUM_VALUES = 32000, 1024  # continuous value ids: the only valid ids for an action token
+
+
+@dataclass(frozen=True)
+class GatoModelConfig:
+    """Network size; `head_dim` is the key/value size (n_head * head_dim may differ from n_embd, as in 79M)."""
+
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    d_ff: int = 512
+    head_dim: int = 32
+    vocab_size: int = 33026
+    max_local_positions: int = 512
+    num_pos_bins: int = 128
+    patch_size: int = 16
+    patch_channels: int = 32
+    dropout: float = 0.1
+    block_size: int = 1024
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "GatoModelConfig":
+        """Build from gato.json's `model` section, ignoring its non-network keys (name, onnx, ...)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _cfg(n_layer: int, n_head: int, n_embd: int, d_ff: int, head_dim: int, channels: int) -> GatoModelConfig:
+    return GatoModelConfig(n_layer=n_layer, n_head=n_head, n_embd=n_embd, d_ff=d_ff, head_dim=head_dim,
+                           patch_channels=channels)
+
+
+CONFIGS: dict[str, GatoModelConfig] = {
+    "tiny": _cfg(4, 4, 128, 512, 32, 32),      # CPU: trains on a laptop, runs far under 20 Hz
+    "small": _cfg(6, 8, 256, 1024, 32, 32),
+    "79m": _cfg(8, 24, 768, 3072, 32, 64),     # Table 5 of the paper
+    "364m": _cfg(12, 12, 1536, 6144, 128, 64),
+    "1.18b": _cfg(24, 16, 2048, 8192, 128, 64),
+}
+
+
+def param_count(c: GatoModelConfig) -> int:
+    """Parameters of Gato(c), computed without building it (for the 364M and 1.18B configs)."""
+    d, inner, ch, p = c.n_embd, c.n_head * c.head_dim, c.patch_channels, c.patch_size
+    patch = (3 * ch * 9 + ch) + 2 * (2 * ch + ch * ch * 9 + ch) + 2 * ch + (ch * ch * 16 + ch) \
+        + (ch * (p // 4) ** 2 * d + d)
+    block = 2 * d + 3 * (d * inner + inner) + (inner * d + d) + 2 * d + (d * c.d_ff + c.d_ff) + (c.d_ff * d + d)
+    return c.vocab_size * d + patch + 2 * c.num_pos_bins * d + c.max_local_positions * d + c.n_layer * block + 2 * d
+
+
+class PatchEmbedding(nn.Module):
+    """One ResNet v2 (pre-activation, GroupNorm + GELU) block on a 3x16x16 patch, projected to the model width."""
+
+    def __init__(self, c: GatoModelConfig) -> None:
+        super().__init__()
+        ch = c.patch_channels
+        groups = min(8, ch)
+        self.stem = nn.Conv2d(3, ch, 3, padding=1)
+        self.norm1 = nn.GroupNorm(groups, ch)
+        self.conv1 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.norm2 = nn.GroupNorm(groups, ch)
+        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.norm_out = nn.GroupNorm(groups, ch)
+        self.down = nn.Conv2d(ch, ch, 4, stride=4)  # 16x16 -> 4x4
+        self.proj = nn.Linear(ch * (c.patch_size // 4) ** 2, c.n_embd)
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:  # [N, 3, p, p] -> [N, D]
+        x = self.stem(patches)
+        h = self.conv1(F.gelu(self.norm1(x)))
+        x = x + self.conv2(F.gelu(self.norm2(h)))
+        x = self.down(F.gelu(self.norm_out(x)))
+        return self.proj(x.flatten(1))
+
+
+class Attention(nn.Module):
+    """Multi-head causal self-attention over [past keys/values + new tokens]."""
+
+    def __init__(self, c: GatoModelConfig) -> None:
+        super().__init__()
+        self.n_head, self.head_dim = c.n_head, c.head_dim
+        inner = c.n_head * c.head_dim
+        self.q = nn.Linear(c.n_embd, inner)
+        self.k = nn.Linear(c.n_embd, inner)
+        self.v = nn.Linear(c.n_embd, inner)
+        self.proj = nn.Linear(inner, c.n_embd)
+        self.dropout = c.dropout
+
+    def forward(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, n, _ = x.shape
+        split = lambda t: t.view(b, n, self.n_head, self.head_dim).transpose(1, 2)  # noqa: E731
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        k = torch.cat([past_k, k], dim=2)
+        v = torch.cat([past_v, v], dim=2)
+        t = k.shape[2]
+        # new token i sits at absolute index (t - n + i) and sees keys 0 .. t - n + i
+        mask = torch.arange(t, device=x.device)[None, :] <= (torch.arange(n, device=x.device)[:, None] + (t - n))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(y.transpose(1, 2).reshape(b, n, -1)), k, v
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(ln(x)), then x + mlp(ln(x)) with GELU."""
+
+    def __init__(self, c: GatoModelConfig) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(c.n_embd)
+        self.attn = Attention(c)
+        self.ln2 = nn.LayerNorm(c.n_embd)
+        self.fc = nn.Linear(c.n_embd, c.d_ff)
+        self.out = nn.Linear(c.d_ff, c.n_embd)
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        a, k, v = self.attn(self.ln1(x), past_k, past_v)
+        x = x + self.drop(a)
+        x = x + self.drop(self.out(F.gelu(self.fc(self.ln2(x)))))
+        return x, k, v
+
+
+class Gato(nn.Module):
+    """Decoder-only Gato: shared token embedding in and out, ResNet patch embedding, prompt = prefix tokens."""
+
+    def __init__(self, config: GatoModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.wte = nn.Embedding(c.vocab_size, c.n_embd)
+        self.patch_embed = PatchEmbedding(c)
+        self.row_pos = nn.Embedding(c.num_pos_bins, c.n_embd)
+        self.col_pos = nn.Embedding(c.num_pos_bins, c.n_embd)
+        self.local_pos = nn.Embedding(c.max_local_positions, c.n_embd)
+        self.drop = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
+        self.ln_f = nn.LayerNorm(c.n_embd)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    def _patch_bins(self, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+        """Position bin of a patch span [lo, hi): uniform sample inside it in training, its centre otherwise."""
+        frac = torch.rand_like(lo) if self.training else torch.full_like(lo, 0.5)
+        pos = lo + frac * (hi - lo)
+        return (pos * self.config.num_pos_bins).long().clamp(0, self.config.num_pos_bins - 1)
+
+    def embed(self, tokens: torch.Tensor, modality: torch.Tensor, local_pos: torch.Tensor,
+              patches: torch.Tensor, patch_pos: torch.Tensor) -> torch.Tensor:
+        """[B, L] per-token inputs -> [B, L, D] embeddings: token or patch, plus patch and local positions."""
+        b, n = tokens.shape
+        x = self.wte(tokens)
+        is_image = (modality == IMAGE).unsqueeze(-1)
+        if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
+            # graph export: embed every position (a timestep is a few dozen tokens) and select
+            img = self.patch_embed(patches.reshape(b * n, *patches.shape[2:])).view(b, n, -1)
+            x = torch.where(is_image, img, x)
+        else:
+            sel = is_image.squeeze(-1)
+            if bool(sel.any()):
+                x = x.clone()
+                x[sel] = self.patch_embed(patches[sel]).to(x.dtype)
+        pos = self.row_pos(self._patch_bins(patch_pos[..., 0], patch_pos[..., 1])) \
+            + self.col_pos(self._patch_bins(patch_pos[..., 2], patch_pos[..., 3]))
+        x = x + torch.where(is_image, pos, torch.zeros_like(pos))
+        local = self.local_pos(local_pos.clamp(0, self.config.max_local_positions - 1))
+        x = x + torch.where((local_pos >= 0).unsqueeze(-1), local, torch.zeros_like(local))
+        return self.drop(x)
+
+    def empty_cache(self, batch: int = 1, device: torch.device | None = None) -> torch.Tensor:
+        c = self.config
+        return torch.zeros(c.n_layer, batch, c.n_head, 0, c.head_dim, device=device)
+
+    def transformer(self, x: torch.Tensor, past_k: torch.Tensor | None = None, past_v: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Blocks over new tokens x [B, L, D] after cached keys/values [n_layer, B, H, T, hd]; returns h and the cache."""
+        if past_k is None or past_v is None:
+            past_k = past_v = self.empty_cache(x.shape[0], x.device)
+        ks, vs = [], []
+        for i, block in enumerate(self.blocks):
+            x, k, v = block(x, past_k[i], past_v[i])
+            ks.append(k)
+            vs.append(v)
+        return self.ln_f(x), torch.stack(ks), torch.stack(vs)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Output distribution over the whole vocabulary through the shared embedding."""
+        return h @ self.wte.weight.t()
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits [B, L, V] and, when the batch has a loss_mask, the masked next-token cross entropy."""
+        x = self.embed(batch["tokens"], batch["modality"], batch["local_pos"], batch["patches"], batch["patch_pos"])
+        h, _, _ = self.transformer(x)
+        logits = self.logits(h)
+        if "loss_mask" not in batch:
+            return logits, None
+        return logits, masked_loss(logits, batch["tokens"], batch["loss_mask"])
+
+
+def masked_loss(logits: torch.Tensor, tokens: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
+    """Mean cross entropy of predicting token l+1 from tokens <= l, over targets whose mask is 1 (text, actions)."""
+    targets = tokens[:, 1:]
+    weights = loss_mask[:, 1:].to(logits.dtype)
+    ce = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
+    return (ce * weights.reshape(-1)).sum() / weights.sum().clamp(min=1.0)
+
+
+def value_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Logits restricted to the 1024 continuous value ids (what an action token may be); index = bin."""
+    return logits[..., VALUE_START:VALUE_START + NUM_VALUES]
+
+
+def save_checkpoint(path: str | Path, model: Gato, step: int, gato_config: Any,
+                    optimizer_state: dict | None = None, extra: dict | None = None) -> None:
+    """Weights, network config, gato.json contents, step and optional optimizer state in one torch file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": "gato_ros.checkpoint.v1",
+        "model_config": dataclasses.asdict(model.config),
+        "state_dict": model.state_dict(),
+        "gato_config": gato_config.to_dict(),
+        "step": int(step),
+        "optimizer": optimizer_state,
+        "extra": extra or {},
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)  # never leave a half-written checkpoint behind
+
+
+def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[Gato, Any, dict]:
+    """(model in eval mode, GatoConfig, {'step', 'optimizer', ...extra}) from `save_checkpoint`'s file."""
+    from gato_ros.config import GatoConfig
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:
+        raise ValueError(f"{path} is not a readable checkpoint: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != "gato_ros.checkpoint.v1":
+        raise ValueError(f"{path} is not a gato_ros checkpoint")
+    model = Gato(GatoModelConfig.from_dict(payload["model_config"]))
+    model.load_state_dict(payload["state_dict"])
+    config = GatoConfig.from_dict(payload["gato_config"])
+    config = dataclasses.replace(config, model={**config.model, **payload["model_config"]})
+    extra = {"step": payload["step"], "optimizer": payload.get("optimizer"), **payload.get("extra", {})}
+    return model.eval(), config, extra
+
+
+def describe(name: str) -> str:
+    c = CONFIGS[name]
+    return (f"{name}: {c.n_layer} blocks, {c.n_head} heads x {c.head_dim}, width {c.n_embd}, ff {c.d_ff}, "
+            f"{param_count(c) / 1e6:.1f}M parameters")
+
+
+if __name__ == "__main__":
+    for config_name in CONFIGS:
+        print(describe(config_name))
+    assert math.isfinite(param_count(CONFIGS["tiny"]))
