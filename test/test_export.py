@@ -84,6 +84,18 @@ def test_prefill_and_decode_match_pytorch(exported: tuple[Path, torch.nn.Module]
         np.testing.assert_allclose(g, r.numpy(), atol=ATOL, rtol=1e-4)
 
 
+def test_restricted_head_equals_value_logits(exported: tuple[Path, torch.nn.Module]) -> None:
+    """The graph's 1024 logits are exactly the value-id slice of the model's full-vocabulary logits."""
+    from gato_ros.export.graphs import restricted_logits
+
+    _, model = exported
+    h = torch.randn(1, 3, model.config.n_embd)
+    with torch.no_grad():
+        full = model.logits(h)[:, -1, 32000:33024]
+        np.testing.assert_allclose(restricted_logits(model, h[:, -1:], 32000, 1024).numpy(), full.numpy(),
+                                   atol=1e-6, rtol=1e-5)
+
+
 def test_cached_prefill_equals_full_recomputation(exported: tuple[Path, torch.nn.Module]) -> None:
     """Two timesteps fed through the cache give the logits and cache of one pass over both."""
     out, model = exported

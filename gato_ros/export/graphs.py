@@ -33,12 +33,15 @@ def action_modality() -> int:
 def restricted_logits(model: nn.Module, h_last: torch.Tensor, start: int, size: int) -> torch.Tensor:
     """Logits of the value ids [start, start+size) for hidden states `h_last` [B, 1, D] -> [B, size].
 
-    Uses the model's `action_logits` when it has one (so only the 1024 output rows are read), else slices
-    the full-vocabulary `logits`.
+    Only the 1024 output rows are read: the model's `action_logits` when it has one, else the rows of its
+    tied embedding `wte` (Gato.logits is h @ wte.weight.T); other models slice the full-vocabulary `logits`.
     """
     fn = getattr(model, "action_logits", None)
     if callable(fn):
         return fn(h_last)[:, -1, :]
+    wte = getattr(model, "wte", None)
+    if isinstance(wte, nn.Embedding):
+        return h_last[:, -1, :] @ wte.weight[start:start + size].t()
     return model.logits(h_last)[:, -1, start:start + size]
 
 
