@@ -1,0 +1,349 @@
+"""Demonstrations as rosbag2 directories with MCAP storage (written and read with `rosbags`).
+
+One episode per directory. Topics: /camera/image_raw (sensor_msgs/Image rgb8), /joint_states,
+/gato/effort_command (std_msgs/Float64MultiArray), /gato/instruction (std_msgs/String, once) and
+/gato/outcome (std_msgs/String with JSON {"success": bool, ...}, at the end). The instruction, outcome and
+source are also in metadata.yaml's custom_data. Timesteps align on effort commands: each command is one
+step, paired with the newest image and joint state at or before it. A bag whose writer died (no
+metadata.yaml, MCAP without footer) is recovered on read: every complete chunk is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gato_ros import JOINT_NAMES
+from gato_ros.episode import Episode
+from gato_ros.observation import JointNameError, reorder_joint_state
+
+IMAGE_TOPIC = "/camera/image_raw"
+JOINT_TOPIC = "/joint_states"
+COMMAND_TOPIC = "/gato/effort_command"
+INSTRUCTION_TOPIC = "/gato/instruction"
+OUTCOME_TOPIC = "/gato/outcome"
+TYPES = {
+    IMAGE_TOPIC: "sensor_msgs/msg/Image",
+    JOINT_TOPIC: "sensor_msgs/msg/JointState",
+    COMMAND_TOPIC: "std_msgs/msg/Float64MultiArray",
+    INSTRUCTION_TOPIC: "std_msgs/msg/String",
+    OUTCOME_TOPIC: "std_msgs/msg/String",
+}
+MCAP_MAGIC = b"\x89MCAP0\r\n"
+
+
+class DemoError(RuntimeError):
+    """A demo directory that is missing, not a rosbag2 bag, corrupt, or holds no usable timestep."""
+
+
+def _typestore() -> Any:
+    from rosbags.typesys import Stores, get_typestore
+
+    return get_typestore(Stores.ROS2_KILTED)
+
+
+def _stamp(ts: Any, t_ns: int) -> Any:
+    return ts.types["builtin_interfaces/msg/Time"](sec=int(t_ns // 1_000_000_000), nanosec=int(t_ns % 1_000_000_000))
+
+
+class EpisodeBagWriter:
+    """Streams one episode into `path` (must not exist); `close(success)` writes the outcome and metadata."""
+
+    def __init__(self, path: str | Path, instruction: str = "", source: str = "teleop",
+                 camera: str = "basket_front_left", control_rate_hz: float = 20.0) -> None:
+        from rosbags.rosbag2 import StoragePlugin, Writer
+
+        self.path = Path(path)
+        if self.path.exists():
+            raise DemoError(f"{self.path} already exists; a demo directory holds exactly one episode")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.ts = _typestore()
+        self.writer = Writer(self.path, version=9, storage_plugin=StoragePlugin.MCAP)
+        self.writer.open()
+        self.conns = {topic: self.writer.add_connection(topic, kind, typestore=self.ts) for topic, kind in TYPES.items()}
+        self.meta = {"instruction": instruction, "source": source, "camera": camera,
+                     "control_rate_hz": str(control_rate_hz)}
+        self.counts = {topic: 0 for topic in TYPES}
+        self.last_t = 0
+        self.closed = False
+        if instruction:
+            self._write(INSTRUCTION_TOPIC, self.ts.types["std_msgs/msg/String"](data=instruction), 0)
+
+    def _write(self, topic: str, msg: Any, t_ns: int) -> None:
+        if self.closed:
+            raise DemoError(f"{self.path}: writer already closed")
+        self.writer.write(self.conns[topic], int(t_ns), self.ts.serialize_cdr(msg, TYPES[topic]))
+        self.counts[topic] += 1
+        self.last_t = max(self.last_t, int(t_ns))
+
+    def image(self, rgb: np.ndarray, t_ns: int, frame_id: str = "camera") -> None:
+        img = np.ascontiguousarray(rgb, dtype=np.uint8)
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise DemoError(f"image must be HxWx3 RGB, got {img.shape}")
+        t = self.ts.types
+        msg = t["sensor_msgs/msg/Image"](
+            header=t["std_msgs/msg/Header"](stamp=_stamp(self.ts, t_ns), frame_id=frame_id),
+            height=img.shape[0], width=img.shape[1], encoding="rgb8", is_bigendian=0, step=img.shape[1] * 3,
+            data=img.reshape(-1))
+        self._write(IMAGE_TOPIC, msg, t_ns)
+
+    def joint_state(self, names: list[str], position: np.ndarray, velocity: np.ndarray, effort: np.ndarray | None,
+                    t_ns: int) -> None:
+        t = self.ts.types
+        n = len(names)
+        msg = t["sensor_msgs/msg/JointState"](
+            header=t["std_msgs/msg/Header"](stamp=_stamp(self.ts, t_ns), frame_id=""), name=list(names),
+            position=np.asarray(position, np.float64).reshape(n), velocity=np.asarray(velocity, np.float64).reshape(n),
+            effort=np.zeros(n) if effort is None else np.asarray(effort, np.float64).reshape(n))
+        self._write(JOINT_TOPIC, msg, t_ns)
+
+    def command(self, efforts: np.ndarray, t_ns: int) -> None:
+        t = self.ts.types
+        layout = t["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
+        self._write(COMMAND_TOPIC, t["std_msgs/msg/Float64MultiArray"](layout=layout,
+                                                                         data=np.asarray(efforts, np.float64).reshape(-1)),
+                    t_ns)
+
+    def close(self, success: bool | None = None, **outcome: Any) -> Path:
+        """Write the outcome (when known) and metadata.yaml; the bag is complete afterwards."""
+        if self.closed:
+            return self.path
+        if success is not None or outcome:
+            payload = json.dumps({"success": success, **outcome})
+            self._write(OUTCOME_TOPIC, self.ts.types["std_msgs/msg/String"](data=payload), self.last_t + 1)
+            self.meta["success"] = json.dumps(success)
+        for key, value in self.meta.items():
+            self.writer.set_custom_data(key, str(value))
+        self.writer.close()
+        self.closed = True
+        return self.path
+
+    def __enter__(self) -> "EpisodeBagWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def write_episode(path: str | Path, ep: Episode) -> Path:
+    """Write a whole Episode: per step t an image and a joint state at t/rate and the command 1 ns later."""
+    period = int(round(1e9 / ep.control_rate_hz))
+    with EpisodeBagWriter(path, ep.instruction, ep.source, ep.camera, ep.control_rate_hz) as w:
+        for t in range(len(ep)):
+            t_ns = 1_000_000 + t * period
+            w.image(ep.images[t], t_ns)
+            w.joint_state(list(ep.joint_names), ep.joint_positions[t], ep.joint_velocities[t], None, t_ns)
+            w.command(ep.actions[t], t_ns + 1)
+        w.close(ep.success)
+    return Path(path)
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+
+@dataclass
+class _Messages:
+    images: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    joints: list[tuple[int, Any]] = field(default_factory=list)
+    commands: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    instruction: str = ""
+    outcome: dict = field(default_factory=dict)
+
+
+def _image_rgb(msg: Any) -> np.ndarray:
+    if msg.encoding not in ("rgb8", "bgr8"):
+        raise DemoError(f"unsupported image encoding {msg.encoding!r} (rgb8 or bgr8)")
+    data = np.asarray(msg.data, dtype=np.uint8)
+    if msg.step < msg.width * 3 or len(data) < msg.step * msg.height:
+        raise DemoError(f"image data of {len(data)} bytes does not fit {msg.width}x{msg.height} step {msg.step}")
+    img = data[: msg.step * msg.height].reshape(msg.height, msg.step)[:, : msg.width * 3].reshape(msg.height, msg.width, 3)
+    return img[..., ::-1].copy() if msg.encoding == "bgr8" else img.copy()
+
+
+def _read_messages(path: Path) -> _Messages:
+    from rosbags.rosbag2 import Reader
+
+    ts = _typestore()
+    out = _Messages()
+    try:
+        with Reader(path) as reader:
+            conns = [c for c in reader.connections if c.topic in TYPES]
+            for conn, t_ns, raw in reader.messages(connections=conns):
+                msg = ts.deserialize_cdr(raw, conn.msgtype)
+                if conn.topic == IMAGE_TOPIC:
+                    out.images.append((t_ns, _image_rgb(msg)))
+                elif conn.topic == JOINT_TOPIC:
+                    out.joints.append((t_ns, msg))
+                elif conn.topic == COMMAND_TOPIC:
+                    out.commands.append((t_ns, np.asarray(msg.data, dtype=np.float64)))
+                elif conn.topic == INSTRUCTION_TOPIC:
+                    out.instruction = msg.data
+                elif conn.topic == OUTCOME_TOPIC:
+                    try:
+                        out.outcome = json.loads(msg.data)
+                    except json.JSONDecodeError as exc:
+                        raise DemoError(f"{path}: /gato/outcome is not JSON: {msg.data!r}") from exc
+    except DemoError:
+        raise
+    except Exception as exc:
+        raise DemoError(f"{path} is not a readable rosbag2 MCAP bag: {type(exc).__name__}: {exc}") from exc
+    return out
+
+
+def read_episode(path: str | Path, joint_names: tuple[str, ...] = JOINT_NAMES, recover: bool = True) -> Episode:
+    """The Episode in a demo directory (recovering a bag whose writer died, when `recover`)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DemoError(f"demo {path} does not exist (expected a rosbag2 directory)")
+    if not (path / "metadata.yaml").is_file():
+        if recover and list(path.glob("*.mcap")):
+            recover_bag(path)
+        else:
+            raise DemoError(f"{path} has no metadata.yaml: not a rosbag2 bag")
+    m = _read_messages(path)
+    if not m.commands:
+        raise DemoError(f"{path} has no {COMMAND_TOPIC} messages: no timestep to read")
+    if not m.images or not m.joints:
+        raise DemoError(f"{path} lacks {IMAGE_TOPIC} or {JOINT_TOPIC} messages")
+    img_t = np.array([t for t, _ in m.images])
+    js_t = np.array([t for t, _ in m.joints])
+    images, qs, qds, acts = [], [], [], []
+    for t_ns, effort in m.commands:
+        i, j = np.searchsorted(img_t, t_ns, "right") - 1, np.searchsorted(js_t, t_ns, "right") - 1
+        if i < 0 or j < 0:
+            continue  # a command before the first observation has no timestep
+        js = m.joints[j][1]
+        try:
+            q = reorder_joint_state(list(js.name), list(js.position), joint_names)
+            qd = reorder_joint_state(list(js.name), list(js.velocity), joint_names)
+        except JointNameError as exc:
+            raise DemoError(f"{path}: {exc}") from exc
+        if effort.shape != (len(joint_names),):
+            raise DemoError(f"{path}: effort command of length {effort.shape[0]}, expected {len(joint_names)}")
+        images.append(m.images[i][1])
+        qs.append(q)
+        qds.append(qd)
+        acts.append(effort)
+    if not acts:
+        raise DemoError(f"{path}: no effort command follows an image and a joint state")
+    shapes = {im.shape for im in images}
+    if len(shapes) != 1:
+        raise DemoError(f"{path}: images change size within the episode: {sorted(shapes)}")
+    custom = _custom_data(path)
+    success = m.outcome.get("success") if m.outcome else None
+    rate = float(custom.get("control_rate_hz", 20.0))
+    return Episode(np.stack(images), np.asarray(qs), np.asarray(qds), np.stack(acts), list(joint_names),
+                   m.instruction or custom.get("instruction", ""), success, source=custom.get("source", "teleop"),
+                   control_rate_hz=rate, camera=custom.get("camera", "basket_front_left"))
+
+
+def _custom_data(path: Path) -> dict[str, str]:
+    import yaml
+
+    try:
+        meta = yaml.safe_load((path / "metadata.yaml").read_text())
+        return dict(meta.get("rosbag2_bagfile_information", {}).get("custom_data") or {})
+    except Exception:  # custom data is a convenience; the topics carry the same facts
+        return {}
+
+
+def read_outcome(path: str | Path) -> dict:
+    """The /gato/outcome JSON of a demo ({} when the episode was never marked)."""
+    return _read_messages(Path(path)).outcome
+
+
+def is_bag(path: Path) -> bool:
+    return path.is_dir() and ((path / "metadata.yaml").is_file() or any(path.glob("*.mcap")))
+
+
+def list_episodes(root: str | Path) -> list[Path]:
+    """Demo directories under `root` (itself, if it is one), sorted by name."""
+    root = Path(root)
+    if not root.exists():
+        raise DemoError(f"{root} does not exist")
+    if is_bag(root):
+        return [root]
+    return sorted(p for p in root.iterdir() if is_bag(p))
+
+
+# ----------------------------------------------------------------------------------------------- recovery
+
+
+def _complete_prefix(data: bytes) -> int:
+    """Length of the MCAP prefix made of complete top-level records (magic, then op u8 + len u64 + body)."""
+    if not data.startswith(MCAP_MAGIC):
+        raise DemoError("file is not MCAP (bad magic)")
+    pos = len(MCAP_MAGIC)
+    while pos + 9 <= len(data):
+        op = data[pos]
+        (length,) = struct.unpack_from("<Q", data, pos + 1)
+        end = pos + 9 + length
+        if end > len(data) or op in (0x02, 0x0F):  # truncated record, or footer/data-end: stop before it
+            break
+        pos = end
+    return pos
+
+
+def recover_bag(path: str | Path) -> Path:
+    """Rewrite a bag whose writer was killed (no metadata.yaml, no MCAP footer) as a complete bag in place."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.rosbag2.storage_mcap import McapReader
+
+    path = Path(path)
+    files = sorted(path.glob("*.mcap"))
+    if not files:
+        raise DemoError(f"{path}: nothing to recover (no .mcap file)")
+    raw = files[0].read_bytes()
+    keep = _complete_prefix(raw)
+    fixed = path.parent / f".{path.name}.recovering"
+    shutil.rmtree(fixed, ignore_errors=True)
+    fixed.mkdir()
+    body = raw[:keep] + bytes([0x0F]) + struct.pack("<QI", 4, 0) + bytes([0x02]) + struct.pack("<QQQI", 20, 0, 0, 0) \
+        + MCAP_MAGIC
+    (fixed / "recovered.mcap").write_bytes(body)
+    reader = McapReader(fixed / "recovered.mcap")
+    out = path.parent / f".{path.name}.rewritten"
+    shutil.rmtree(out, ignore_errors=True)
+    try:
+        reader.open()
+        writer = Writer(out, version=9, storage_plugin=StoragePlugin.MCAP)
+        writer.open()
+        ts = _typestore()
+        conns = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=ts) for c in reader.connections}
+        for conn, t_ns, data in reader.messages(reader.connections):
+            writer.write(conns[conn.id], t_ns, data)
+        writer.set_custom_data("recovered", "true")
+        writer.close()
+    except Exception as exc:
+        raise DemoError(f"{path}: cannot recover the MCAP file: {type(exc).__name__}: {exc}") from exc
+    finally:
+        reader.close()
+        shutil.rmtree(fixed, ignore_errors=True)
+    for f in files:
+        f.rename(path / (f.name + ".crashed"))
+    for f in out.iterdir():
+        target = path / (path.name + ".mcap" if f.suffix == ".mcap" else f.name)
+        f.rename(target)
+    out.rmdir()
+    _fix_file_paths(path)
+    return path
+
+
+def _fix_file_paths(path: Path) -> None:
+    """metadata.yaml names the storage file; after moving it in place, point it at the new name."""
+    import yaml
+
+    meta_path = path / "metadata.yaml"
+    meta = yaml.safe_load(meta_path.read_text())
+    info = meta["rosbag2_bagfile_information"]
+    name = path.name + ".mcap"
+    info["relative_file_paths"] = [name]
+    for f in info.get("files", []):
+        f["path"] = name
+    meta_path.write_text(yaml.safe_dump(meta, sort_keys=False))
