@@ -58,6 +58,25 @@ class PrefillGraph(nn.Module):
         return restricted_logits(self.model, h[:, -1:, :], self.start, self.size), present_k, present_v
 
 
+def _embed_action(model: nn.Module, token: torch.Tensor, action: int, dtype: torch.dtype) -> torch.Tensor:
+    """Gato.embed of action tokens (modality ACTION, no local position, no patch)."""
+    b, n = token.shape
+    patches = torch.zeros(b, n, 3, PATCH, PATCH, dtype=dtype, device=token.device)
+    patch_pos = torch.zeros(b, n, 4, dtype=dtype, device=token.device)
+    return model.embed(token, torch.full_like(token, action), torch.full_like(token, -1), patches, patch_pos)
+
+
+def action_embedding_is_token_row(model: nn.Module, action: int) -> bool:
+    """True when embedding an action token is just its `wte` row (checked numerically), so decode can skip
+    the patch ResNet and position tables that embed() runs on every position."""
+    wte = getattr(model, "wte", None)
+    if not isinstance(wte, nn.Embedding) or model.training:
+        return False
+    token = torch.arange(ACTION_VOCAB_START, ACTION_VOCAB_START + 8)[None]
+    with torch.no_grad():
+        return bool(torch.allclose(_embed_action(model, token, action, wte.weight.dtype), wte(token), atol=1e-6))
+
+
 class DecodeGraph(nn.Module):
     """One action token + cache -> next-action logits + grown cache."""
 
@@ -65,14 +84,13 @@ class DecodeGraph(nn.Module):
         super().__init__()
         self.model, self.start, self.size = model, start, size
         self.action = action_modality()
+        self.token_row = action_embedding_is_token_row(model, self.action)
 
     def forward(self, token, past_k, past_v):
-        b, n = token.shape
-        modality = torch.full_like(token, self.action)
-        local_pos = torch.full_like(token, -1)
-        patches = torch.zeros(b, n, 3, PATCH, PATCH, dtype=past_k.dtype, device=token.device)
-        patch_pos = torch.zeros(b, n, 4, dtype=past_k.dtype, device=token.device)
-        x = self.model.embed(token, modality, local_pos, patches, patch_pos)
+        if self.token_row:
+            x = self.model.wte(token)
+        else:
+            x = _embed_action(self.model, token, self.action, past_k.dtype)
         h, present_k, present_v = self.model.transformer(x, past_k, past_v)
         return restricted_logits(self.model, h[:, -1:, :], self.start, self.size), present_k, present_v
 
