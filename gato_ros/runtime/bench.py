@@ -300,7 +300,8 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict[st
                                "conditions": {}}
     conditions = [("no_sim", False)] + ([("with_sim", True)] if opts.with_sim else [])
     for label, sim in conditions:
-        log(f"-- {label}")
+        log(f"-- {label} (load average before: {os.getloadavg()[0]:.2f})")
+        results.setdefault("load_average_1min", {})[f"{label}_start"] = os.getloadavg()[0]
         records = {}
         if sim:
             with SimLoad() as load:  # naive is minutes per config: measured without the sim only
@@ -313,6 +314,7 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict[st
         else:
             records = {name: bench_config(name, opts, bandwidth, log) for name in opts.configs}
         results["conditions"][label] = records
+        results["load_average_1min"][f"{label}_end"] = os.getloadavg()[0]
     naive = results["conditions"]["no_sim"]
     for recs in results["conditions"].values():
         for name, rec in recs.items():
