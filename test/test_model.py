@@ -108,6 +108,11 @@ def test_patch_positions_sampled_in_training_centre_in_eval():
     assert torch.allclose(model(batch)[0], model(batch)[0])
 
 
+def test_training_loss_equals_forward_loss():
+    model, batch = _model(), _batch()
+    assert torch.allclose(model.loss(batch), model(batch)[1], atol=1e-5)
+
+
 def test_value_logits_and_checkpoint_round_trip(tmp_path):
     model, batch = _model(), _batch()
     logits, _ = model(batch)

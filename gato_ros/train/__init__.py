@@ -1,0 +1,1 @@
+"""`gato-ros train`: the dataset mixture (data.py), its YAML (config.py) and the loop (loop.py)."""

@@ -1,0 +1,83 @@
+"""Training configuration (YAML): the run, the optimiser schedule and the dataset mixture."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gato_ros.config import ConfigError
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """One source in the mixture: rosbag2 demo directories (control) or text files, sampled with `weight`."""
+
+    name: str
+    weight: float = 1.0
+    paths: tuple[str, ...] = ()        # demo roots (each a bag or a folder of bags)
+    text_files: tuple[str, ...] = ()   # plain text, one document per line
+    only_successful_prompts: bool = True
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything `gato-ros train` needs; paths are relative to the current directory."""
+
+    run_dir: str = "runs/tiny"
+    model: str = "tiny"                # a name in gato_ros.model.gato.CONFIGS
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    steps: int = 2000
+    batch_size: int = 8
+    seq_len: int = 1024
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1          # cosine decay by 10x
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-8
+    grad_clip: float = 1.0
+    prompt_prob: float = 0.25
+    prompt_tokens: int = 256
+    checkpoint_every: int = 250
+    log_every: int = 10
+    device: str = "auto"               # auto | cpu | cuda
+    threads: int = 0                   # torch CPU threads, 0 = torch default
+    datasets: tuple[DatasetConfig, ...] = ()
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"training config {path} does not exist")
+        data = yaml.safe_load(path.read_text()) or {}
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "training config") -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown keys {unknown}")
+        values = dict(data)
+        sets = []
+        for i, d in enumerate(values.pop("datasets", []) or []):
+            dknown = {f.name for f in dataclasses.fields(DatasetConfig)}
+            if set(d) - dknown:
+                raise ConfigError(f"{where}: dataset {i} has unknown keys {sorted(set(d) - dknown)}")
+            sets.append(DatasetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}))
+        if "betas" in values:
+            values["betas"] = tuple(values["betas"])
+        cfg = cls(**values, datasets=tuple(sets))
+        if not cfg.datasets:
+            raise ConfigError(f"{where}: no datasets")
+        if any(d.weight <= 0 for d in cfg.datasets):
+            raise ConfigError(f"{where}: dataset weights must be positive")
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,89 @@
+"""The training mixture: demo bags and text tokenized once, sampled by dataset weight into windows."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from gato_ros.demos.bag import DemoError, list_episodes, read_episode
+from gato_ros.tokenizer import GatoTokenizer, Modality, TokenSequence, random_window, with_prompt
+from gato_ros.tokenizer.sequence import block
+from gato_ros.train.config import DatasetConfig
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class Source:
+    """One dataset of the mixture, tokenized: sequences, and which of them may serve as prompts."""
+
+    config: DatasetConfig
+    sequences: list[TokenSequence]
+    prompt_ids: list[int]
+    tokens: int
+    control: bool
+
+
+def load_control(cfg: DatasetConfig, tok: GatoTokenizer, progress: bool = True) -> Source:
+    """Read and tokenize every episode under the dataset's paths; unreadable bags are reported and skipped."""
+    dirs: list[Path] = []
+    for root in cfg.paths:
+        dirs += list_episodes(root)
+    if not dirs:
+        raise DemoError(f"dataset {cfg.name}: no demo bags under {list(cfg.paths)}")
+    seqs, prompts = [], []
+    for d in tqdm(dirs, desc=f"tokenize {cfg.name}", disable=not progress, unit="ep"):
+        try:
+            ep = read_episode(d)
+        except DemoError as exc:
+            LOG.warning("skipping %s: %s", d, exc)
+            continue
+        if ep.success or not cfg.only_successful_prompts:
+            prompts.append(len(seqs))
+        seqs.append(tok.episode(ep))
+    if not seqs:
+        raise DemoError(f"dataset {cfg.name}: none of {len(dirs)} bags could be read")
+    return Source(cfg, seqs, prompts, sum(len(s) for s in seqs), True)
+
+
+def load_text(cfg: DatasetConfig, tok: GatoTokenizer) -> Source:
+    """Each non-empty line of the text files is one document of TEXT tokens (all with loss)."""
+    seqs = []
+    for f in cfg.text_files:
+        for line in Path(f).read_text().splitlines():
+            if line.strip():
+                ids = tok.text.encode(line.strip())
+                seq = block(ids, Modality.TEXT, tok.tok.patch_size)
+                seq.timestep = np.arange(len(ids), dtype=np.int64)  # any token may start a window
+                seqs.append(seq)
+    if not seqs:
+        raise ValueError(f"dataset {cfg.name}: no text in {list(cfg.text_files)}")
+    return Source(cfg, seqs, [], sum(len(s) for s in seqs), False)
+
+
+class Mixture:
+    """Samples training sequences: a dataset by weight, an episode uniformly, a window, maybe a prompt."""
+
+    def __init__(self, sources: list[Source], seq_len: int, prompt_prob: float, prompt_tokens: int, seed: int) -> None:
+        self.sources = sources
+        w = np.array([s.config.weight for s in sources], dtype=np.float64)
+        self.weights = w / w.sum()
+        self.seq_len, self.prompt_prob, self.prompt_tokens = seq_len, prompt_prob, prompt_tokens
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self) -> TokenSequence:
+        src = self.sources[int(self.rng.choice(len(self.sources), p=self.weights))]
+        i = int(self.rng.integers(len(src.sequences)))
+        seq = src.sequences[i]
+        if not src.control:
+            return random_window(seq, self.seq_len, self.rng)
+        others = [j for j in src.prompt_ids if j != i]
+        prompt = src.sequences[int(self.rng.choice(others))] if others else None
+        return with_prompt(seq, prompt, self.seq_len, self.rng, self.prompt_prob, self.prompt_tokens)
+
+    def batch(self, size: int) -> list[TokenSequence]:
+        return [self.sample() for _ in range(size)]

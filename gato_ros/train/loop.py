@@ -1,0 +1,132 @@
+"""The training loop: AdamW, warmup + cosine decay, clipping, checkpoints and resume, logs and a loss plot."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from gato_ros.config import default_config
+from gato_ros.model.gato import CONFIGS, Gato, load_checkpoint, save_checkpoint
+from gato_ros.tokenizer import GatoTokenizer, collate
+from gato_ros.train.config import TrainConfig
+from gato_ros.train.data import Mixture, load_control, load_text
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to `lr`, then cosine decay to `lr * min_lr_ratio` at the last step."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def plot_losses(rows: list[dict], path: Path) -> None:
+    """Loss curve (log scale) of a run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows])
+    ax.set_xlabel("step")
+    ax.set_ylabel("masked loss (text + action tokens)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
+    """Train per `cfg`; returns the final checkpoint path (run_dir/checkpoint.pt)."""
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    seed_everything(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    ckpt_path = run / "checkpoint.pt"
+    if cfg.model not in CONFIGS:
+        raise ValueError(f"unknown model config {cfg.model!r}; choose from {sorted(CONFIGS)}")
+    model_cfg = dataclasses.replace(CONFIGS[cfg.model], **cfg.model_overrides)
+    gato_config = default_config(name=cfg.model, **dataclasses.asdict(model_cfg))
+    tok = GatoTokenizer(gato_config)
+    sources = [load_control(d, tok, progress) if d.paths else load_text(d, tok) for d in cfg.datasets]
+    mixture = Mixture(sources, cfg.seq_len, cfg.prompt_prob, cfg.prompt_tokens, cfg.seed)
+    model = Gato(model_cfg).to(device)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
+    start, rows = 0, []
+    log_csv = run / "metrics.csv"
+    if resume and ckpt_path.is_file():
+        loaded, _, extra = load_checkpoint(ckpt_path)
+        model.load_state_dict(loaded.state_dict())
+        if extra.get("optimizer"):
+            opt.load_state_dict(extra["optimizer"])
+        start = int(extra["step"])
+        mixture.rng = np.random.default_rng([cfg.seed, start])
+        torch.manual_seed(cfg.seed + start)
+        if log_csv.is_file():
+            with log_csv.open() as f:
+                rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f) if int(float(r["step"])) < start]
+    (run / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
+    data_info = {s.config.name: {"sequences": len(s.sequences), "tokens": s.tokens, "weight": s.config.weight}
+                 for s in sources}
+    (run / "data.json").write_text(json.dumps(data_info, indent=2))
+    model.train()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="train", disable=not progress)
+    t_last, tokens_since = time.perf_counter(), 0
+    for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        batch = {k: v.to(device) for k, v in collate(mixture.batch(cfg.batch_size), cfg.seq_len).items()}
+        loss = model.loss(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+        opt.step()
+        tokens_since += int((batch["modality"] != 6).sum())
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+            now = time.perf_counter()
+            row = {"step": step + 1, "loss": float(loss.detach()), "lr": lr_at(step, cfg), "grad_norm": grad_norm,
+                   "tokens_per_s": tokens_since / (now - t_last)}
+            rows.append(row)
+            t_last, tokens_since = now, 0
+            bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+            with log_csv.open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(row))
+                writer.writeheader()
+                writer.writerows(rows)
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            save_checkpoint(ckpt_path, model, step + 1, gato_config, opt.state_dict(),
+                            {"train_config": cfg.to_dict(), "data": data_info})
+    (run / "metrics.json").write_text(json.dumps(rows, indent=1))
+    if rows:
+        plot_losses(rows, run / "loss.png")
+    return ckpt_path
