@@ -65,8 +65,9 @@ def test_missing_and_corrupt_demos_give_clear_errors(tmp_path):
         EpisodeBagWriter(tmp_path / "ok")
 
 
-def test_killed_writer_leaves_a_recoverable_bag(tmp_path):
-    """SIGKILL mid-episode (no metadata.yaml, no MCAP footer): every flushed chunk is read back."""
+@pytest.mark.parametrize("flush", [False, True])
+def test_killed_writer_leaves_a_recoverable_bag(tmp_path, flush):
+    """SIGKILL mid-episode (no metadata.yaml, no MCAP footer): every completed or flushed chunk is read back."""
     out = tmp_path / "crash"
     code = textwrap.dedent(f"""
         import numpy as np, sys, time
@@ -78,6 +79,8 @@ def test_killed_writer_leaves_a_recoverable_bag(tmp_path):
             w.joint_state([f"right_j{{i}}" for i in range(7)] + ["gripper_joint"], np.full(8, t), np.zeros(8), None,
                           t * 50_000_000)
             w.command(np.full(8, float(t)), t * 50_000_000 + 1)
+        if {flush}:
+            w.flush()
         print("written", flush=True)
         time.sleep(60)
     """)
@@ -89,7 +92,10 @@ def test_killed_writer_leaves_a_recoverable_bag(tmp_path):
         proc.wait()
     assert not (out / "metadata.yaml").exists()
     ep = read_episode(out)
-    assert 100 <= len(ep) <= 300  # the in-memory chunk at the kill is lost, the rest survives
+    if flush:
+        assert len(ep) == 300  # flush() wrote the pending chunk
+    else:
+        assert 100 <= len(ep) < 300  # the in-memory chunk at the kill is lost, the rest survives
     assert ep.actions[:, 0].tolist() == list(range(len(ep)))  # in order, no gaps
     assert ep.instruction == "stack the red object on the blue object" and ep.success is None
     assert (out / "metadata.yaml").is_file()  # rewritten as a complete bag

@@ -15,7 +15,7 @@ import shutil
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -110,6 +110,17 @@ class EpisodeBagWriter:
                                                                          data=np.asarray(efforts, np.float64).reshape(-1)),
                     t_ns)
 
+    def flush(self) -> None:
+        """Write the pending MCAP chunk to disk now, so a killed writer loses nothing before this call."""
+        storage = getattr(self.writer, "storage", None)
+        chunk = getattr(storage, "chunk", None)
+        if self.closed or chunk is None or not hasattr(storage, "close_chunk") or chunk.bio.tell() == 0:
+            return
+        storage.close_chunk()
+        bio = getattr(storage, "bio", None)
+        if bio is not None:
+            bio.flush()
+
     def close(self, success: bool | None = None, **outcome: Any) -> Path:
         """Write the outcome (when known) and metadata.yaml; the bag is complete afterwards."""
         if self.closed:
@@ -198,6 +209,12 @@ def _read_messages(path: Path) -> _Messages:
 
 def read_episode(path: str | Path, joint_names: tuple[str, ...] = JOINT_NAMES, recover: bool = True) -> Episode:
     """The Episode in a demo directory (recovering a bag whose writer died, when `recover`)."""
+    return read_episode_with_times(path, joint_names, recover)[0]
+
+
+def read_episode_with_times(path: str | Path, joint_names: tuple[str, ...] = JOINT_NAMES,
+                            recover: bool = True) -> tuple[Episode, np.ndarray]:
+    """The Episode and the bag time (ns) of each step's effort command (for trimming by time)."""
     path = Path(path)
     if not path.is_dir():
         raise DemoError(f"demo {path} does not exist (expected a rosbag2 directory)")
@@ -213,7 +230,7 @@ def read_episode(path: str | Path, joint_names: tuple[str, ...] = JOINT_NAMES, r
         raise DemoError(f"{path} lacks {IMAGE_TOPIC} or {JOINT_TOPIC} messages")
     img_t = np.array([t for t, _ in m.images])
     js_t = np.array([t for t, _ in m.joints])
-    images, qs, qds, acts = [], [], [], []
+    images, qs, qds, acts, times = [], [], [], [], []
     for t_ns, effort in m.commands:
         i, j = np.searchsorted(img_t, t_ns, "right") - 1, np.searchsorted(js_t, t_ns, "right") - 1
         if i < 0 or j < 0:
@@ -230,6 +247,7 @@ def read_episode(path: str | Path, joint_names: tuple[str, ...] = JOINT_NAMES, r
         qs.append(q)
         qds.append(qd)
         acts.append(effort)
+        times.append(t_ns)
     if not acts:
         raise DemoError(f"{path}: no effort command follows an image and a joint state")
     shapes = {im.shape for im in images}
@@ -238,9 +256,10 @@ def read_episode(path: str | Path, joint_names: tuple[str, ...] = JOINT_NAMES, r
     custom = _custom_data(path)
     success = m.outcome.get("success") if m.outcome else None
     rate = float(custom.get("control_rate_hz", 20.0))
-    return Episode(np.stack(images), np.asarray(qs), np.asarray(qds), np.stack(acts), list(joint_names),
-                   m.instruction or custom.get("instruction", ""), success, source=custom.get("source", "teleop"),
-                   control_rate_hz=rate, camera=custom.get("camera", "basket_front_left"))
+    ep = Episode(np.stack(images), np.asarray(qs), np.asarray(qds), np.stack(acts), list(joint_names),
+                 m.instruction or custom.get("instruction", ""), success, source=custom.get("source", "teleop"),
+                 control_rate_hz=rate, camera=custom.get("camera", "basket_front_left"))
+    return ep, np.asarray(times, dtype=np.int64)
 
 
 def _custom_data(path: Path) -> dict[str, str]:
@@ -251,6 +270,11 @@ def _custom_data(path: Path) -> dict[str, str]:
         return dict(meta.get("rosbag2_bagfile_information", {}).get("custom_data") or {})
     except Exception:  # custom data is a convenience; the topics carry the same facts
         return {}
+
+
+def custom_data(path: str | Path) -> dict[str, str]:
+    """metadata.yaml's custom_data of a demo (instruction, source, camera, success, ...)."""
+    return _custom_data(Path(path))
 
 
 def read_outcome(path: str | Path) -> dict:
@@ -270,6 +294,76 @@ def list_episodes(root: str | Path) -> list[Path]:
     if is_bag(root):
         return [root]
     return sorted(p for p in root.iterdir() if is_bag(p))
+
+
+# ----------------------------------------------------------------------------------------------- rewriting
+
+
+def rewrite_bag(src: str | Path, dst: str | Path, keep: Callable[[str, int], bool] | None = None,
+                outcome: dict | None = None, custom: dict[str, str] | None = None) -> Path:
+    """Copy the demo `src` to the new bag `dst`, keeping messages where keep(topic, t_ns) holds.
+
+    The instruction is always kept. With `outcome`, every old /gato/outcome is dropped and this one is written
+    after the last message. custom_data is copied, updated with `custom`.
+    """
+    from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+
+    src, dst = Path(src), Path(dst)
+    if not (src / "metadata.yaml").is_file():
+        read_episode(src)  # raises DemoError for a missing bag, recovers a crashed one
+    if dst.exists():
+        raise DemoError(f"{dst} already exists")
+    meta = {**_custom_data(src), **(custom or {})}
+    ts = _typestore()
+    last_t = 0
+    try:
+        with Reader(src) as reader:
+            writer = Writer(dst, version=9, storage_plugin=StoragePlugin.MCAP)
+            writer.open()
+            conns = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=ts) for c in reader.connections}
+            by_topic = {c.topic: conns[c.id] for c in reader.connections}
+            for conn, t_ns, raw in reader.messages():
+                if outcome is not None and conn.topic == OUTCOME_TOPIC:
+                    continue
+                if conn.topic != INSTRUCTION_TOPIC and keep is not None and not keep(conn.topic, t_ns):
+                    continue
+                writer.write(conns[conn.id], t_ns, raw)
+                if conn.topic != OUTCOME_TOPIC:
+                    last_t = max(last_t, t_ns)
+            if outcome is not None:
+                conn = by_topic.get(OUTCOME_TOPIC) or writer.add_connection(OUTCOME_TOPIC, TYPES[OUTCOME_TOPIC],
+                                                                            typestore=ts)
+                msg = ts.types["std_msgs/msg/String"](data=json.dumps(outcome))
+                writer.write(conn, last_t + 1, ts.serialize_cdr(msg, TYPES[OUTCOME_TOPIC]))
+                meta["success"] = json.dumps(outcome.get("success"))
+            for key, value in meta.items():
+                writer.set_custom_data(key, str(value))
+            writer.close()
+    except DemoError:
+        raise
+    except Exception as exc:
+        shutil.rmtree(dst, ignore_errors=True)
+        raise DemoError(f"cannot rewrite {src}: {type(exc).__name__}: {exc}") from exc
+    return dst
+
+
+def replace_bag(path: str | Path, keep: Callable[[str, int], bool] | None = None, outcome: dict | None = None,
+                custom: dict[str, str] | None = None) -> Path:
+    """Rewrite the demo at `path` in place (via a sibling temporary bag, swapped in when complete)."""
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.new"
+    old = path.parent / f".{path.name}.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    rewrite_bag(path, tmp, keep, outcome, custom)
+    tmp_mcap = tmp / (tmp.name + ".mcap")
+    if tmp_mcap.exists():  # name the storage file after the final directory, as a recorder would
+        tmp_mcap.rename(tmp / (path.name + ".mcap"))
+        _fix_file_paths(tmp, path.name)
+    path.rename(old)
+    tmp.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
+    return path
 
 
 # ----------------------------------------------------------------------------------------------- recovery
@@ -335,14 +429,14 @@ def recover_bag(path: str | Path) -> Path:
     return path
 
 
-def _fix_file_paths(path: Path) -> None:
+def _fix_file_paths(path: Path, stem: str | None = None) -> None:
     """metadata.yaml names the storage file; after moving it in place, point it at the new name."""
     import yaml
 
     meta_path = path / "metadata.yaml"
     meta = yaml.safe_load(meta_path.read_text())
     info = meta["rosbag2_bagfile_information"]
-    name = path.name + ".mcap"
+    name = (stem or path.name) + ".mcap"
     info["relative_file_paths"] = [name]
     for f in info.get("files", []):
         f["path"] = name
