@@ -94,7 +94,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         torch.manual_seed(cfg.seed + start)
         if log_csv.is_file():
             with log_csv.open() as f:
-                rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f) if int(float(r["step"])) < start]
+                rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f) if int(float(r["step"])) <= start]
     (run / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
     data_info = {s.config.name: {"sequences": len(s.sequences), "tokens": s.tokens, "weight": s.config.weight}
                  for s in sources}
