@@ -1,0 +1,290 @@
+"""recorder node: records episodes (images, joint states, commanded efforts, instruction, outcome) as rosbag2 MCAP
+directories through EpisodeBagWriter, one per episode under `output_dir`.
+
+Episodes start and stop with ~/start and ~/stop (std_srvs/Trigger; `gato-ros record` maps keys onto them) or,
+with `auto_start`, follow the sim's episodes. The outcome is the operator's mark (~/mark_success,
+~/mark_failure; after ~/stop they rewrite the last episode) or else the sim's success on /diagnostics.
+Ctrl-C closes the open episode; a SIGKILL loses at most the last `flush_period_s` (recovered on read).
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
+
+from gato_ros.demos.bag import DemoError, EpisodeBagWriter, replace_bag
+from gato_ros.nodes.common import (
+    DIAGNOSTICS_QOS, OK, SENSOR_QOS, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status,
+    diagnostic_values,
+)
+
+INPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+class RecorderError(ValueError):
+    """A recorder parameter is invalid."""
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    """Parameters of the recorder node (mirrored one to one as ROS parameters; config/recorder.yaml)."""
+
+    output_dir: str = field(default="demos/teleop", metadata={"doc": "episodes are written to output_dir/<name>"})
+    instruction: str = field(default="stack the red object on the blue object",
+                             metadata={"doc": "instruction text stored with each episode"})
+    source: str = field(default="teleop", metadata={"doc": "'teleop', 'agent' or 'sim_expert'"})
+    camera: str = field(default="basket_front_left", metadata={"doc": "camera name stored with the episode"})
+    control_rate_hz: float = field(default=20.0, metadata={"doc": "rate of /gato/effort_command (demo step rate)"})
+    auto_start: bool = field(default=False, metadata={"doc": "start recording at once and restart on each new "
+                                                             "sim episode"})
+    flush_period_s: float = field(default=1.0, metadata={"doc": "write buffered data to disk this often"})
+    name_prefix: str = "episode"
+    diagnostics_period_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.output_dir:
+            raise RecorderError("output_dir must name a directory")
+        for name in ("control_rate_hz", "flush_period_s", "diagnostics_period_s"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise RecorderError(f"{name} must be > 0, got {getattr(self, name)}")
+
+
+def episode_dir(root: Path, prefix: str, index: int, now: float | None = None) -> Path:
+    """A new, unused episode directory name: <prefix>_<YYYYmmdd_HHMMSS>_<index>."""
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(now))
+    path = root / f"{prefix}_{stamp}_{index:03d}"
+    k = 1
+    while path.exists():
+        path = root / f"{prefix}_{stamp}_{index:03d}_{k}"
+        k += 1
+    return path
+
+
+@dataclass
+class SimEpisode:
+    """What the sim's /diagnostics said about its current episode."""
+
+    episode: int | None = None
+    success: bool = False
+
+
+def parse_sim_diagnostics(values: dict[str, str]) -> SimEpisode | None:
+    """The sim's episode index and current success from one diagnostic status's values (None: not the sim's)."""
+    if "episode" not in values or "success" not in values or "stage" not in values:
+        return None
+    try:
+        return SimEpisode(int(values["episode"]), values["success"].strip().lower() == "true")
+    except ValueError:
+        return None
+
+
+def decide_outcome(operator: bool | None, sim: SimEpisode | None) -> dict[str, Any] | None:
+    """The outcome to store: the operator's mark wins, else the sim's success, else unknown (None)."""
+    if operator is not None:
+        return {"success": operator, "marked_by": "operator"}
+    if sim is not None and sim.episode is not None:
+        return {"success": sim.success, "marked_by": "sim", "sim_episode": sim.episode}
+    return None
+
+
+def image_rgb(msg: Image) -> np.ndarray:
+    """sensor_msgs/Image (rgb8 or bgr8) -> HxWx3 uint8 RGB."""
+    if msg.encoding not in ("rgb8", "bgr8"):
+        raise DemoError(f"unsupported image encoding {msg.encoding!r} (rgb8 or bgr8)")
+    data = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+    img = data[: msg.step * msg.height].reshape(msg.height, msg.step)[:, : msg.width * 3]
+    img = img.reshape(msg.height, msg.width, 3)
+    return img[..., ::-1] if msg.encoding == "bgr8" else img
+
+
+class RecorderNode(Node):
+    """Thin adapter: subscriptions -> EpisodeBagWriter; services start, stop and mark episodes."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(kwargs.pop("node_name", "recorder"), **kwargs)
+        self.config = cfg = declare_dataclass_parameters(self, RecorderConfig)
+        self.root = Path(cfg.output_dir).expanduser()
+        self.writer: EpisodeBagWriter | None = None
+        self.index = 0
+        self.last_path: Path | None = None
+        self.operator_mark: bool | None = None
+        self.sim = SimEpisode()
+        self.sim_at_start: int | None = None
+        self.counts = {"episodes": 0, "images": 0, "joint_states": 0, "commands": 0, "errors": 0}
+        self.create_subscription(Image, "/camera/image_raw", self._on_image, SENSOR_QOS)
+        self.create_subscription(JointState, "/joint_states", self._on_joint_state, INPUT_QOS)
+        self.create_subscription(Float64MultiArray, "/gato/effort_command", self._on_command, INPUT_QOS)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, DIAGNOSTICS_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
+        self.create_service(Trigger, "~/start", self._srv(self.start))
+        self.create_service(Trigger, "~/stop", self._srv(self.stop))
+        self.create_service(Trigger, "~/mark_success", self._srv(lambda: self.mark(True)))
+        self.create_service(Trigger, "~/mark_failure", self._srv(lambda: self.mark(False)))
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(cfg.flush_period_s, self._flush, clock=steady)
+        self.create_timer(cfg.diagnostics_period_s, self._diagnose, clock=steady)
+        self.get_logger().info(f"recorder: episodes go to {self.root.resolve()}")
+        if cfg.auto_start:
+            self.start()
+
+    # ------------------------------------------------------------------ episodes
+
+    @property
+    def recording(self) -> bool:
+        return self.writer is not None
+
+    def start(self) -> str:
+        """Open a new episode (closing an open one first)."""
+        if self.writer is not None:
+            self.stop()
+        path = episode_dir(self.root, self.config.name_prefix, self.index)
+        self.writer = EpisodeBagWriter(path, self.config.instruction, self.config.source, self.config.camera,
+                                       self.config.control_rate_hz)
+        self.index += 1
+        self.operator_mark = None
+        self.sim_at_start = self.sim.episode
+        self.sim = SimEpisode(self.sim.episode, False)
+        self.counts["episodes"] += 1
+        self.get_logger().info(f"recording {path}")
+        return str(path)
+
+    def stop(self) -> str:
+        """Close the open episode with its outcome; returns its directory."""
+        if self.writer is None:
+            raise DemoError("not recording (call ~/start first)")
+        writer, self.writer = self.writer, None
+        outcome = decide_outcome(self.operator_mark, self.sim if self.sim.episode is not None else None)
+        steps = writer.counts["/gato/effort_command"]
+        if outcome is None:
+            writer.close(None)
+        else:
+            writer.close(**outcome, steps=steps)
+        self.last_path = writer.path
+        self.get_logger().info(f"saved {writer.path}: {steps} steps, outcome {outcome}")
+        return f"{writer.path} ({steps} steps, success={None if outcome is None else outcome['success']})"
+
+    def mark(self, success: bool) -> str:
+        """Operator's outcome: for the open episode, else rewrite the last recorded one."""
+        if self.writer is not None:
+            self.operator_mark = success
+            return f"{self.writer.path} will be saved with success={success}"
+        if self.last_path is None:
+            raise DemoError("no episode to mark yet")
+        replace_bag(self.last_path, outcome={"success": success, "marked_by": "operator"})
+        return f"{self.last_path} marked success={success}"
+
+    def _srv(self, action: Any) -> Any:
+        def handle(request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+            try:
+                response.message = action()
+                response.success = True
+            except (DemoError, OSError) as exc:
+                response.success, response.message = False, str(exc)
+            return response
+
+        return handle
+
+    # ------------------------------------------------------------------ data
+
+    def _guard(self, fn: Any, *args: Any) -> None:
+        if self.writer is None:
+            return
+        try:
+            fn(*args)
+        except (DemoError, ValueError) as exc:
+            self.counts["errors"] += 1
+            self.get_logger().warning(f"dropped a message: {exc}", throttle_duration_sec=2.0)
+
+    def _on_image(self, msg: Image) -> None:
+        self._guard(lambda: (self.writer.image(image_rgb(msg), time.time_ns()), self._count("images")))
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        n = len(msg.name)
+        vel = msg.velocity if len(msg.velocity) == n else np.zeros(n)
+        eff = msg.effort if len(msg.effort) == n else None
+        self._guard(lambda: (self.writer.joint_state(list(msg.name), np.asarray(msg.position), np.asarray(vel),
+                                                     None if eff is None else np.asarray(eff), time.time_ns()),
+                             self._count("joint_states")))
+
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        self._guard(lambda: (self.writer.command(np.asarray(msg.data), time.time_ns()), self._count("commands")))
+
+    def _count(self, key: str) -> None:
+        self.counts[key] += 1
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            sim = parse_sim_diagnostics(diagnostic_values(status))
+            if sim is None:
+                continue
+            new_episode = self.sim.episode is not None and sim.episode != self.sim.episode
+            if new_episode and self.writer is not None and self.config.auto_start:
+                self.sim = SimEpisode(self.sim.episode, self.sim.success)
+                self.stop()  # the sim moved on: close this episode with the old episode's outcome
+                self.start()
+            if sim.episode != self.sim.episode:
+                self.sim = SimEpisode(sim.episode, False)
+            self.sim.success = self.sim.success or sim.success
+
+    def _flush(self) -> None:
+        if self.writer is not None:
+            self.writer.flush()
+
+    def _diagnose(self) -> None:
+        values = {**self.counts, "recording": self.recording, "output_dir": str(self.root),
+                  "episode_dir": str(self.writer.path) if self.writer else "",
+                  "last_episode": str(self.last_path or "")}
+        level = OK if self.counts["errors"] == 0 else WARN
+        message = f"recording {self.writer.path.name}" if self.writer else "idle"
+        self.diag_pub.publish(diagnostic_array(self, [diagnostic_status(self, "recorder", level, message, values)]))
+
+    def shutdown(self) -> None:
+        """Close an open episode (Ctrl-C must leave a complete bag)."""
+        if self.writer is not None:
+            self.stop()
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `recorder` executable; SIGINT/SIGTERM close the open episode and exit."""
+    rclpy.init(args=argv if argv is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    node = None
+    try:
+        node = RecorderNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish writing the bag even on a second Ctrl-C
+            node.shutdown()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

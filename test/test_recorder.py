@@ -1,0 +1,212 @@
+"""The recorder node over real DDS: services, Ctrl-C and SIGKILL mid-episode leave readable bags, marks;
+and (slow) a scripted Twist sequence through teleop -> safety -> sim recorded as an episode."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy")
+
+import rclpy  # noqa: E402
+from geometry_msgs.msg import Twist  # noqa: E402
+from rclpy.context import Context  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import Image, JointState  # noqa: E402
+from std_msgs.msg import Float64, Float64MultiArray  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+
+from gato_ros import JOINT_NAMES  # noqa: E402
+from gato_ros.demos.bag import list_episodes, read_episode, read_outcome  # noqa: E402
+from gato_ros.nodes.recorder import SimEpisode, decide_outcome, episode_dir, parse_sim_diagnostics  # noqa: E402
+
+pytestmark = pytest.mark.ros
+RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def test_outcome_rules_and_names(tmp_path):
+    assert decide_outcome(True, SimEpisode(3, False)) == {"success": True, "marked_by": "operator"}
+    assert decide_outcome(None, SimEpisode(3, True))["success"] is True
+    assert decide_outcome(None, None) is None
+    assert parse_sim_diagnostics({"episode": "2", "success": "True", "stage": "stacked"}) == SimEpisode(2, True)
+    assert parse_sim_diagnostics({"recording": "True"}) is None
+    a = episode_dir(tmp_path, "episode", 0, now=0)
+    a.mkdir()
+    assert episode_dir(tmp_path, "episode", 0, now=0) != a
+
+
+class Probe:
+    """Test-side node: a fake robot (images, joint states), a command source, twist source, service calls."""
+
+    def __init__(self, fake_robot: bool) -> None:
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.node = Node("recorder_probe", context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.step = 0
+        self.twist = np.zeros(6)
+        self.twist_pub = self.node.create_publisher(Twist, "/teleop/twist", RELIABLE)
+        self.grip_pub = self.node.create_publisher(Float64, "/teleop/gripper", RELIABLE)
+        if fake_robot:
+            self.img_pub = self.node.create_publisher(Image, "/camera/image_raw", RELIABLE)
+            self.js_pub = self.node.create_publisher(JointState, "/joint_states", RELIABLE)
+            self.cmd_pub = self.node.create_publisher(Float64MultiArray, "/gato/effort_command", RELIABLE)
+            self.node.create_timer(0.01, self._joint_state)
+            self.node.create_timer(0.05, self._image_and_command)
+        else:
+            self.node.create_timer(0.05, self._twist)
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.thread.start()
+
+    def _spin(self) -> None:
+        while not self.stop_event.is_set():
+            self.executor.spin_once(timeout_sec=0.01)
+
+    def _joint_state(self) -> None:
+        msg = JointState(name=list(JOINT_NAMES), position=[float(self.step)] * 8, velocity=[0.0] * 8)
+        self.js_pub.publish(msg)
+
+    def _image_and_command(self) -> None:
+        self.step += 1
+        img = Image(height=16, width=16, encoding="rgb8", step=48, data=bytes([self.step % 256]) * (16 * 48))
+        self.img_pub.publish(img)
+        self.cmd_pub.publish(Float64MultiArray(data=[float(self.step)] * 8))
+
+    def _twist(self) -> None:
+        msg = Twist()
+        msg.linear.x, msg.linear.y, msg.linear.z = (float(v) for v in self.twist[:3])
+        self.twist_pub.publish(msg)
+
+    def call(self, service: str, timeout: float = 20.0) -> Trigger.Response:
+        client = self.node.create_client(Trigger, service)
+        assert client.wait_for_service(timeout_sec=timeout), f"{service} did not appear"
+        future = client.call_async(Trigger.Request())
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert future.done(), f"{service} did not answer"
+        return future.result()
+
+    def close(self) -> None:
+        self.stop_event.set()
+        self.thread.join()
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+def node_process(module: str, name: str, params: dict[str, object], env: dict[str, str], log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", f"gato_ros.nodes.{module}", "--ros-args", "-r", f"__node:={name}"]
+    for k, v in params.items():
+        cmd += ["-p", f"{k}:={json.dumps(v) if not isinstance(v, str) else v}"]
+    return subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGINT) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
+def test_services_sigint_and_sigkill_leave_readable_bags(ros_env, tmp_path):
+    out = tmp_path / "demos"
+    params = {"output_dir": str(out), "auto_start": False, "flush_period_s": 0.2, "instruction": "put red on blue"}
+    rec = node_process("recorder", "recorder", params, ros_env, tmp_path / "rec.log")
+    probe = Probe(fake_robot=True)
+    try:
+        assert probe.call("/recorder/start").success
+        time.sleep(1.5)
+        assert probe.call("/recorder/mark_success").success
+        stopped = probe.call("/recorder/stop")
+        assert stopped.success, stopped.message
+        assert not probe.call("/recorder/stop").success  # not recording: a clear refusal
+        first = list_episodes(out)
+        assert len(first) == 1
+        ep = read_episode(first[0])
+        assert 15 <= len(ep) <= 100 and ep.success is True and ep.instruction == "put red on blue"
+        # each step pairs a command with the observation at or before it (fake robot: same counter)
+        assert np.all(ep.actions[:, 0] - ep.images[:, 0, 0, 0] <= 1)
+
+        assert probe.call("/recorder/start").success  # second episode, then Ctrl-C mid-episode
+        time.sleep(1.0)
+        assert stop_process(rec) == 0
+        second = [p for p in list_episodes(out) if p not in first]
+        assert len(second) == 1 and (second[0] / "metadata.yaml").is_file()
+        assert len(read_episode(second[0])) >= 10 and read_outcome(second[0]) == {}
+
+        rec = node_process("recorder", "recorder", params, ros_env, tmp_path / "rec2.log")
+        assert probe.call("/recorder/start").success  # third episode, then SIGKILL mid-episode
+        time.sleep(2.0)
+        rec.send_signal(signal.SIGKILL)
+        rec.wait()
+        third = [p for p in list_episodes(out) if p not in first + second]
+        assert len(third) == 1 and not (third[0] / "metadata.yaml").exists()
+        ep3 = read_episode(third[0])  # recovered: everything up to the last flush (0.2 s)
+        assert len(ep3) >= 25, len(ep3)
+        assert np.all(np.diff(ep3.actions[:, 0]) > 0)
+    finally:
+        probe.close()
+        stop_process(rec)
+
+
+@pytest.mark.slow
+def test_scripted_twists_through_teleop_are_recorded(ros_env, tmp_path):
+    """sim + safety + teleop + recorder processes; +z twists raise the recorded pinch point."""
+    from rosbags.rosbag2 import Reader
+
+    from gato_ros.robot import RobotModel, default_urdf_path
+
+    out = tmp_path / "demos"
+    procs = [
+        node_process("sim", "sim", {"real_time_factor": 1.0, "seed": 3}, ros_env, tmp_path / "sim.log"),
+        node_process("safety", "safety", {}, ros_env, tmp_path / "safety.log"),
+        node_process("teleop", "teleop", {}, ros_env, tmp_path / "teleop.log"),
+        node_process("recorder", "recorder", {"output_dir": str(out), "auto_start": False}, ros_env,
+                     tmp_path / "rec.log"),
+    ]
+    probe = Probe(fake_robot=False)
+    try:
+        probe.call("/sim/reset", timeout=60)
+        probe.call("/teleop/reset", timeout=30)
+        time.sleep(2.0)  # teleop holds, safety passes commands through
+        assert probe.call("/recorder/start").success
+        time.sleep(0.5)
+        probe.twist = np.array([0.0, 0.0, 0.08, 0, 0, 0])
+        time.sleep(2.0)
+        probe.twist = np.zeros(6)
+        time.sleep(0.5)
+        assert probe.call("/recorder/stop").success
+    finally:
+        probe.close()
+        for p in procs:
+            stop_process(p)
+    logs = {p.name: p.read_text()[-2000:] for p in tmp_path.glob("*.log")}
+    [bag] = list_episodes(out)
+    with Reader(bag) as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    assert counts["/gato/instruction"] == 1 and counts["/gato/outcome"] == 1, counts
+    assert 40 <= counts["/gato/effort_command"] <= 75, (counts, logs)  # 3 s at 20 Hz
+    assert counts["/camera/image_raw"] >= 30 and counts["/joint_states"] >= 150, counts
+    ep = read_episode(bag)
+    assert len(ep) == counts["/gato/effort_command"] and ep.images.shape[1:] == (64, 64, 3)
+    assert ep.success is False and ep.source == "teleop"
+    robot = RobotModel.from_file(default_urdf_path())
+    z = np.array([robot.fk(q[:7])[2, 3] for q in ep.joint_positions])
+    assert z[-1] - z[0] > 0.08, z  # 2 s at 0.08 m/s
