@@ -1,0 +1,137 @@
+"""`gato-ros demos generate|list|show|trim|mark|render`: make expert demos, browse and edit recorded ones."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("demos", help="generate expert demos; list, show, trim, mark, render recorded demos",
+                              description=__doc__)
+    sub = p.add_subparsers(dest="demos_command", required=True)
+
+    g = sub.add_parser("generate", help="scripted-expert demos in the MuJoCo sim (rosbag2 MCAP, one per episode)")
+    g.add_argument("out_dir", type=Path)
+    g.add_argument("--episodes", type=int, default=10)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--cell", choices=("primitive", "real"), default="primitive")
+    g.add_argument("--object-set", default="rgb_train_random")
+    g.add_argument("--camera", default="basket_front_left")
+    g.add_argument("--image-size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"))
+    g.add_argument("--no-progress", action="store_true")
+    g.set_defaults(func=_generate)
+
+    ls = sub.add_parser("list", help="one line per demo under ROOT: steps, duration, success, instruction")
+    ls.add_argument("root", type=Path, nargs="?", default=Path("demos"))
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ls.set_defaults(func=_list)
+
+    sh = sub.add_parser("show", help="details of one demo (topics, outcome, metadata, ranges) as JSON")
+    sh.add_argument("demo", type=Path)
+    sh.set_defaults(func=_show)
+
+    tr = sub.add_parser("trim", help="cut the idle head and tail (or keep steps [--start, --stop)), in place")
+    tr.add_argument("demo", type=Path)
+    tr.add_argument("--start", type=int, default=None)
+    tr.add_argument("--stop", type=int, default=None)
+    tr.add_argument("--velocity-threshold", type=float, default=0.02, help="rad/s: slower arm joints = idle")
+    tr.add_argument("--margin", type=int, default=2, help="idle steps kept on each side")
+    tr.set_defaults(func=_trim)
+
+    mk = sub.add_parser("mark", help="set the demo's outcome (success or failure)")
+    mk.add_argument("demo", type=Path)
+    group = mk.add_mutually_exclusive_group(required=True)
+    group.add_argument("--success", dest="success", action="store_true")
+    group.add_argument("--failure", dest="success", action="store_false")
+    mk.add_argument("--note", default="")
+    mk.set_defaults(func=_mark)
+
+    rd = sub.add_parser("render", help="contact sheet (.png) or video (.mp4) of a demo's camera frames")
+    rd.add_argument("demo", type=Path)
+    rd.add_argument("out", type=Path, help="output file: .png/.jpg (sheet) or .mp4/.avi (video)")
+    rd.add_argument("--frames", type=int, default=24)
+    rd.add_argument("--columns", type=int, default=8)
+    rd.add_argument("--scale", type=int, default=2)
+    rd.set_defaults(func=_render)
+
+
+def _fail(exc: Exception) -> int:
+    print(f"gato-ros demos: {exc}", file=sys.stderr)
+    return 2
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from gato_ros.demos.generate import generate_demos
+
+    try:
+        results = generate_demos(args.out_dir, args.episodes, seed=args.seed, cell=args.cell,
+                                 object_set=args.object_set, camera=args.camera, image_size=tuple(args.image_size),
+                                 progress=not args.no_progress)
+    except (ValueError, RuntimeError) as exc:
+        return _fail(exc)
+    ok = sum(bool(r.get("success")) for r in results)
+    print(f"wrote {len(results)} demos to {args.out_dir} ({ok} successful)")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from gato_ros.demos.bag import DemoError
+    from gato_ros.demos.manage import format_table, list_demos, to_json
+
+    try:
+        rows = list_demos(args.root)
+    except DemoError as exc:
+        return _fail(exc)
+    print(to_json([asdict(r) for r in rows]) if args.json else format_table(rows))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from gato_ros.demos.bag import DemoError
+    from gato_ros.demos.manage import show, to_json
+
+    try:
+        print(to_json(show(args.demo)))
+    except DemoError as exc:
+        return _fail(exc)
+    return 0
+
+
+def _trim(args: argparse.Namespace) -> int:
+    from gato_ros.demos.bag import DemoError
+    from gato_ros.demos.manage import trim
+
+    try:
+        start, stop, n = trim(args.demo, args.start, args.stop, args.velocity_threshold, args.margin)
+    except DemoError as exc:
+        return _fail(exc)
+    print(f"{args.demo}: kept steps [{start}, {stop}) of {n}")
+    return 0
+
+
+def _mark(args: argparse.Namespace) -> int:
+    from gato_ros.demos.bag import DemoError
+    from gato_ros.demos.manage import mark
+
+    try:
+        outcome = mark(args.demo, args.success, args.note)
+    except DemoError as exc:
+        return _fail(exc)
+    print(f"{args.demo}: outcome {outcome}")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from gato_ros.demos.bag import DemoError
+    from gato_ros.demos.manage import render
+
+    try:
+        out = render(args.demo, args.out, args.frames, args.columns, args.scale)
+    except DemoError as exc:
+        return _fail(exc)
+    print(f"wrote {out}")
+    return 0
