@@ -67,6 +67,9 @@ class Probe:
             self.node.create_timer(0.05, self._image_and_command)
         else:
             self.node.create_timer(0.05, self._twist)
+        self.twists_seen: list[np.ndarray] = []
+        self.node.create_subscription(Twist, "/teleop/twist", lambda m: self.twists_seen.append(
+            np.array([m.linear.x, m.linear.y, m.linear.z])), RELIABLE)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._spin, daemon=True)
         self.thread.start()
@@ -210,3 +213,51 @@ def test_scripted_twists_through_teleop_are_recorded(ros_env, tmp_path):
     robot = RobotModel.from_file(default_urdf_path())
     z = np.array([robot.fk(q[:7])[2, 3] for q in ep.joint_positions])
     assert z[-1] - z[0] > 0.08, z  # 2 s at 0.08 m/s
+
+
+def _wait_for(path: Path, text: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = path.read_text() if path.exists() else ""
+        if text in content:
+            return content
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not in output:\n{path.read_text() if path.exists() else ''}")
+
+
+def test_record_cli_keys_in_a_terminal(ros_env, tmp_path):
+    """`gato-ros record` on a pseudo-terminal: enter starts, w drives forward, enter stops, y marks, esc quits."""
+    import pty
+
+    out = tmp_path / "demos"
+    log = tmp_path / "record.log"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "gato_ros.cli", "record", "--out", str(out), "--no-sim-reset"],
+                            env=ros_env, stdin=slave, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    probe = Probe(fake_robot=True)
+    try:
+        _wait_for(log, "press enter to start")
+        time.sleep(1.0)  # discovery
+        os.write(master, b"\n")
+        _wait_for(log, "recording")
+        for _ in range(10):
+            os.write(master, b"w")
+            time.sleep(0.1)
+        time.sleep(0.3)
+        os.write(master, b"\r")
+        _wait_for(log, "saved")
+        os.write(master, b"y")
+        _wait_for(log, "marked success=True")
+        os.write(master, b"\x1b")
+        assert proc.wait(timeout=20) == 0
+    finally:
+        probe.close()
+        stop_process(proc)
+        os.close(master)
+        os.close(slave)
+    [bag] = list_episodes(out)
+    ep = read_episode(bag)
+    assert ep.success is True and ep.source == "teleop" and len(ep) >= 20, len(ep)  # ~1.3 s at 20 Hz
+    assert read_outcome(bag)["marked_by"] == "operator"
+    vx = [t[0] for t in probe.twists_seen]
+    assert max(vx) == pytest.approx(0.08) and vx[-1] == 0.0  # keys drove +x, then released

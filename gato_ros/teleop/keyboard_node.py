@@ -1,0 +1,86 @@
+"""Keyboard teleop on ROS topics: publishes the KeyTwistState as /teleop/twist and /teleop/gripper at a fixed
+rate; clients for the sim's and teleop's ~/reset. `python -m gato_ros.teleop.keyboard_node` runs it alone.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import rclpy
+from geometry_msgs.msg import Twist
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import Executor, SingleThreadedExecutor
+from rclpy.node import Node
+from std_msgs.msg import Float64
+from std_srvs.srv import Trigger
+
+from gato_ros.nodes.common import COMMAND_QOS
+from gato_ros.teleop.keyboard import HELP, KeyboardConfig, KeyTwistState, TerminalKeys
+
+
+class KeyboardTeleopNode(Node):
+    """Publishes the keyboard's twist and gripper command; `publish_twist=False` publishes nothing."""
+
+    def __init__(self, rate_hz: float = 20.0, config: KeyboardConfig | None = None, publish_twist: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(kwargs.pop("node_name", "keyboard_teleop"), **kwargs)
+        self.keys = KeyTwistState(config)
+        self.publish_twist = publish_twist
+        self.twist_pub = self.create_publisher(Twist, "/teleop/twist", COMMAND_QOS)
+        self.grip_pub = self.create_publisher(Float64, "/teleop/gripper", COMMAND_QOS)
+        self.sim_reset = self.create_client(Trigger, "/sim/reset")
+        self.teleop_reset = self.create_client(Trigger, "/teleop/reset")
+        self.create_timer(1.0 / rate_hz, self._publish, clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def _publish(self) -> None:
+        if not self.publish_twist:
+            return
+        v = self.keys.twist(time.monotonic())
+        msg = Twist()
+        msg.linear.x, msg.linear.y, msg.linear.z = (float(x) for x in v[:3])
+        msg.angular.x, msg.angular.y, msg.angular.z = (float(x) for x in v[3:])
+        self.twist_pub.publish(msg)
+        self.grip_pub.publish(Float64(data=float(self.keys.gripper)))
+
+    def call(self, client: Any, executor: Executor, timeout: float = 5.0) -> str:
+        """Call a Trigger service, spinning `executor` until it answers; a message saying what happened."""
+        if not client.service_is_ready():
+            return f"{client.srv_name} is not available"
+        future = client.call_async(Trigger.Request())
+        executor.spin_until_future_complete(future, timeout_sec=timeout)
+        if not future.done():
+            return f"{client.srv_name} did not answer within {timeout} s"
+        return future.result().message
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Keyboard teleop alone (drive the arm; record with any recorder)."""
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    node = KeyboardTeleopNode()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    print(HELP + "  x  reset the sim     esc  quit")
+    try:
+        with TerminalKeys() as term:
+            while True:
+                keys = term.read(0.01)
+                if "esc" in keys:
+                    break
+                for key in keys:
+                    if key == "x":
+                        print(node.call(node.sim_reset, executor))
+                    else:
+                        node.keys.press(key, time.monotonic())
+                executor.spin_once(timeout_sec=0.01)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
