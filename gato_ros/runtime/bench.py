@@ -299,31 +299,39 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict[st
                                              f"{opts.context}-token context; random weights; greedy",
                                "conditions": {}}
     conditions = [("no_sim", False)] + ([("with_sim", True)] if opts.with_sim else [])
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    results["complete"] = False
     for label, sim in conditions:
         log(f"-- {label} (load average before: {os.getloadavg()[0]:.2f})")
         results.setdefault("load_average_1min", {})[f"{label}_start"] = os.getloadavg()[0]
-        records = {}
-        if sim:
-            with SimLoad() as load:  # naive is minutes per config: measured without the sim only
-                records = {name: bench_config(name, opts, bandwidth, log, skip=("torch_naive",))
-                           for name in opts.configs}
+        records = results["conditions"].setdefault(label, {})
+        load = SimLoad().__enter__() if sim else None
+        try:
+            for name in opts.configs:  # naive is minutes per config: measured without the sim only
+                records[name] = bench_config(name, opts, bandwidth, log, skip=("torch_naive",) if sim else ())
+                _write(results, opts.out_dir)  # partial results survive an interrupted run
+            if load is not None:
                 if load.rate() <= 0 or not load.proc.is_alive():
                     raise RuntimeError("the background MuJoCo loop did not run")
                 results["sim_steps_per_s"] = load.rate()
                 log(f"background sim: {load.rate():.0f} steps/s")
-        else:
-            records = {name: bench_config(name, opts, bandwidth, log) for name in opts.configs}
-        results["conditions"][label] = records
+        finally:
+            if load is not None:
+                load.__exit__(None, None, None)
         results["load_average_1min"][f"{label}_end"] = os.getloadavg()[0]
-    naive = results["conditions"]["no_sim"]
+    results["complete"] = True
+    _write(results, opts.out_dir)
+    return results
+
+
+def _write(results: dict[str, Any], out_dir: Path) -> None:
+    """bench.json with speed-ups relative to the naive p50 measured without the sim."""
+    naive = results["conditions"].get("no_sim", {})
     for recs in results["conditions"].values():
         for name, rec in recs.items():
             _ratios(rec, naive.get(name, {}).get("variants", {}).get("torch_naive", {}).get("p50_ms"))
-    opts.out_dir.mkdir(parents=True, exist_ok=True)
-    (opts.out_dir / "bench.json").write_text(json.dumps(results, indent=2))
-    plot_histograms(results, opts.out_dir / "bench_latency.png")
-    return results
-
+    (out_dir / "bench.json").write_text(json.dumps(results, indent=2))
+    plot_histograms(results, out_dir / "bench_latency.png")
 
 def plot_histograms(results: dict[str, Any], path: Path) -> None:
     """Latency histograms (log x) per config: one curve per variant and condition, bounds as vertical lines."""
