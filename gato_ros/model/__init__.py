@@ -1,5 +1,7 @@
 """The Gato network (one file: gato.py)."""
 
-from gato_ros.model.gato import CONFIGS, Gato, GatoModelConfig, load_checkpoint, param_count, save_checkpoint
+from gato_ros.model.gato import (CONFIGS, Gato, GatoModelConfig, action_logits_mask, load_checkpoint, masked_loss,
+                                 param_count, restrict_to_actions, save_checkpoint, value_logits)
 
-__all__ = ["CONFIGS", "Gato", "GatoModelConfig", "load_checkpoint", "param_count", "save_checkpoint"]
+__all__ = ["CONFIGS", "Gato", "GatoModelConfig", "action_logits_mask", "load_checkpoint", "masked_loss",
+           "param_count", "restrict_to_actions", "save_checkpoint", "value_logits"]

@@ -174,9 +174,13 @@ class Gato(nn.Module):
               patches: torch.Tensor, patch_pos: torch.Tensor) -> torch.Tensor:
         """[B, L] per-token inputs -> [B, L, D] embeddings: token or patch, plus patch and local positions."""
         b, n = tokens.shape
+        exporting = torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
+        if not exporting and n and int(local_pos.max()) >= self.config.max_local_positions:
+            raise ValueError(f"local observation position {int(local_pos.max())} exceeds the model's "
+                             f"max_local_positions={self.config.max_local_positions}: observation block too long")
         x = self.wte(tokens)
         is_image = (modality == IMAGE).unsqueeze(-1)
-        if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
+        if exporting:
             # graph export: embed every position (a timestep is a few dozen tokens) and select
             img = self.patch_embed(patches.reshape(b * n, *patches.shape[2:])).view(b, n, -1)
             x = torch.where(is_image, img, x)
@@ -212,6 +216,10 @@ class Gato(nn.Module):
         """Output distribution over the whole vocabulary through the shared embedding."""
         return h @ self.wte.weight.t()
 
+    def action_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits of the 1024 value ids only ([B, L, 1024], index = bin): an action token's restricted head."""
+        return h @ self.wte.weight[VALUE_START:VALUE_START + NUM_VALUES].t()
+
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits [B, L, V] and, when the batch has a loss_mask, the masked next-token cross entropy."""
         x = self.embed(batch["tokens"], batch["modality"], batch["local_pos"], batch["patches"], batch["patch_pos"])
@@ -245,9 +253,22 @@ def value_logits(logits: torch.Tensor) -> torch.Tensor:
     return logits[..., VALUE_START:VALUE_START + NUM_VALUES]
 
 
-def save_checkpoint(path: str | Path, model: Gato, step: int, gato_config: Any,
-                    optimizer_state: dict | None = None, extra: dict | None = None) -> None:
-    """Weights, network config, gato.json contents, step and optional optimizer state in one torch file."""
+def action_logits_mask(vocab_size: int = 33026, device: torch.device | None = None) -> torch.Tensor:
+    """Bool [vocab_size], True on the 1024 value ids [32000, 33024): the ids an action token may take."""
+    mask = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+    mask[VALUE_START:VALUE_START + NUM_VALUES] = True
+    return mask
+
+
+def restrict_to_actions(logits: torch.Tensor) -> torch.Tensor:
+    """Full-vocabulary logits with every non-value id set to -inf (sampling then yields only action values)."""
+    mask = action_logits_mask(logits.shape[-1], logits.device)
+    return logits.masked_fill(~mask, float("-inf"))
+
+
+def save_checkpoint(path: str | Path, model: Gato, optimizer_state: dict | None, step: int, gato_config: Any,
+                    extra: dict | None = None) -> None:
+    """Weights, network config, gato.json contents (a GatoConfig), step and optimizer state in one torch file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
