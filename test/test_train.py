@@ -1,7 +1,11 @@
 """`gato-ros train` end to end on bags written here: mixture, checkpoints, resume, logs, plot."""
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
+import torch
 
 from gato_ros.config import ConfigError
 from gato_ros.demos.bag import write_episode
@@ -25,7 +29,7 @@ def _demos(root, n=3, t=6):
 def _cfg(tmp_path, **kw):
     data = {"run_dir": str(tmp_path / "run"), "model": "tiny", "model_overrides": SMALL, "steps": 6,
             "batch_size": 2, "seq_len": 128, "warmup_steps": 2, "checkpoint_every": 3, "log_every": 1,
-            "lr": 3e-3, "datasets": [{"name": "demos", "paths": [str(tmp_path / "demos")], "weight": 3.0}]}
+            "lr": 3e-3, "threads": 1, "datasets": [{"name": "demos", "paths": [str(tmp_path / "demos")], "weight": 3.0}]}
     data.update(kw)
     return TrainConfig.from_dict(data)
 
@@ -44,8 +48,13 @@ def test_train_resume_and_outputs(tmp_path):
         {"name": "demos", "paths": [str(tmp_path / "demos")], "weight": 3.0},
         {"name": "text", "text_files": [str(text)], "weight": 1.0}])
     train(cfg6, resume=True, progress=False)
-    _, _, extra = load_checkpoint(ckpt)
+    resumed, _, extra = load_checkpoint(ckpt)
     assert extra["step"] == 6
+    # deterministic: an uninterrupted 6-step run with the same seed ends with the very same weights
+    straight, _, _ = load_checkpoint(train(dataclasses.replace(cfg6, run_dir=str(tmp_path / "straight")),
+                                           progress=False))
+    for (name, a), b in zip(resumed.state_dict().items(), straight.state_dict().values()):
+        assert torch.equal(a, b), name
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("step,loss") and len(rows) == 7  # header + 6 logged steps across the resume
     assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
@@ -65,8 +74,44 @@ def test_schedule_and_config_errors(tmp_path):
 def test_loss_falls_on_demo_data(tmp_path):
     _demos(tmp_path / "demos", n=2, t=4)
     ckpt = train(_cfg(tmp_path, steps=60, checkpoint_every=60, prompt_prob=0.0, log_every=5), progress=False)
-    import json
-
     rows = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert rows[0]["loss"] > 6.0 and rows[-1]["loss"] < rows[0]["loss"] * 0.6, rows
     assert ckpt.is_file()
+
+
+def test_mixture_samples_datasets_by_weight(tmp_path):
+    from gato_ros.config import default_config
+    from gato_ros.tokenizer import GatoTokenizer, Modality
+    from gato_ros.train.data import Mixture, load_control, load_text
+
+    _demos(tmp_path / "demos", n=2, t=3)
+    text = tmp_path / "text.txt"
+    text.write_text("put the red block on the blue block\n")
+    cfg = _cfg(tmp_path, datasets=[{"name": "demos", "paths": [str(tmp_path / "demos")], "weight": 3.0},
+                                   {"name": "text", "text_files": [str(text)], "weight": 1.0}])
+    tok = GatoTokenizer(default_config())
+    sources = [load_control(cfg.datasets[0], tok, progress=False), load_text(cfg.datasets[1], tok)]
+    mix = Mixture(sources, 128, prompt_prob=0.0, prompt_tokens=32, seed=0)
+    is_text = [bool((s.modality == Modality.TEXT).all()) for s in mix.batch(400)]
+    assert 0.18 < np.mean(is_text) < 0.32  # weight 1 of 4
+
+
+def test_cli_trains_from_yaml_on_bags(tmp_path, capsys):
+    """`gato-ros train --config X.yaml` as a user runs it: progress on stderr, a checkpoint and logs."""
+    from gato_ros.cli import main
+
+    _demos(tmp_path / "demos", n=2, t=3)
+    cfg = {"run_dir": str(tmp_path / "run"), "model": "tiny", "model_overrides": SMALL, "steps": 2, "batch_size": 1,
+           "seq_len": 64, "warmup_steps": 1, "log_every": 1, "threads": 1,
+           "datasets": [{"name": "demos", "paths": [str(tmp_path / "demos")]}]}
+    (tmp_path / "t.yaml").write_text(json.dumps(cfg))  # JSON is YAML
+    assert main(["train", "--config", str(tmp_path / "t.yaml")]) == 0
+    out = capsys.readouterr()
+    assert "checkpoint:" in out.out and "train" in out.err and "tok_s" in out.err
+    assert (tmp_path / "run" / "checkpoint.pt").is_file() and (tmp_path / "run" / "metrics.json").is_file()
+    assert main(["train", "--config", str(tmp_path / "none.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    cfg["datasets"] = [{"name": "empty", "paths": [str(tmp_path / "nothing_here")]}]
+    (tmp_path / "e.yaml").write_text(json.dumps(cfg))
+    assert main(["train", "--config", str(tmp_path / "e.yaml")]) == 2
+    assert "nothing_here does not exist" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -22,13 +23,20 @@ def _run(args: argparse.Namespace) -> int:
     from gato_ros.train.config import TrainConfig
     from gato_ros.train.loop import train
 
+    from gato_ros.config import ConfigError
+    from gato_ros.demos.bag import DemoError
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    cfg = TrainConfig.load(args.config)
-    if args.steps is not None:
-        cfg = dataclasses.replace(cfg, steps=args.steps)
-    if args.run_dir is not None:
-        cfg = dataclasses.replace(cfg, run_dir=args.run_dir)
-    ckpt = train(cfg, resume=args.resume)
+    try:
+        cfg = TrainConfig.load(args.config)
+        if args.steps is not None:
+            cfg = dataclasses.replace(cfg, steps=args.steps)
+        if args.run_dir is not None:
+            cfg = dataclasses.replace(cfg, run_dir=args.run_dir)
+        ckpt = train(cfg, resume=args.resume)
+    except (ConfigError, DemoError, ValueError, RuntimeError) as exc:
+        print(f"gato-ros train: error: {exc}", file=sys.stderr)
+        return 2
     print(f"checkpoint: {ckpt}\nlogs: {Path(cfg.run_dir) / 'metrics.csv'}, plot: {Path(cfg.run_dir) / 'loss.png'}")
     print(f"export with: gato-ros export {ckpt} --out models/NAME")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import logging
 import math
 import random
 import time
@@ -16,9 +17,12 @@ from tqdm import tqdm
 
 from gato_ros.config import default_config
 from gato_ros.model.gato import CONFIGS, Gato, load_checkpoint, save_checkpoint
-from gato_ros.tokenizer import GatoTokenizer, collate
+from gato_ros.tokenizer import GatoTokenizer, Modality, collate
 from gato_ros.train.config import TrainConfig
 from gato_ros.train.data import Mixture, load_control, load_text
+
+LOG = logging.getLogger(__name__)
+PAD = int(Modality.PAD)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -90,8 +94,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         if extra.get("optimizer"):
             opt.load_state_dict(extra["optimizer"])
         start = int(extra["step"])
-        mixture.rng = np.random.default_rng([cfg.seed, start])
-        torch.manual_seed(cfg.seed + start)
+        LOG.info("resuming %s at step %d", ckpt_path, start)
         if log_csv.is_file():
             with log_csv.open() as f:
                 rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f) if int(float(r["step"])) <= start]
@@ -101,8 +104,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     (run / "data.json").write_text(json.dumps(data_info, indent=2))
     model.train()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="train", disable=not progress)
-    t_last, tokens_since = time.perf_counter(), 0
+    t_last, tokens_since, losses = time.perf_counter(), 0, []
     for step in bar:
+        # every step's randomness (data, dropout, patch positions) depends only on (seed, step): a resumed
+        # run continues exactly like an uninterrupted one
+        mixture.rng = np.random.default_rng([cfg.seed, step])
+        torch.manual_seed(cfg.seed * 1_000_003 + step)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
         batch = {k: v.to(device) for k, v in collate(mixture.batch(cfg.batch_size), cfg.seq_len).items()}
@@ -111,20 +118,21 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
         opt.step()
-        tokens_since += int((batch["modality"] != 6).sum())
+        tokens_since += int((batch["modality"] != PAD).sum())
+        losses.append(float(loss.detach()))
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
             now = time.perf_counter()
-            row = {"step": step + 1, "loss": float(loss.detach()), "lr": lr_at(step, cfg), "grad_norm": grad_norm,
-                   "tokens_per_s": tokens_since / (now - t_last)}
+            row = {"step": step + 1, "loss": sum(losses) / len(losses), "lr": lr_at(step, cfg),
+                   "grad_norm": grad_norm, "tokens_per_s": tokens_since / (now - t_last)}
             rows.append(row)
-            t_last, tokens_since = now, 0
+            t_last, tokens_since, losses = now, 0, []
             bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
             with log_csv.open("w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=list(row))
                 writer.writeheader()
                 writer.writerows(rows)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-            save_checkpoint(ckpt_path, model, step + 1, gato_config, opt.state_dict(),
+            save_checkpoint(ckpt_path, model, opt.state_dict(), step + 1, gato_config,
                             {"train_config": cfg.to_dict(), "data": data_info})
     (run / "metrics.json").write_text(json.dumps(rows, indent=1))
     if rows:
