@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 class RecordSession:
     """What each key does: recording keys act on the recorder, the rest drive the keyboard teleop."""
 
-    def __init__(self, recorder: Any, keyboard: Any, executor: Any, sim_reset: bool, echo: Any = print) -> None:
-        self.recorder, self.keyboard, self.executor = recorder, keyboard, executor
+    def __init__(self, recorder: Any, keyboard: Any, sim_reset: bool, echo: Any = print) -> None:
+        """`recorder` (RecorderNode) and `keyboard` (KeyboardTeleopNode) are spun by another thread."""
+        self.recorder, self.keyboard = recorder, keyboard
         self.sim_reset = sim_reset
         self.echo = echo
 
@@ -53,7 +55,7 @@ class RecordSession:
             elif key in ("y", "n"):
                 self.echo(self.recorder.mark(key == "y"))
             elif key == "x":
-                self.echo(self.keyboard.call(self.keyboard.sim_reset, self.executor))
+                self.echo(self.keyboard.call(self.keyboard.sim_reset))
             elif key in ("h", "?"):
                 self._help()
             elif self.keyboard.keys.press(key, now) == "gripper":
@@ -68,10 +70,10 @@ class RecordSession:
             self.echo(f"saved {self.recorder.stop()}")
             return
         if self.sim_reset:
-            self.echo(f"sim reset: {self.keyboard.call(self.keyboard.sim_reset, self.executor)}")
-            spin_for(self.executor, 0.5)  # let the new episode's first images and joint states arrive
+            self.echo(f"sim reset: {self.keyboard.call(self.keyboard.sim_reset)}")
+            time.sleep(0.5)  # let the new episode's first images and joint states arrive
         if self.keyboard.teleop_reset.service_is_ready():
-            self.keyboard.call(self.keyboard.teleop_reset, self.executor)
+            self.keyboard.call(self.keyboard.teleop_reset)
         self.echo(f"recording {self.recorder.start()}  (enter: stop)")
 
     def _help(self) -> None:
@@ -80,11 +82,14 @@ class RecordSession:
         self.echo(HELP + RECORD_HELP)
 
 
-def spin_for(executor: Any, seconds: float) -> None:
-    """Run every ready callback for `seconds` (spin_once runs one callback per call)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=max(0.0, min(0.005, deadline - time.monotonic())))
+def _spin(executor: Any) -> None:
+    """executor.spin until rclpy shuts down."""
+    from rclpy.executors import ExternalShutdownException
+
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -100,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
         print("gato-ros record: needs an interactive terminal (stdin is not a tty)", file=sys.stderr)
         return 2
     rclpy.init()
-    recorder = keyboard = None
+    recorder = keyboard = spinner = None
     try:
         recorder = RecorderNode(parameter_overrides=[
             Parameter("output_dir", value=str(args.out)), Parameter("auto_start", value=False),
@@ -110,27 +115,28 @@ def _run(args: argparse.Namespace) -> int:
         executor = SingleThreadedExecutor()
         executor.add_node(recorder)
         executor.add_node(keyboard)
-        session = RecordSession(recorder, keyboard, executor, not args.no_sim_reset,
-                                echo=lambda s: print(s, flush=True))
+        spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)  # callbacks off the key loop
+        spinner.start()
+        session = RecordSession(recorder, keyboard, not args.no_sim_reset, echo=lambda s: print(s, flush=True))
         session._help()
         print(f"episodes go to {args.out.resolve()}; press enter to start", flush=True)
         with TerminalKeys() as term:
             running = True
             while running:
-                for key in term.read(0.0):
+                for key in term.read(0.05):
                     running = running and session.handle(key, time.monotonic())
-                spin_for(executor, 0.02)  # one thread: keys and callbacks never race
     except KeyboardError as exc:
         print(f"gato-ros record: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         pass
     finally:
-        if recorder is not None:
-            if recorder.recording:
-                print(f"saved {recorder.stop()}", flush=True)
-            recorder.destroy_node()
-        if keyboard is not None:
-            keyboard.destroy_node()
-        rclpy.try_shutdown()
+        if recorder is not None and recorder.recording:
+            print(f"saved {recorder.stop()}", flush=True)
+        rclpy.try_shutdown()  # ends executor.spin in the spinner thread
+        if spinner is not None:
+            spinner.join(timeout=5.0)
+        for node in (recorder, keyboard):
+            if node is not None:
+                node.destroy_node()
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,7 @@ class RecorderNode(Node):
         self.config = cfg = declare_dataclass_parameters(self, RecorderConfig)
         self.root = Path(cfg.output_dir).expanduser()
         self.writer: EpisodeBagWriter | None = None
+        self.lock = threading.RLock()  # start/stop may come from another thread (`gato-ros record` keys)
         self.index = 0
         self.last_path: Path | None = None
         self.operator_mark: bool | None = None
@@ -152,8 +154,22 @@ class RecorderNode(Node):
 
     def start(self) -> str:
         """Open a new episode (closing an open one first)."""
+        with self.lock:
+            return self._start()
+
+    def stop(self) -> str:
+        """Close the open episode with its outcome; returns its directory."""
+        with self.lock:
+            return self._stop()
+
+    def mark(self, success: bool) -> str:
+        """Operator's outcome: for the open episode, else rewrite the last recorded one."""
+        with self.lock:
+            return self._mark(success)
+
+    def _start(self) -> str:
         if self.writer is not None:
-            self.stop()
+            self._stop()
         path = episode_dir(self.root, self.config.name_prefix, self.index)
         self.writer = EpisodeBagWriter(path, self.config.instruction, self.config.source, self.config.camera,
                                        self.config.control_rate_hz)
@@ -165,8 +181,7 @@ class RecorderNode(Node):
         self.get_logger().info(f"recording {path}")
         return str(path)
 
-    def stop(self) -> str:
-        """Close the open episode with its outcome; returns its directory."""
+    def _stop(self) -> str:
         if self.writer is None:
             raise DemoError("not recording (call ~/start first)")
         writer, self.writer = self.writer, None
@@ -180,8 +195,7 @@ class RecorderNode(Node):
         self.get_logger().info(f"saved {writer.path}: {steps} steps, outcome {outcome}")
         return f"{writer.path} ({steps} steps, success={None if outcome is None else outcome['success']})"
 
-    def mark(self, success: bool) -> str:
-        """Operator's outcome: for the open episode, else rewrite the last recorded one."""
+    def _mark(self, success: bool) -> str:
         if self.writer is not None:
             self.operator_mark = success
             return f"{self.writer.path} will be saved with success={success}"
@@ -204,13 +218,14 @@ class RecorderNode(Node):
     # ------------------------------------------------------------------ data
 
     def _guard(self, fn: Any, *args: Any) -> None:
-        if self.writer is None:
-            return
-        try:
-            fn(*args)
-        except (DemoError, ValueError) as exc:
-            self.counts["errors"] += 1
-            self.get_logger().warning(f"dropped a message: {exc}", throttle_duration_sec=2.0)
+        with self.lock:
+            if self.writer is None:
+                return
+            try:
+                fn(*args)
+            except (DemoError, ValueError) as exc:
+                self.counts["errors"] += 1
+                self.get_logger().warning(f"dropped a message: {exc}", throttle_duration_sec=2.0)
 
     def _on_image(self, msg: Image) -> None:
         self._guard(lambda: (self.writer.image(image_rgb(msg), time.time_ns()), self._count("images")))
@@ -236,16 +251,17 @@ class RecorderNode(Node):
                 continue
             new_episode = self.sim.episode is not None and sim.episode != self.sim.episode
             if new_episode and self.writer is not None and self.config.auto_start:
-                self.sim = SimEpisode(self.sim.episode, self.sim.success)
-                self.stop()  # the sim moved on: close this episode with the old episode's outcome
-                self.start()
+                with self.lock:
+                    self._stop()  # the sim moved on: close this episode with the old episode's outcome
+                    self._start()
             if sim.episode != self.sim.episode:
                 self.sim = SimEpisode(sim.episode, False)
             self.sim.success = self.sim.success or sim.success
 
     def _flush(self) -> None:
-        if self.writer is not None:
-            self.writer.flush()
+        with self.lock:
+            if self.writer is not None:
+                self.writer.flush()
 
     def _diagnose(self) -> None:
         values = {**self.counts, "recording": self.recording, "output_dir": str(self.root),
@@ -257,8 +273,9 @@ class RecorderNode(Node):
 
     def shutdown(self) -> None:
         """Close an open episode (Ctrl-C must leave a complete bag)."""
-        if self.writer is not None:
-            self.stop()
+        with self.lock:
+            if self.writer is not None:
+                self._stop()
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -44,12 +44,17 @@ class KeyboardTeleopNode(Node):
         self.twist_pub.publish(msg)
         self.grip_pub.publish(Float64(data=float(self.keys.gripper)))
 
-    def call(self, client: Any, executor: Executor, timeout: float = 5.0) -> str:
-        """Call a Trigger service, spinning `executor` until it answers; a message saying what happened."""
+    def call(self, client: Any, executor: Executor | None = None, timeout: float = 5.0) -> str:
+        """Call a Trigger service and wait for the answer (spinning `executor`, or while another thread spins);
+        a message saying what happened."""
         if not client.service_is_ready():
             return f"{client.srv_name} is not available"
         future = client.call_async(Trigger.Request())
-        executor.spin_until_future_complete(future, timeout_sec=timeout)
+        if executor is not None:
+            executor.spin_until_future_complete(future, timeout_sec=timeout)
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
         if not future.done():
             return f"{client.srv_name} did not answer within {timeout} s"
         return future.result().message
