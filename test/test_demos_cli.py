@@ -88,3 +88,13 @@ def test_missing_corrupt_and_idle_demos_fail_clearly(demos, tmp_path, capsys):
         trim(tmp_path / "idle")
     assert main(["demos", "trim", str(demos / "a"), "--start", "5", "--stop", "99"]) == 2
     assert main(["demos", "render", str(demos / "a"), str(tmp_path / "x.gif")]) == 2
+
+
+def test_generate_writes_readable_expert_demos(tmp_path, capsys):
+    """`demos generate` (scripted expert in the sim) -> bags that list and read back."""
+    assert main(["demos", "generate", "--out", str(tmp_path / "gen"), "--episodes", "1", "--seed", "3",
+                 "--no-progress"]) == 0
+    [row] = list_demos(tmp_path / "gen")
+    assert not row.error and row.steps > 10 and row.source == "sim_expert"
+    assert main(["demos", "generate", "--episodes", "1"]) == 2
+    assert "output directory" in capsys.readouterr().err

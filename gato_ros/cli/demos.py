@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="demos_command", required=True)
 
     g = sub.add_parser("generate", help="scripted-expert demos in the MuJoCo sim (rosbag2 MCAP, one per episode)")
-    g.add_argument("out_dir", type=Path)
+    g.add_argument("out_dir", type=Path, nargs="?", default=None, help="output directory (or --out)")
+    g.add_argument("--out", type=Path, default=None, help="output directory (one episode_NNNNN bag per episode)")
     g.add_argument("--episodes", type=int, default=10)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--cell", choices=("primitive", "real"), default="primitive")
@@ -65,6 +66,10 @@ def _fail(exc: Exception) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from gato_ros.demos.generate import generate_demos
 
+    out = args.out or args.out_dir
+    if out is None or (args.out and args.out_dir and args.out != args.out_dir):
+        return _fail(ValueError("give one output directory: `demos generate DIR` or `demos generate --out DIR`"))
+    args.out_dir = out
     try:
         results = generate_demos(args.out_dir, args.episodes, seed=args.seed, cell=args.cell,
                                  object_set=args.object_set, camera=args.camera, image_size=tuple(args.image_size),
