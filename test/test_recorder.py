@@ -286,3 +286,35 @@ def test_record_cli_keys_in_a_terminal(ros_env, tmp_path):
     assert read_outcome(bag)["marked_by"] == "operator"
     vx = [t[0] for t in probe.twists_seen]
     assert max(vx) == pytest.approx(0.08) and vx[-1] == 0.0  # keys drove +x, then released
+
+
+def test_auto_start_follows_sim_episodes_and_takes_their_outcome(ros_env, tmp_path):
+    """auto_start (the launch's record:=DIR): a new bag per sim episode, closed with the sim's success."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+    from rclpy.parameter import Parameter
+
+    from gato_ros.nodes.recorder import RecorderNode
+
+    def diag(episode: int, success: bool) -> DiagnosticArray:
+        values = {"episode": str(episode), "success": str(success), "stage": "none", "success_ever": str(success)}
+        return DiagnosticArray(status=[DiagnosticStatus(name="sim: episode", values=[
+            KeyValue(key=k, value=v) for k, v in values.items()])])
+
+    context = Context()
+    rclpy.init(context=context)
+    node = RecorderNode(context=context, parameter_overrides=[
+        Parameter("output_dir", value=str(tmp_path)), Parameter("auto_start", value=True)])
+    try:
+        assert node.recording
+        node._on_diagnostics(diag(0, False))
+        node._on_diagnostics(diag(0, True))
+        node._on_diagnostics(diag(0, False))  # knocked over later: the episode still succeeded
+        node._on_diagnostics(diag(1, False))  # the sim reset
+        assert node.recording and len(list_episodes(tmp_path)) == 2
+        node.shutdown()
+        first, second = list_episodes(tmp_path)
+        assert read_outcome(first) == {"success": True, "marked_by": "sim", "sim_episode": 0, "steps": 0}
+        assert read_outcome(second)["success"] is False and read_outcome(second)["sim_episode"] == 1
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
