@@ -137,7 +137,7 @@ def test_value_logits_and_checkpoint_round_trip(tmp_path):
     assert torch.isinf(restricted[..., :32000]).all() and torch.isinf(restricted[..., 33024:]).all()
     cfg = default_config(name="test")
     opt = torch.optim.AdamW(model.parameters())
-    save_checkpoint(tmp_path / "ckpt.pt", model, opt.state_dict(), 7, cfg, extra={"note": "x"})
+    save_checkpoint(tmp_path / "ckpt.pt", model, 7, cfg, optimizer_state=opt.state_dict(), extra={"note": "x"})
     loaded, cfg2, extra = load_checkpoint(tmp_path / "ckpt.pt")
     assert extra["step"] == 7 and extra["note"] == "x" and cfg2.model["n_embd"] == TINY.n_embd
     assert extra["optimizer"]["param_groups"][0]["lr"] == opt.param_groups[0]["lr"]
@@ -147,6 +147,8 @@ def test_value_logits_and_checkpoint_round_trip(tmp_path):
         load_checkpoint(tmp_path / "bad.pt")
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "missing.pt")
+    with pytest.raises(TypeError, match="step: int"):  # the old (optimizer_state, step, config) order
+        save_checkpoint(tmp_path / "old.pt", model, opt.state_dict(), 7, cfg)
 
 
 def test_local_position_beyond_table_is_a_clear_error():

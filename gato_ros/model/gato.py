@@ -266,9 +266,12 @@ def restrict_to_actions(logits: torch.Tensor) -> torch.Tensor:
     return logits.masked_fill(~mask, float("-inf"))
 
 
-def save_checkpoint(path: str | Path, model: Gato, optimizer_state: dict | None, step: int, gato_config: Any,
+def save_checkpoint(path: str | Path, model: Gato, step: int, gato_config: Any, optimizer_state: dict | None = None,
                     extra: dict | None = None) -> None:
     """Weights, network config, gato.json contents (a GatoConfig), step and optimizer state in one torch file."""
+    if not isinstance(step, int) or not hasattr(gato_config, "to_dict"):
+        raise TypeError("save_checkpoint(path, model, step: int, gato_config: GatoConfig, optimizer_state=None, "
+                        f"extra=None): got step={type(step).__name__}, gato_config={type(gato_config).__name__}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {

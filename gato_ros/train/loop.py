@@ -132,8 +132,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                 writer.writeheader()
                 writer.writerows(rows)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-            save_checkpoint(ckpt_path, model, opt.state_dict(), step + 1, gato_config,
-                            {"train_config": cfg.to_dict(), "data": data_info})
+            save_checkpoint(ckpt_path, model, step + 1, gato_config, optimizer_state=opt.state_dict(),
+                            extra={"train_config": cfg.to_dict(), "data": data_info})
     (run / "metrics.json").write_text(json.dumps(rows, indent=1))
     if rows:
         plot_losses(rows, run / "loss.png")
