@@ -53,7 +53,9 @@ class GatoPolicy:
         self.tokenizer = self._tokenizer()
         self.n_actions = len(self.config.robot.joint_names)
         self.action_modality = self._action_modality()
-        self.max_context_tokens = int(max_context_tokens)
+        # a model attends no further back than it was trained to: its training window caps the context
+        trained = int((self.config.model or {}).get("context_window") or 0)
+        self.max_context_tokens = min(int(max_context_tokens), trained) if trained > 0 else int(max_context_tokens)
         self.max_prompt_tokens = int(max_prompt_tokens or self.max_context_tokens // 2)
         self.runner = KVRunner(prefill, decode, self.provider, self.meta.cache_dims)
         self.window = TimestepWindow(self.max_context_tokens)

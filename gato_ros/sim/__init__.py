@@ -1,5 +1,10 @@
 """MuJoCo RGB Stacking cell (primitive and real-asset variants) behind the robot's torque interface."""
 
-from gato_ros.sim.env import EnvError, Observation, StackingEnv
+import os
+
+# Offscreen rendering without a display: EGL (Mesa) unless the user chose another backend.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from gato_ros.sim.env import EnvError  # noqa: E402 - after MUJOCO_GL, Observation, StackingEnv
 
 __all__ = ["EnvError", "Observation", "StackingEnv"]
