@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gato_ros.config import ConfigError
-from gato_ros.demos.bag import write_episode
+from gato_ros.demos.bag import read_episode, write_episode
 from gato_ros.episode import Episode
 from gato_ros.model.gato import load_checkpoint
 from gato_ros.train.config import TrainConfig
@@ -81,7 +81,7 @@ def test_loss_falls_on_demo_data(tmp_path):
 
 def test_mixture_samples_datasets_by_weight(tmp_path):
     from gato_ros.config import default_config
-    from gato_ros.tokenizer import GatoTokenizer, Modality
+    from gato_ros.tokenizer import GatoTokenizer, Modality, collate
     from gato_ros.train.data import Mixture, load_control, load_text
 
     _demos(tmp_path / "demos", n=2, t=3)
@@ -94,6 +94,11 @@ def test_mixture_samples_datasets_by_weight(tmp_path):
     mix = Mixture(sources, 128, prompt_prob=0.0, prompt_tokens=32, seed=0)
     is_text = [bool((s.modality == Modality.TEXT).all()) for s in mix.batch(400)]
     assert 0.18 < np.mean(is_text) < 0.32  # weight 1 of 4
+    # demo patches are kept as float16 and come back as float32 within a fraction of a pixel level
+    full = tok.episode(read_episode(sorted((tmp_path / "demos").iterdir())[0]))
+    stored = sources[0].sequences[0]
+    assert stored.patches.dtype == np.float16 and np.abs(stored.patches - full.patches).max() < 0.1 / 127.5 / 4
+    assert collate([stored], len(stored))["patches"].dtype == torch.float32
 
 
 def test_cli_trains_from_yaml_on_bags(tmp_path, capsys):
