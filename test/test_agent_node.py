@@ -95,8 +95,22 @@ class Harness:
 
 
 @pytest.fixture(scope="module")
-def agent(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory, ros_domain_id: int):
-    """An active agent process and the test harness around it."""
+def prompt_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 5-step demonstration bag (what `gato-ros record` and `demos generate` write): the agent's prompt."""
+    from gato_ros.demos.bag import write_episode
+    from gato_ros.episode import Episode
+
+    rng = np.random.default_rng(0)
+    path = tmp_path_factory.mktemp("demos") / "prompt"
+    write_episode(path, Episode(rng.integers(0, 255, (5, 64, 64, 3), dtype=np.uint8), rng.normal(size=(5, 8)),
+                                rng.normal(size=(5, 8)), rng.normal(size=(5, 8)),
+                                instruction="stack the red object on the blue object", success=True))
+    return path
+
+
+@pytest.fixture(scope="module")
+def agent(tiny_model: Path, prompt_demo: Path, tmp_path_factory: pytest.TempPathFactory, ros_domain_id: int):
+    """An active agent process (prompted with a recorded demo) and the test harness around it."""
     import os
 
     env = dict(os.environ, ROS_DOMAIN_ID=str(ros_domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
@@ -106,6 +120,7 @@ def agent(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory, ros_domain
     procs = ProcessSet(tmp_path_factory.mktemp("logs"))
     child = procs.start("agent", [sys.executable, "-m", "gato_ros.nodes.agent", "--ros-args",
                                   "-p", f"model_dir:={tiny_model}", "-p", "execution_provider:=cpu",
+                                  "-p", f"prompt_demo:={prompt_demo}",
                                   "-p", "diagnostics_period_s:=0.2", "-p", "image_timeout_s:=0.3"], env)
     try:
         with GraphMonitor("agent_test") as monitor:
@@ -145,7 +160,8 @@ def test_acts_at_control_rate_with_finite_efforts(agent) -> None:
     assert arr.shape[1] == 8 and np.all(np.isfinite(arr))
     values = _wait_diag(monitor, lambda v: v["_message"] == "acting")
     assert values["provider"] and values["model"] and float(values["tick_p50_ms"]) > 0
-    assert int(values["context_tokens"]) > 0 and 0 < float(values["context_fill"]) <= 1
+    # the prompt demo (17 instruction tokens + 5 timesteps of 40) stays pinned in the context
+    assert int(values["context_tokens"]) >= 17 + 5 * 40 and 0 < float(values["context_fill"]) <= 1
     assert values["_level"] == "0"
 
 
