@@ -57,6 +57,7 @@ def test_train_resume_and_outputs(tmp_path):
         assert torch.equal(a, b), name
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("step,loss") and len(rows) == 7  # header + 6 logged steps across the resume
+    assert [r["step"] for r in json.loads((tmp_path / "run" / "metrics.json").read_text())] == [1, 2, 3, 4, 5, 6]
     assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
 
 

@@ -65,6 +65,16 @@ def plot_losses(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def write_metrics(rows: list[dict], run: Path) -> None:
+    """The logged rows as run/metrics.csv and run/metrics.json (rewritten at every log step)."""
+    if rows:
+        with (run / "metrics.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    (run / "metrics.json").write_text(json.dumps(rows, indent=1))
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train per `cfg`; returns the final checkpoint path (run_dir/checkpoint.pt)."""
     run = Path(cfg.run_dir)
@@ -127,14 +137,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             rows.append(row)
             t_last, tokens_since, losses = now, 0, []
             bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
-            with log_csv.open("w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=list(row))
-                writer.writeheader()
-                writer.writerows(rows)
+            write_metrics(rows, run)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             save_checkpoint(ckpt_path, model, step + 1, gato_config, optimizer_state=opt.state_dict(),
                             extra={"train_config": cfg.to_dict(), "data": data_info})
-    (run / "metrics.json").write_text(json.dumps(rows, indent=1))
+            if rows:  # an interrupted run keeps a plot up to its last checkpoint
+                plot_losses(rows, run / "loss.png")
+    write_metrics(rows, run)
     if rows:
         plot_losses(rows, run / "loss.png")
     return ckpt_path
