@@ -1,14 +1,16 @@
 """`gato.json`: the one description of a model's vocabulary, tokenizer, robot layout and network.
 
-Training writes it, export copies it next to the ONNX graphs, and the agent node reads it.
+Training writes it, export copies it next to the ONNX graphs, and the agent node reads it. Loading is
+strict: unknown keys, missing keys, wrong types and inconsistent values raise `ConfigError`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gato_ros import JOINT_NAMES
@@ -17,12 +19,12 @@ FORMAT_VERSION = 1
 
 
 class ConfigError(ValueError):
-    """A gato.json (or YAML config) that is missing, malformed, or has unknown keys."""
+    """A gato.json (or YAML config) that is missing, malformed, has unknown/missing keys or bad values."""
 
 
 @dataclass(frozen=True)
 class VocabConfig:
-    """One shared id space: text, then continuous bins, then special tokens (GATO.md)."""
+    """One shared id space: text [0, text_size), continuous bins from continuous_offset, then specials (GATO.md)."""
 
     text_size: int = 32000
     num_bins: int = 1024
@@ -30,6 +32,27 @@ class VocabConfig:
     separator_id: int = 33024
     pad_id: int = 33025
     vocab_size: int = 33026
+
+    def __post_init__(self) -> None:
+        _check_types("vocab", self)
+        for name in ("text_size", "num_bins", "vocab_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"vocab.{name} must be positive, got {getattr(self, name)}")
+        end = self.continuous_offset + self.num_bins
+        if self.continuous_offset < self.text_size:
+            raise ConfigError(f"vocab: continuous ids start at {self.continuous_offset}, inside the text range "
+                              f"[0, {self.text_size})")
+        for name in ("separator_id", "pad_id"):
+            value = getattr(self, name)
+            if self.continuous_offset <= value < end or value < self.text_size:
+                raise ConfigError(f"vocab.{name}={value} collides with text [0, {self.text_size}) or continuous "
+                                  f"[{self.continuous_offset}, {end}) ids")
+            if value >= self.vocab_size:
+                raise ConfigError(f"vocab.{name}={value} is not below vocab_size={self.vocab_size}")
+        if self.separator_id == self.pad_id:
+            raise ConfigError(f"vocab: separator_id and pad_id are both {self.pad_id}")
+        if end > self.vocab_size:
+            raise ConfigError(f"vocab: continuous ids end at {end}, beyond vocab_size={self.vocab_size}")
 
 
 @dataclass(frozen=True)
@@ -42,15 +65,34 @@ class TokenizerConfig:
     image_height: int = 64
     image_width: int = 64
     num_pos_bins: int = 128
-    text_model: str = "tokenizer/gato_text.model"  # relative to the model directory
+    text_model: str = "tokenizer/gato_text.model"  # relative to the model directory (or models_dir())
     max_text_tokens: int = 32
     proprio_mu_law: bool = True
     action_mu_law: bool = False
     camera: str = "basket_front_left"
 
+    def __post_init__(self) -> None:
+        _check_types("tokenizer", self)
+        for name in ("mu", "M", "patch_size", "image_height", "image_width", "num_pos_bins"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"tokenizer.{name} must be positive, got {getattr(self, name)}")
+        if self.image_height % self.patch_size or self.image_width % self.patch_size:
+            raise ConfigError(f"tokenizer: image {self.image_height}x{self.image_width} is not a multiple of "
+                              f"patch_size {self.patch_size}")
+        if self.max_text_tokens < 0:
+            raise ConfigError(f"tokenizer.max_text_tokens must be >= 0, got {self.max_text_tokens}")
+        rel = PurePosixPath(self.text_model)
+        if not self.text_model or rel.is_absolute() or ".." in rel.parts:
+            raise ConfigError(f"tokenizer.text_model must be a relative path inside the model directory, "
+                              f"got {self.text_model!r}")
+
     @property
     def image_size(self) -> tuple[int, int]:
         return (self.image_height, self.image_width)
+
+    @property
+    def num_patches(self) -> int:
+        return (self.image_height // self.patch_size) * (self.image_width // self.patch_size)
 
 
 @dataclass(frozen=True)
@@ -61,10 +103,15 @@ class RobotConfig:
     action_scale: tuple[float, ...] = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 1.0)
 
     def __post_init__(self) -> None:
+        _check_types("robot", self)
+        if not self.joint_names:
+            raise ConfigError("robot.joint_names is empty")
+        if len(set(self.joint_names)) != len(self.joint_names):
+            raise ConfigError(f"robot.joint_names has duplicates: {list(self.joint_names)}")
         if len(self.joint_names) != len(self.action_scale):
             raise ConfigError(f"robot: {len(self.joint_names)} joint_names but {len(self.action_scale)} action_scale")
-        if any(s <= 0 for s in self.action_scale):
-            raise ConfigError(f"robot.action_scale must be positive, got {self.action_scale}")
+        if any(not (s > 0 and math.isfinite(s)) for s in self.action_scale):
+            raise ConfigError(f"robot.action_scale must be positive and finite, got {self.action_scale}")
 
 
 @dataclass(frozen=True)
@@ -74,34 +121,46 @@ class GatoConfig:
     vocab: VocabConfig = field(default_factory=VocabConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     robot: RobotConfig = field(default_factory=RobotConfig)
-    model: dict[str, Any] = field(default_factory=dict)  # network hyperparameters and graph files
+    model: dict[str, Any] = field(default_factory=dict)  # network hyperparameters and graph files (opaque here)
     control_rate_hz: float = 20.0
     format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        for name, cls in (("vocab", VocabConfig), ("tokenizer", TokenizerConfig), ("robot", RobotConfig)):
+            if not isinstance(getattr(self, name), cls):
+                raise ConfigError(f"GatoConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
+        if not isinstance(self.model, dict):
+            raise ConfigError(f"gato.json 'model' must be an object, got {type(self.model).__name__}")
+        _check_types("gato.json", self, only=("control_rate_hz", "format_version"))
+        if not self.control_rate_hz > 0:
+            raise ConfigError(f"gato.json control_rate_hz must be positive, got {self.control_rate_hz}")
+        if self.format_version != FORMAT_VERSION:
+            raise ConfigError(f"gato.json format_version {self.format_version} is not supported "
+                              f"(this is {FORMAT_VERSION})")
 
     @property
     def num_actions(self) -> int:
         return len(self.robot.joint_names)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (tuples become lists when dumped)."""
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GatoConfig":
+    def from_dict(cls, data: Any) -> "GatoConfig":
+        """Strict inverse of `to_dict`: every key must be present and known."""
         if not isinstance(data, dict):
             raise ConfigError(f"gato config must be a JSON object, got {type(data).__name__}")
         _check_keys("gato.json", data, cls)
-        version = data.get("format_version", FORMAT_VERSION)
-        if version != FORMAT_VERSION:
+        version = data["format_version"]
+        if version != FORMAT_VERSION:  # before anything else: a newer layout gets the clearer message
             raise ConfigError(f"gato.json format_version {version} is not supported (this is {FORMAT_VERSION})")
-        model = data.get("model", {})
-        if not isinstance(model, dict):
-            raise ConfigError("gato.json 'model' must be an object")
         return cls(
-            vocab=_section(VocabConfig, data.get("vocab", {}), "vocab"),
-            tokenizer=_section(TokenizerConfig, data.get("tokenizer", {}), "tokenizer"),
-            robot=_section(RobotConfig, data.get("robot", {}), "robot"),
-            model=dict(model),
-            control_rate_hz=float(data.get("control_rate_hz", 20.0)),
+            vocab=_section(VocabConfig, data["vocab"], "vocab"),
+            tokenizer=_section(TokenizerConfig, data["tokenizer"], "tokenizer"),
+            robot=_section(RobotConfig, data["robot"], "robot"),
+            model=data["model"] if not isinstance(data["model"], dict) else dict(data["model"]),
+            control_rate_hz=_number(data["control_rate_hz"], "gato.json control_rate_hz"),
             format_version=version,
         )
 
@@ -112,32 +171,79 @@ class GatoConfig:
             data = json.loads(path.read_text())
         except FileNotFoundError as exc:
             raise ConfigError(f"{path} does not exist") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} cannot be read: {exc}") from exc
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        """Write as indented JSON (atomic: a temp file renamed over `path`)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        tmp.replace(path)
 
 
 def default_config(**model: Any) -> GatoConfig:
-    """The project's default layout; `model` fills the network section."""
+    """The project's default layout; keyword arguments fill the network's `model` section."""
     return GatoConfig(model=dict(model))
 
 
 def _check_keys(where: str, data: dict[str, Any], cls: type) -> None:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
+    missing = sorted(known - set(data))
     if unknown:
         raise ConfigError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
+    if missing:
+        raise ConfigError(f"{where}: missing keys {missing}")
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where} must be a number, got {value!r}")
+    return float(value)
+
+
+def _check_types(where: str, obj: Any, only: tuple[str, ...] | None = None) -> None:
+    """Check (and normalize, for frozen instances) each field against the type of its default value."""
+    for f in dataclasses.fields(obj):
+        if only is not None and f.name not in only:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        value = getattr(obj, f.name)
+        name = f"{where}.{f.name}"
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            value = _number(value, name)
+            ok = math.isfinite(value)
+        elif isinstance(default, str):
+            ok = isinstance(value, str)
+        elif isinstance(default, tuple):
+            ok = isinstance(value, (list, tuple))
+            if ok:
+                elem = type(default[0])
+                if elem is float:
+                    value = tuple(_number(v, name) for v in value)
+                else:
+                    ok = all(isinstance(v, elem) for v in value)
+                    value = tuple(value)
+        else:
+            ok = True
+        if not ok:
+            raise ConfigError(f"{name} has the wrong type: {value!r} (expected like {default!r})")
+        object.__setattr__(obj, f.name, value)
 
 
 def _section(cls: type, data: Any, name: str) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"gato.json '{name}' must be an object")
+        raise ConfigError(f"gato.json '{name}' must be an object, got {type(data).__name__}")
     _check_keys(f"gato.json '{name}'", data, cls)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"gato.json '{name}': {exc}") from exc
+    return cls(**data)

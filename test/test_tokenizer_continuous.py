@@ -39,13 +39,29 @@ def test_bins_and_ids():
 def test_inverse_is_exact_on_the_compander():
     y = np.linspace(-1, 1, 2001)
     assert np.allclose(mu_law(inv_mu_law(y)), y, atol=1e-12)
+    assert inv_mu_law(1.0) == pytest.approx(256.0, rel=1e-12)
+
+
+def test_decoding_is_bin_centre_then_inverse_mu_law():
+    ids = np.arange(32000, 33024)
+    centres = -1 + (np.arange(1024) + 0.5) * 2 / 1024
+    assert np.allclose(detokenize_continuous(ids, mu_law=False), centres, atol=1e-15)
+    assert np.allclose(detokenize_continuous(ids, mu_law=True), inv_mu_law(centres), rtol=1e-12)
+    # every decoded value re-encodes to its own id (centres are fixed points of the round trip)
+    assert np.array_equal(tokenize_continuous(detokenize_continuous(ids)), ids)
+    assert np.array_equal(tokenize_continuous(detokenize_continuous(ids, False), mu_law=False), ids)
+    assert detokenize_continuous(np.array([32512]))[0] == pytest.approx(inv_mu_law(1 / 1024))
 
 
 def test_non_finite_rejected():
     with pytest.raises(ValueError, match="non-finite"):
         tokenize_continuous(np.array([0.0, np.nan]))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="outside the continuous range"):
         detokenize_continuous(np.array([31999]))
+    with pytest.raises(ValueError, match="outside the continuous range"):
+        detokenize_continuous(np.array([33024]))  # the separator is not a value
+    with pytest.raises(ValueError, match="integers"):
+        detokenize_continuous(np.array([32000.0]))
 
 
 def test_round_trip_error_over_sawyer_torque_range():
@@ -85,6 +101,19 @@ def test_property_tokens_in_range_and_monotonic(values):
 def test_property_round_trip_within_one_bin(x):
     y = detokenize_continuous(tokenize_continuous(np.array([x])))[0]
     assert abs(mu_law(y) - mu_law(x)) <= 1 / 1024 + 1e-12  # within half a bin in the companded domain
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 7), st.floats(-500, 500, allow_nan=False))
+def test_property_action_path_round_trip(joint, effort):
+    tok = GatoTokenizer(default_config())
+    efforts = np.zeros(8)
+    efforts[joint] = effort
+    ids = tok.action_ids(efforts)
+    assert np.all((ids >= 32000) & (ids < 33024))
+    decoded = tok.decode_action_token(joint, int(ids[joint]))
+    limit = SAWYER_EFFORT[joint]
+    assert abs(decoded - np.clip(effort, -limit, limit)) <= limit / 1024 + 1e-9  # half a bin, saturating at the limit
 
 
 @given(st.lists(st.integers(0, 1023), min_size=1, max_size=16))

@@ -1,44 +1,25 @@
-"""Images, sequencing, loss mask, positions, windows, prompts and the shipped text model."""
+"""Sequencing: timestep layout, loss mask, positions, windows, prompt conditioning, collate, bad input."""
 
 import numpy as np
 import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gato_ros.config import ConfigError, GatoConfig, default_config
+from gato_ros.config import default_config
 from gato_ros.episode import Episode
-from gato_ros.paths import models_dir
+from gato_ros.observation import proprio_from_joints
 from gato_ros.tokenizer import (
-    GatoTokenizer, Modality, TextTokenizer, collate, image_to_patches, patch_spans, preprocess_image, windows,
-    with_prompt,
+    GatoTokenizer, Modality, TokenizerError, collate, image_to_patches, patch_spans, prompt_slice,
+    tokenize_continuous, windows, with_prompt,
 )
 
-
-def test_patch_order_and_normalization():
-    img = np.zeros((32, 48, 3), np.uint8)
-    for r in range(2):
-        for c in range(3):
-            img[r * 16:(r + 1) * 16, c * 16:(c + 1) * 16] = 10 * (r * 3 + c)
-    img[0, 0] = [255, 0, 128]
-    p = image_to_patches(img)
-    assert p.shape == (6, 3, 16, 16)
-    for k in range(6):  # raster order: row-major over patches
-        assert p[k, 0, 5, 5] == pytest.approx((10 * k / 127.5 - 1) / 4)
-    assert p[0, :, 0, 0] == pytest.approx([(255 / 127.5 - 1) / 4, -0.25, (128 / 127.5 - 1) / 4], abs=1e-6)
-    assert p.min() >= -0.25 and p.max() <= 0.25
-    spans = patch_spans(32, 48)
-    assert spans[4].tolist() == pytest.approx([0.5, 1.0, 1 / 3, 2 / 3])
+TOK = GatoTokenizer(default_config())
+PER_STEP = 16 + 15 + 1 + 8  # 64x64 image -> 16 patches, proprio 15, '|', 8 actions
 
 
-def test_preprocess_crops_to_aspect_then_resizes():
-    img = np.zeros((60, 100, 3), np.uint8)
-    img[:, 20:80] = 200  # the centre square survives the crop
-    out = preprocess_image(img, (32, 32))
-    assert out.shape == (32, 32, 3) and out.min() == 200
-    with pytest.raises(ValueError):
-        preprocess_image(np.zeros((4, 4), np.uint8), (32, 32))
-
-
-def _episode(t=2, instruction="stack the red object on the blue object"):
-    rng = np.random.default_rng(0)
+def _episode(t=2, instruction="stack the red object on the blue object", seed=0):
+    rng = np.random.default_rng(seed)
     return Episode(
         images=rng.integers(0, 255, (t, 64, 64, 3), dtype=np.uint8),
         joint_positions=rng.normal(size=(t, 8)), joint_velocities=rng.normal(size=(t, 8)),
@@ -46,75 +27,151 @@ def _episode(t=2, instruction="stack the red object on the blue object"):
     )
 
 
+def test_modality_values_are_the_contract():
+    assert [int(m) for m in Modality] == [0, 1, 2, 3, 4, 5, 6]
+    assert [m.name for m in Modality] == ["TEXT", "IMAGE", "DISCRETE", "CONTINUOUS", "SEPARATOR", "ACTION", "PAD"]
+
+
 def test_two_timestep_episode_layout_mask_and_positions():
-    tok = GatoTokenizer(default_config())
     ep = _episode()
-    seq = tok.episode(ep)
-    n_text = len(tok.text.encode(ep.instruction))
-    per_step = 16 + 15 + 1 + 8
-    assert len(seq) == n_text + 2 * per_step
-    mods = seq.modality
+    seq = TOK.episode(ep)
+    text_ids = TOK.text.encode(ep.instruction)
+    n_text = len(text_ids)
+    assert n_text > 0 and len(seq) == n_text + 2 * PER_STEP
     expected_t0 = [Modality.TEXT] * n_text + [Modality.IMAGE] * 16 + [Modality.CONTINUOUS] * 15 \
         + [Modality.SEPARATOR] + [Modality.ACTION] * 8
-    expected_t1 = expected_t0[n_text:]
-    assert mods.tolist() == [int(m) for m in expected_t0 + expected_t1]
-    assert seq.tokens[n_text + 31] == 33024  # '|'
+    assert seq.modality.tolist() == [int(m) for m in expected_t0 + expected_t0[n_text:]]
+    assert seq.tokens.dtype == np.int64 and seq.modality.dtype == np.int8 and seq.local_pos.dtype == np.int64
+    assert seq.patches.dtype == np.float32 and seq.patch_pos.dtype == np.float32
+    assert seq.loss_mask.dtype == np.float32 and seq.timestep.dtype == np.int64
+    # token ids: text, 0 for image patches, mu-law proprio, '|', scaled actions without mu-law
+    assert seq.tokens[:n_text].tolist() == text_ids.tolist()
+    for t, off in ((0, n_text), (1, n_text + PER_STEP)):
+        assert (seq.tokens[off:off + 16] == 0).all()
+        proprio = proprio_from_joints(ep.joint_positions[t], ep.joint_velocities[t])
+        assert seq.tokens[off + 16:off + 31].tolist() == tokenize_continuous(proprio, mu_law=True).tolist()
+        assert seq.tokens[off + 31] == 33024
+        scaled = np.clip(ep.actions[t] / np.array([80, 80, 40, 40, 9, 9, 9, 1.0]), -1, 1)
+        assert seq.tokens[off + 32:off + 40].tolist() == tokenize_continuous(scaled, mu_law=False).tolist()
+        assert np.array_equal(seq.patches[off:off + 16], image_to_patches(ep.images[t]))
+        assert np.array_equal(seq.patch_pos[off:off + 16], patch_spans(64, 64))
     # loss only on text and actions
-    assert np.array_equal(seq.loss_mask == 1, np.isin(mods, [Modality.TEXT, Modality.ACTION]))
-    # local positions restart each timestep over the observation block; actions get -1
+    assert seq.loss_mask.tolist() == [1.0] * n_text + ([0.0] * 32 + [1.0] * 8) + ([0.0] * 32 + [1.0] * 8)
+    # local positions: 0.. over the observation block (text and separator included), -1 on actions
     obs0 = n_text + 32
-    assert seq.local_pos[:obs0].tolist() == list(range(obs0))
-    assert (seq.local_pos[obs0:obs0 + 8] == -1).all()
-    assert seq.local_pos[obs0 + 8:obs0 + 8 + 32].tolist() == list(range(32))
-    assert seq.timestep.tolist() == [0] * (n_text + per_step) + [1] * per_step
-    # patch positions only on image tokens
-    img = mods == Modality.IMAGE
-    assert (seq.patch_pos[~img] == 0).all() and seq.patch_pos[img].max() == 1.0
-    # actions round trip through the tokenizer within half a bin
-    acts = seq.tokens[mods == Modality.ACTION].reshape(2, 8)
-    decoded = np.stack([tok.decode_actions(a) for a in acts])
-    assert np.abs(decoded - np.clip(ep.actions, -np.array(tok.action_scale), tok.action_scale)).max() \
-        <= (tok.action_scale / 1024).max() + 1e-9
+    assert seq.local_pos.tolist() == list(range(obs0)) + [-1] * 8 + list(range(32)) + [-1] * 8
+    assert seq.timestep.tolist() == [0] * (n_text + PER_STEP) + [1] * PER_STEP
+    assert (seq.patch_pos[seq.modality != Modality.IMAGE] == 0).all()
+    assert (seq.patches[seq.modality != Modality.IMAGE] == 0).all()
+    assert seq.timestep_starts().tolist() == [0, n_text + PER_STEP]
+    # actions decode back within half a bin of the (clipped) efforts
+    acts = seq.tokens[seq.modality == Modality.ACTION].reshape(2, 8)
+    decoded = np.stack([TOK.decode_actions(a) for a in acts])
+    scale = TOK.action_scale
+    assert np.abs(decoded - np.clip(ep.actions, -scale, scale)).max() <= (scale / 1024).max() + 1e-9
 
 
-def test_windows_start_on_timestep_boundaries_and_prompt():
-    tok = GatoTokenizer(default_config())
-    seq = tok.episode(_episode(t=30, instruction=""))
-    wins = windows(seq, 1024)
-    assert sum(len(w) for w in wins) == len(seq)
+def test_episode_without_instruction_and_tokens_per_timestep():
+    seq = TOK.episode(_episode(t=3, instruction=""))
+    assert len(seq) == 3 * PER_STEP == 3 * TOK.tokens_per_timestep()
+    assert not (seq.modality == Modality.TEXT).any() and seq.local_pos[0] == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(PER_STEP + 20, 700), st.booleans())
+def test_property_windows_partition_on_timestep_boundaries(steps, length, with_text):
+    seq = TOK.episode(_episode(t=steps, instruction="stack the red object on the blue object" if with_text else ""))
+    wins = windows(seq, length)
+    assert np.array_equal(np.concatenate([w.tokens for w in wins]), seq.tokens)  # nothing lost or repeated
+    starts = seq.timestep_starts().tolist() + [len(seq)]
+    pos = 0
     for w in wins:
-        assert len(w) <= 1024 and w.modality[0] == Modality.IMAGE and w.local_pos[0] == 0
-    rng = np.random.default_rng(1)
-    prompt = tok.episode(_episode(t=12, instruction=""))
-    got = [with_prompt(seq, prompt, 400, rng, prompt_prob=1.0) for _ in range(20)]
+        assert 0 < len(w) <= length and pos in starts and w.local_pos[0] == 0
+        pos += len(w)
+        if pos < len(seq):  # greedy: adding the next whole timestep would overflow the window
+            assert len(w) + (starts[starts.index(pos) + 1] - pos) > length
+
+
+def test_windows_of_the_default_1024_and_too_small_windows():
+    seq = TOK.episode(_episode(t=60))
+    n_text = len(TOK.text.encode(_episode().instruction))
+    wins = TOK.windows(seq)
+    first_steps = (1024 - n_text) // PER_STEP
+    assert len(wins[0]) == n_text + first_steps * PER_STEP
+    assert len(wins[1]) == (1024 // PER_STEP) * PER_STEP and int(wins[1].timestep[0]) == first_steps
+    assert all(len(w) <= 1024 for w in wins) and sum(len(w) for w in wins) == len(seq)
+    with pytest.raises(ValueError, match="more than the window"):
+        windows(seq, PER_STEP - 1)
+
+
+def test_prompt_conditioning_rate_budget_and_seeding():
+    seq = TOK.episode(_episode(t=30, instruction=""))
+    prompt_ep = _episode(t=12, instruction="", seed=1)
+    prompt = TOK.episode(prompt_ep)
+    got = [with_prompt(seq, prompt, 400, np.random.default_rng(i), prompt_prob=1.0) for i in range(40)]
     for g in got:
-        assert len(g) <= 400
         head = g.timestep == -1
-        assert head.any() and (g.loss_mask[head] == 0).all()
-    counts = [with_prompt(seq, prompt, 400, np.random.default_rng(i)).timestep.min() == -1 for i in range(400)]
-    assert 0.18 < np.mean(counts) < 0.32  # 25% of sequences get a prompt
-    batch = collate(got[:3], 400)
-    assert batch["tokens"].shape == (3, 400) and batch["patches"].shape == (3, 400, 3, 16, 16)
+        assert len(g) <= 400 and head.any() and (g.loss_mask[head] == 0).all()
+        assert head[:head.sum()].all()  # the prompt comes first
+        assert head.sum() <= 200 and head.sum() % PER_STEP == 0  # whole timesteps, at most half the window
+        body = g[int(head.sum()):len(g)]
+        assert body.local_pos[0] == 0 and (body.loss_mask[body.modality == Modality.ACTION] == 1).all()
+    flags = [with_prompt(seq, prompt, 400, np.random.default_rng(i)).timestep.min() == -1 for i in range(800)]
+    assert 0.20 < np.mean(flags) < 0.30  # 25% of sequences get a prompt
+    a = with_prompt(seq, prompt, 400, np.random.default_rng(7), prompt_prob=1.0)
+    b = TOK.with_prompt(seq, prompt_ep, np.random.default_rng(7), length=400, prompt_prob=1.0)
+    assert np.array_equal(a.tokens, b.tokens) and np.array_equal(a.patches, b.patches)  # seeded: reproducible
+    assert with_prompt(seq, None, 400, np.random.default_rng(0), prompt_prob=1.0).timestep.min() >= 0
+
+
+def test_prompt_slice_half_goal_half_uniform():
+    prompt = TOK.episode(_episode(t=20, instruction="", seed=2))
+    budget = 3 * PER_STEP
+    end_taken, starts = 0, set()
+    for i in range(400):
+        s = prompt_slice(prompt, budget, np.random.default_rng(i))
+        assert 0 < len(s) <= budget and len(s) % PER_STEP == 0
+        first = int(s.timestep[0])
+        starts.add(first)
+        end_taken += int(s.timestep[-1]) == 19 and len(s) == budget
+    assert 0.45 < end_taken / 400 < 0.70  # goal half (always ends the episode) + uniform slices that happen to
+    assert len(starts) >= 15  # uniform half: starts spread over the episode
+
+
+def test_collate_pads_with_pad_modality_and_no_loss():
+    seqs = [TOK.episode(_episode(t=t, instruction="")) for t in (1, 3)]
+    batch = collate(seqs, 200)
+    assert set(batch) == {"tokens", "modality", "local_pos", "patches", "patch_pos", "loss_mask", "timestep"}
+    assert batch["tokens"].shape == (2, 200) and batch["patches"].shape == (2, 200, 3, 16, 16)
+    assert batch["tokens"].dtype == torch.int64 and batch["patches"].dtype == torch.float32
     pad = batch["modality"] == Modality.PAD
-    assert (batch["loss_mask"][pad] == 0).all()
+    assert pad[0].sum() == 200 - PER_STEP and pad[1].sum() == 200 - 3 * PER_STEP
+    assert (batch["tokens"][pad] == 33025).all() and (batch["loss_mask"][pad] == 0).all()
+    assert (batch["local_pos"][pad] == -1).all()
+    assert torch.equal(batch["tokens"][1, :3 * PER_STEP], torch.from_numpy(seqs[1].tokens))
+    assert collate(seqs)["tokens"].shape == (2, 3 * PER_STEP)
+    with pytest.raises(ValueError, match="longer than the batch"):
+        collate(seqs, 50)
 
 
-def test_shipped_text_model_ids_below_32000():
-    text = TextTokenizer(models_dir() / "tokenizer" / "gato_text.model")
-    ids = text.encode("put the green block onto the blue block, then open the gripper")
-    assert len(ids) > 0 and ids.max() < 32000 and text.vocab_size < 32000
-    assert text.decode(ids) == "put the green block onto the blue block, then open the gripper"
-
-
-def test_config_round_trip_and_errors(tmp_path):
-    cfg = default_config(name="tiny", n_layer=2)
-    cfg.save(tmp_path / "gato.json")
-    assert GatoConfig.load(tmp_path / "gato.json") == cfg
-    (tmp_path / "bad.json").write_text('{"vocab": {"text_size": 32000, "oops": 1}}')
-    with pytest.raises(ConfigError, match="oops"):
-        GatoConfig.load(tmp_path / "bad.json")
-    (tmp_path / "broken.json").write_text("{")
-    with pytest.raises(ConfigError, match="not valid JSON"):
-        GatoConfig.load(tmp_path / "broken.json")
-    with pytest.raises(ConfigError, match="does not exist"):
-        GatoConfig.load(tmp_path / "missing.json")
+def test_bad_input_raises_tokenizer_error():
+    img = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(TokenizerError, match="15 values"):
+        TOK.observation(img, np.zeros(14))
+    with pytest.raises(TokenizerError, match="non-finite"):
+        TOK.observation(img, np.full(15, np.nan))
+    with pytest.raises(TokenizerError, match="RGB"):
+        TOK.observation(np.zeros((64, 64), np.uint8), np.zeros(15))
+    with pytest.raises(TokenizerError, match="8 efforts"):
+        TOK.actions(np.zeros(7))
+    with pytest.raises(TokenizerError, match="outside the continuous range"):
+        TOK.decode_action_token(0, 100)
+    with pytest.raises(TokenizerError, match="integer"):
+        TOK.decode_action_token(0, 32000.5)
+    with pytest.raises(TokenizerError, match="action index"):
+        TOK.decode_action_token(8, 32000)
+    ep = _episode()
+    ep.joint_names = list(reversed(ep.joint_names))
+    with pytest.raises(TokenizerError, match="differ from gato.json"):
+        TOK.episode(ep)
+    assert TOK.decode_action_token(0, torch.tensor(33023)) == pytest.approx(80 * (1 - 1 / 1024))

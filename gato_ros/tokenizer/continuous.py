@@ -1,4 +1,9 @@
-"""Continuous values: mu-law companding (mu=100, M=256), 1024 uniform bins, ids shifted to [32000, 33024)."""
+"""Continuous values: mu-law companding (mu=100, M=256), 1024 uniform bins, ids shifted to [32000, 33024).
+
+Bin convention: bin b covers [-1 + 2b/N, -1 + 2(b+1)/N) (lower edge inclusive); y = 1.0 exactly falls in
+the last bin N-1; values outside [-1, 1] are clipped first, so |x| >= M lands in the first/last bin.
+Decoding returns the bin centre -1 + (b + 0.5) 2/N, then the exact inverse of F for mu-law fields.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +22,12 @@ def mu_law(x: np.ndarray, mu: float = MU, m: float = M) -> np.ndarray:
 
 
 def inv_mu_law(y: np.ndarray, mu: float = MU, m: float = M) -> np.ndarray:
-    """Exact inverse of `mu_law` on [-1, 1]."""
+    """Exact inverse of `mu_law`: sgn(y) ((M mu + 1)^|y| - 1) / mu."""
     y = np.asarray(y, dtype=np.float64)
     return np.sign(y) * np.expm1(np.abs(y) * np.log1p(m * mu)) / mu
+
+
+_compand, _expand = mu_law, inv_mu_law  # the parameter `mu_law` below shadows the function name
 
 
 def to_bins(y: np.ndarray, num_bins: int = NUM_BINS) -> np.ndarray:
@@ -29,24 +37,29 @@ def to_bins(y: np.ndarray, num_bins: int = NUM_BINS) -> np.ndarray:
 
 
 def bin_centres(bins: np.ndarray, num_bins: int = NUM_BINS) -> np.ndarray:
+    """The value in [-1, 1] that a bin decodes to (its centre)."""
     return -1.0 + (np.asarray(bins, dtype=np.float64) + 0.5) * (2.0 / num_bins)
 
 
-def tokenize_continuous(x: np.ndarray, mu_law_encode: bool = True, mu: float = MU, m: float = M,
+def tokenize_continuous(x: np.ndarray, mu_law: bool = True, mu: float = MU, m: float = M,
                         num_bins: int = NUM_BINS, offset: int = OFFSET) -> np.ndarray:
-    """Flattened float values -> token ids in [offset, offset + num_bins). NaN/inf is an error."""
+    """Values (flattened row-major) -> token ids in [offset, offset + num_bins). NaN/inf is an error."""
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(x)):
         raise ValueError(f"cannot tokenize non-finite continuous values: {x[~np.isfinite(x)][:4]}")
-    y = mu_law(x, mu, m) if mu_law_encode else x
+    y = _compand(x, mu, m) if mu_law else x
     return to_bins(y, num_bins) + offset
 
 
-def detokenize_continuous(ids: np.ndarray, mu_law_encode: bool = True, mu: float = MU, m: float = M,
+def detokenize_continuous(ids: np.ndarray, mu_law: bool = True, mu: float = MU, m: float = M,
                           num_bins: int = NUM_BINS, offset: int = OFFSET) -> np.ndarray:
     """Token ids -> values: bin centre, then inverse mu-law when the field was mu-law encoded."""
-    bins = np.asarray(ids, dtype=np.int64) - offset
+    ids = np.asarray(ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"continuous token ids must be integers, got {ids.dtype}")
+    bins = ids.astype(np.int64) - offset
     if np.any((bins < 0) | (bins >= num_bins)):
-        raise ValueError(f"ids outside the continuous range [{offset}, {offset + num_bins})")
+        bad = ids[(bins < 0) | (bins >= num_bins)][:4]
+        raise ValueError(f"ids {bad.tolist()} are outside the continuous range [{offset}, {offset + num_bins})")
     y = bin_centres(bins, num_bins)
-    return inv_mu_law(y, mu, m) if mu_law_encode else y
+    return _expand(y, mu, m) if mu_law else y

@@ -85,7 +85,9 @@ def concat(seqs: list[TokenSequence]) -> TokenSequence:
 
 
 def windows(seq: TokenSequence, length: int = 1024) -> list[TokenSequence]:
-    """Consecutive non-overlapping windows of whole timesteps, each at most `length` tokens."""
+    """Consecutive non-overlapping windows of whole timesteps, each at most `length` tokens, covering `seq`."""
+    if length <= 0:
+        raise ValueError(f"window length must be positive, got {length}")
     starts = list(seq.timestep_starts()) + [len(seq)]
     out: list[TokenSequence] = []
     begin = 0
@@ -140,6 +142,8 @@ def collate(seqs: list[TokenSequence], length: int | None = None, pad_id: int = 
     """Stack sequences into torch tensors [B, L], right-padded with PAD tokens that carry no loss."""
     import torch
 
+    if not seqs:
+        raise ValueError("cannot collate an empty batch")
     length = length or max(len(s) for s in seqs)
     if any(len(s) > length for s in seqs):
         raise ValueError(f"a sequence is longer than the batch length {length}")
@@ -159,3 +163,11 @@ def collate(seqs: list[TokenSequence], length: int | None = None, pad_id: int = 
         for f in FIELDS:
             out[f][i, :n] = getattr(s, f)
     return {k: torch.from_numpy(v) for k, v in out.items()}
+
+
+def __getattr__(name: str):  # ARCHITECTURE.md lists GatoTokenizer here; it lives in gato.py (no import cycle)
+    if name == "GatoTokenizer":
+        from gato_ros.tokenizer.gato import GatoTokenizer
+
+        return GatoTokenizer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
