@@ -25,6 +25,8 @@ def test_joint_state_round_trip_over_dds(ros_env):
         executor.add_node(sub_node)
         msg = JointState(name=["right_j0", "gripper_joint"], position=[0.5, 0.1], velocity=[-1.0, 0.0],
                          effort=[3.0, 0.0])
+        msg.header.frame_id = "base"
+        msg.header.stamp.sec, msg.header.stamp.nanosec = 12, 345
         deadline = time.monotonic() + 15.0
         while not received and time.monotonic() < deadline:
             pub.publish(msg)
@@ -33,6 +35,8 @@ def test_joint_state_round_trip_over_dds(ros_env):
         got = received[0]
         assert list(got.name) == ["right_j0", "gripper_joint"]
         assert list(got.position) == [0.5, 0.1] and list(got.velocity) == [-1.0, 0.0]
+        assert list(got.effort) == [3.0, 0.0] and got.header.frame_id == "base"
+        assert (got.header.stamp.sec, got.header.stamp.nanosec) == (12, 345)
         executor.shutdown()
         pub_node.destroy_node()
         sub_node.destroy_node()

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import sentencepiece as spm
 
+from gato_ros.tokenizer.errors import TokenizerError
+
 TEXT_VOCAB = 32000
 
 
@@ -21,9 +23,9 @@ class TextTokenizer:
         try:
             self.processor.LoadFromSerializedProto(path.read_bytes())
         except Exception as exc:
-            raise ValueError(f"{path} is not a SentencePiece model: {exc}") from exc
+            raise TokenizerError(f"{path} is not a SentencePiece model: {exc}") from exc
         if self.processor.GetPieceSize() > text_size:
-            raise ValueError(f"{path} has {self.processor.GetPieceSize()} pieces; text ids must stay below {text_size}")
+            raise TokenizerError(f"{path} has {self.processor.GetPieceSize()} pieces; text ids must stay below {text_size}")
         self.path = path
 
     @property
@@ -31,7 +33,11 @@ class TextTokenizer:
         return int(self.processor.GetPieceSize())
 
     def encode(self, text: str) -> np.ndarray:
+        """Subword ids of `text` (int64, all in [0, vocab_size))."""
+        if not isinstance(text, str):
+            raise TokenizerError(f"text must be a str, got {type(text).__name__}")
         return np.asarray(self.processor.EncodeAsIds(text), dtype=np.int64)
 
     def decode(self, ids: np.ndarray) -> str:
+        """Text of subword ids (inverse of `encode`)."""
         return self.processor.DecodeIds([int(i) for i in ids])

@@ -97,7 +97,7 @@ def train_text_model(corpus: list[str], out_prefix: Path, vocab_size: int = DEFA
         "pieces": proc.GetPieceSize(), "vocab_size_requested": vocab_size, "sentences": len(corpus),
         "corpus_sha256": hashlib.sha256(text.encode()).hexdigest(), "model_sha256": hashlib.sha256(proto).hexdigest(),
         "sentencepiece": spm.__version__,
-        "rebuild": f"gato-ros tokenizer train --corpus {Path(out_prefix).name}.corpus.txt --vocab-size {vocab_size}",
+        "rebuild": f"gato-ros tokenizer train --corpus PREFIX.corpus.txt --vocab-size {vocab_size} --out PREFIX",
     }
     Path(f"{out_prefix}.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return path
