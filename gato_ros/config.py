@@ -128,7 +128,8 @@ class GatoConfig:
     def __post_init__(self) -> None:
         for name, cls in (("vocab", VocabConfig), ("tokenizer", TokenizerConfig), ("robot", RobotConfig)):
             if not isinstance(getattr(self, name), cls):
-                raise ConfigError(f"GatoConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
+                got = type(getattr(self, name)).__name__
+                raise ConfigError(f"GatoConfig.{name} must be a {cls.__name__}, got {got}")
         if not isinstance(self.model, dict):
             raise ConfigError(f"gato.json 'model' must be an object, got {type(self.model).__name__}")
         _check_types("gato.json", self, only=("control_rate_hz", "format_version"))

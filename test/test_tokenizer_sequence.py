@@ -175,3 +175,14 @@ def test_bad_input_raises_tokenizer_error():
     with pytest.raises(TokenizerError, match="differ from gato.json"):
         TOK.episode(ep)
     assert TOK.decode_action_token(0, torch.tensor(33023)) == pytest.approx(80 * (1 - 1 / 1024))
+
+
+def test_observation_with_text_as_the_agent_builds_it():
+    img = np.full((128, 128, 3), 255, np.uint8)  # camera size: resized to 64x64
+    obs = TOK.observation(img, np.linspace(-3, 3, 15), text="stack the red object on the blue object")
+    n_text = int((obs.modality == Modality.TEXT).sum())
+    assert n_text > 0 and len(obs) == n_text + 32 and obs.tokens[-1] == 33024
+    assert obs.local_pos.tolist() == list(range(len(obs))) and (obs.timestep == 0).all()
+    assert obs.loss_mask.tolist() == [1.0] * n_text + [0.0] * 32
+    assert np.allclose(obs.patches[obs.modality == Modality.IMAGE], 0.25)
+    assert ((obs.tokens[n_text + 16:n_text + 31] >= 32000) & (obs.tokens[n_text + 16:n_text + 31] < 33024)).all()

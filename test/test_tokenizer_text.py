@@ -5,6 +5,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gato_ros.cli import main as cli_main
 from gato_ros.config import default_config
@@ -81,3 +83,11 @@ def test_encode_cli_and_gato_tokenizer_truncation(capsys):
     assert ids == tok.text.encode(DEFAULT_INSTRUCTION).tolist()
     long = " ".join(["stack the red object on the blue object"] * 20)
     assert len(tok.text_ids(long)) == tok.tok.max_text_tokens == 32
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=60))
+def test_property_any_text_encodes_inside_the_text_range(s):
+    text = TextTokenizer(SHIPPED / "gato_text.model")
+    ids = text.encode(s)
+    assert ids.dtype == np.int64 and (len(ids) == 0 or (ids.min() >= 0 and ids.max() < min(32000, text.vocab_size)))

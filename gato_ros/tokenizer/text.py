@@ -25,7 +25,8 @@ class TextTokenizer:
         except Exception as exc:
             raise TokenizerError(f"{path} is not a SentencePiece model: {exc}") from exc
         if self.processor.GetPieceSize() > text_size:
-            raise TokenizerError(f"{path} has {self.processor.GetPieceSize()} pieces; text ids must stay below {text_size}")
+            raise TokenizerError(f"{path} has {self.processor.GetPieceSize()} pieces; "
+                                 f"text ids must stay below {text_size}")
         self.path = path
 
     @property
