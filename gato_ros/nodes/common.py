@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -175,3 +175,43 @@ def _fmt(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
     return str(value)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def run_node(factory: Callable[[], Any], argv: list[str] | None = None,
+             on_exit: Callable[[Any], None] | None = None) -> int:
+    """Spin the node `factory()` makes until SIGINT/SIGTERM; `on_exit(node)` runs while the context is still up.
+
+    The node's process owns both signals (rclpy's handlers would shut the context down first), so a node can
+    still publish on the way out, e.g. the safety node's final zero-torque command.
+    """
+    import signal
+    import sys
+
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.signals import SignalHandlerOptions
+
+    rclpy.init(args=argv if argv is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    node = None
+    try:
+        node = factory()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            try:
+                if on_exit is not None:
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the exit short
+                    on_exit(node)
+            finally:
+                node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+    return 0

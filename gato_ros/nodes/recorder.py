@@ -10,7 +10,6 @@ Ctrl-C closes the open episode; a SIGKILL loses at most the last `flush_period_s
 from __future__ import annotations
 
 import math
-import signal
 import sys
 import threading
 import time
@@ -19,19 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 from gato_ros.demos.bag import DemoError, EpisodeBagWriter, replace_bag
 from gato_ros.nodes.common import (
+    run_node,
     DIAGNOSTICS_QOS, OK, SENSOR_QOS, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status,
     diagnostic_values,
 )
@@ -278,29 +275,9 @@ class RecorderNode(Node):
                 self._stop()
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `recorder` executable; SIGINT/SIGTERM close the open episode and exit."""
-    rclpy.init(args=argv if argv is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGINT, _raise_interrupt)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    node = None
-    try:
-        node = RecorderNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish writing the bag even on a second Ctrl-C
-            node.shutdown()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
-    return 0
+    return run_node(RecorderNode, argv, on_exit=lambda node: node.shutdown())
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ must not stop the safety node from publishing hold torques.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 import traceback
@@ -16,15 +15,14 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 
 from gato_ros.nodes.common import (
+    run_node,
     DIAGNOSTICS_QOS,
     ERROR,
     OK,
@@ -179,33 +177,15 @@ class SafetyNode(Node):
         self.get_logger().info("safety: shutting down; published zero arm torques")
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+def _final_hold(node: "SafetyNode") -> None:
+    if rclpy.ok():
+        node.publish_final_hold()
+        time.sleep(0.05)  # let DDS deliver it before the participant goes away
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `safety` executable; SIGINT/SIGTERM leave zero arm torques behind."""
-    # Own the signals so the context is still up for the final hold message.
-    rclpy.init(args=argv if argv is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGINT, _raise_interrupt)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    node = None
-    try:
-        node = SafetyNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            try:
-                if rclpy.ok():
-                    node.publish_final_hold()
-                    time.sleep(0.05)  # let DDS deliver it before the participant goes away
-            finally:
-                node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
-    return 0
+    return run_node(SafetyNode, argv, on_exit=_final_hold)
 
 
 if __name__ == "__main__":

@@ -5,25 +5,22 @@ joint torques by the Cartesian impedance controller on the URDF model -> /gato/e
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from typing import Any
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import Trigger
 
 from gato_ros.nodes.common import (
+    run_node,
     COMMAND_QOS, DIAGNOSTICS_QOS, OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status,
 )
 from gato_ros.observation import JointNameError, reorder_joint_state
@@ -133,27 +130,9 @@ class TeleopNode(Node):
         self.diag_pub.publish(diagnostic_array(self, [diagnostic_status(self, "teleop", level, message, values)]))
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `teleop` executable; SIGINT/SIGTERM stop it cleanly."""
-    rclpy.init(args=argv if argv is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGINT, _raise_interrupt)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    node = None
-    try:
-        node = TeleopNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
-    return 0
+    return run_node(TeleopNode, argv)
 
 
 if __name__ == "__main__":
