@@ -23,3 +23,16 @@ def ros_env(ros_domain_id: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     monkeypatch.setenv("RMW_IMPLEMENTATION", os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp"))
     return dict(os.environ)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory):
+    """A randomly initialised tiny model directory made once per run by the project's own export command."""
+    import subprocess
+
+    from helpers import CLI
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    subprocess.run([*CLI, "export", "--random", "tiny", "--out", str(out)], check=True, timeout=300)
+    assert (out / "gato.json").is_file()
+    return out

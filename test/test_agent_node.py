@@ -6,7 +6,6 @@ and joint states and reads /gato/effort_command and /diagnostics.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
@@ -25,20 +24,9 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 
 from gato_ros.launch_runner.monitor import GraphMonitor  # noqa: E402
 from gato_ros.launch_runner.processes import ProcessSet  # noqa: E402
+from helpers import JOINTS  # noqa: E402
 
-CLI = [sys.executable, "-c", "import sys; from gato_ros.cli import main; sys.exit(main(sys.argv[1:]))"]
 pytestmark = pytest.mark.ros
-JOINTS = [f"right_j{i}" for i in range(7)] + ["gripper_joint"]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised tiny model directory made by the project's own export command."""
-    out = tmp_path_factory.mktemp("models") / "tiny"
-    subprocess.run([*CLI, "export", "--random", "tiny", "--out", str(out)],
-                   check=True, timeout=300)
-    assert (out / "gato.json").is_file()
-    return out
 
 
 class Harness:

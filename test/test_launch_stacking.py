@@ -6,8 +6,6 @@ skipped in the pip-only venv, where test_runner_graph.py and test_ros_graph_inte
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -29,16 +27,7 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 from gato_ros.launch_runner.monitor import GraphMonitor  # noqa: E402
 from gato_ros.paths import launch_dir  # noqa: E402
 
-CLI = [sys.executable, "-c", "import sys; from gato_ros.cli import main; sys.exit(main(sys.argv[1:]))"]
 pytestmark = [pytest.mark.launch_test, pytest.mark.ros]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("models") / "tiny"
-    subprocess.run([*CLI, "export", "--random", "tiny", "--out", str(out)],
-                   check=True, timeout=300)
-    return out
 
 
 @launch_pytest.fixture

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,17 +29,9 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 
 from gato_ros.launch_runner.monitor import GraphMonitor  # noqa: E402
 from gato_ros.paths import config_dir  # noqa: E402
+from helpers import CLI, alive, wait_for  # noqa: E402
 
-CLI = [sys.executable, "-c", "import sys; from gato_ros.cli import main; sys.exit(main(sys.argv[1:]))"]
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("models") / "tiny"
-    subprocess.run([*CLI, "export", "--random", "tiny", "--out", str(out)],
-                   check=True, timeout=300)
-    return out
 
 
 @pytest.fixture
@@ -73,23 +64,6 @@ def node_pids(runner_pid: int) -> dict[str, int]:
     return out
 
 
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def wait_for(pred, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def start_runner(tiny_model: Path, config: Path, tmp_path: Path, env: dict[str, str], *extra: str):
     return subprocess.Popen(
         [*CLI, "run", "stacking", "--sim", "true", "--model", str(tiny_model),
@@ -116,7 +90,7 @@ def test_graph_runs_kill_agent_holds_sigint_cleans_up(tiny_model: Path, fast_dia
                                      lambda m: safety_t.append(time.monotonic()), 10)
             node.create_subscription(JointState, "/joint_states",
                                      lambda m: states.append((time.monotonic(), np.asarray(m.position))), 10)
-            pids = wait_for(lambda: (p := node_pids(runner.pid)) if len(p) == 3 else None, 30.0, "3 nodes")
+            pids = wait_for(lambda: p if len(p := node_pids(runner.pid)) == 3 else None, 30.0, "3 nodes")
             assert set(pids) == {"sim", "safety", "agent"}
             wait_for(lambda: monitor.latest("agent").get("_message") == "acting", 180.0, "agent acting")
             wait_for(lambda: monitor.latest("safety").get("mode") == "active", 10.0, "safety active")

@@ -7,10 +7,8 @@ This process plays the robot driver (camera + joint states) so the test needs no
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -27,46 +25,9 @@ from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 
 from gato_ros.launch_runner.monitor import GraphMonitor  # noqa: E402
+from helpers import CLI, JOINTS, children_of, alive, wait_for  # noqa: E402
 
-CLI = [sys.executable, "-c", "import sys; from gato_ros.cli import main; sys.exit(main(sys.argv[1:]))"]
 pytestmark = pytest.mark.ros
-JOINTS = [f"right_j{i}" for i in range(7)] + ["gripper_joint"]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("models") / "tiny"
-    subprocess.run([*CLI, "export", "--random", "tiny", "--out", str(out)],
-                   check=True, timeout=300)
-    return out
-
-
-def children_of(pid: int) -> list[int]:
-    """Direct children of `pid` (Linux /proc)."""
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            out += [int(x) for x in (task / "children").read_text().split()]
-        except FileNotFoundError:
-            pass
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def wait_for(pred, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def test_runner_brings_up_graph_and_sigint_leaves_nothing(tiny_model: Path, ros_env: dict[str, str],
