@@ -22,6 +22,7 @@ class AgentConfig:
     joint_names: tuple[str, ...] = field(default=DEFAULT_JOINT_NAMES)
     execution_provider: str = "auto"
     max_context_tokens: int = 1024
+    intra_op_threads: int = 0      # ONNX Runtime threads; 0 = one per core
     instruction: str = ""
     image_timeout_s: float = 0.5   # newest image older than this: publish nothing
     state_timeout_s: float = 0.25  # newest joint state older than this: publish nothing
@@ -35,6 +36,8 @@ class AgentConfig:
             raise AgentConfigError(f"joint_names must be 8 distinct names (7 arm + gripper), got {self.joint_names}")
         if self.execution_provider not in PROVIDERS:
             raise AgentConfigError(f"execution_provider must be one of {PROVIDERS}, got {self.execution_provider!r}")
+        if self.intra_op_threads < 0:
+            raise AgentConfigError(f"intra_op_threads must be >= 0, got {self.intra_op_threads}")
         if self.max_context_tokens < 64:
             raise AgentConfigError(f"max_context_tokens must be >= 64, got {self.max_context_tokens}")
         for name in ("image_timeout_s", "state_timeout_s", "diagnostics_period_s"):

@@ -77,7 +77,8 @@ class AgentNode(LifecycleNode):
             from gato_ros.runtime import GatoPolicy
 
             policy = GatoPolicy(model_dir, provider=self.cfg.execution_provider,
-                                max_context_tokens=self.cfg.max_context_tokens)
+                                max_context_tokens=self.cfg.max_context_tokens,
+                                threads=self.cfg.intra_op_threads)
             if self.cfg.prompt_demo:
                 from gato_ros.demos.bag import read_episode
 
