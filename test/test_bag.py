@@ -18,7 +18,7 @@ def _episode(t: int = 12) -> Episode:
     rng = np.random.default_rng(3)
     return Episode(rng.integers(0, 255, (t, 64, 64, 3), dtype=np.uint8), rng.normal(size=(t, 8)),
                    rng.normal(size=(t, 8)), rng.normal(size=(t, 8)) * 10, instruction="stack the red object on the blue object",
-                   success=True, source="sim_expert")
+                   success=True, source="sim_expert", task="rgb_stacking_triplet1")
 
 
 def test_round_trip_and_rosbags_reads_it(tmp_path):
@@ -28,6 +28,7 @@ def test_round_trip_and_rosbags_reads_it(tmp_path):
     assert len(got) == len(ep) and got.success is True and got.instruction == ep.instruction
     assert np.array_equal(got.images, ep.images) and np.allclose(got.actions, ep.actions)
     assert np.allclose(got.joint_positions, ep.joint_positions) and got.source == "sim_expert"
+    assert got.task == "rgb_stacking_triplet1" and got.control_rate_hz == ep.control_rate_hz
     from rosbags.rosbag2 import Reader
 
     with Reader(tmp_path / "ep0") as reader:  # what `ros2 bag info` shows, read by the rosbags library

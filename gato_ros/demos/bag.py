@@ -56,7 +56,7 @@ class EpisodeBagWriter:
     """Streams one episode into `path` (must not exist); `close(success)` writes the outcome and metadata."""
 
     def __init__(self, path: str | Path, instruction: str = "", source: str = "teleop",
-                 camera: str = "basket_front_left", control_rate_hz: float = 20.0) -> None:
+                 camera: str = "basket_front_left", control_rate_hz: float = 20.0, task: str = "rgb_stacking") -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         self.path = Path(path)
@@ -67,7 +67,7 @@ class EpisodeBagWriter:
         self.writer = Writer(self.path, version=9, storage_plugin=StoragePlugin.MCAP)
         self.writer.open()
         self.conns = {topic: self.writer.add_connection(topic, kind, typestore=self.ts) for topic, kind in TYPES.items()}
-        self.meta = {"instruction": instruction, "source": source, "camera": camera,
+        self.meta = {"instruction": instruction, "source": source, "camera": camera, "task": task,
                      "control_rate_hz": str(control_rate_hz)}
         self.counts = {topic: 0 for topic in TYPES}
         self.last_t = 0
@@ -145,7 +145,7 @@ class EpisodeBagWriter:
 def write_episode(path: str | Path, ep: Episode) -> Path:
     """Write a whole Episode: per step t an image and a joint state at t/rate and the command 1 ns later."""
     period = int(round(1e9 / ep.control_rate_hz))
-    with EpisodeBagWriter(path, ep.instruction, ep.source, ep.camera, ep.control_rate_hz) as w:
+    with EpisodeBagWriter(path, ep.instruction, ep.source, ep.camera, ep.control_rate_hz, ep.task) as w:
         for t in range(len(ep)):
             t_ns = 1_000_000 + t * period
             w.image(ep.images[t], t_ns)
@@ -257,7 +257,8 @@ def read_episode_with_times(path: str | Path, joint_names: tuple[str, ...] = JOI
     success = m.outcome.get("success") if m.outcome else None
     rate = float(custom.get("control_rate_hz", 20.0))
     ep = Episode(np.stack(images), np.asarray(qs), np.asarray(qds), np.stack(acts), list(joint_names),
-                 m.instruction or custom.get("instruction", ""), success, source=custom.get("source", "teleop"),
+                 m.instruction or custom.get("instruction", ""), success, task=custom.get("task", "rgb_stacking"),
+                 source=custom.get("source", "teleop"),
                  control_rate_hz=rate, camera=custom.get("camera", "basket_front_left"))
     return ep, np.asarray(times, dtype=np.int64)
 
