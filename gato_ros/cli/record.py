@@ -72,8 +72,7 @@ class RecordSession:
         if self.sim_reset:
             self.echo(f"sim reset: {self.keyboard.call(self.keyboard.sim_reset)}")
             time.sleep(0.5)  # let the new episode's first images and joint states arrive
-        if self.keyboard.teleop_reset.service_is_ready():
-            self.keyboard.call(self.keyboard.teleop_reset)
+        self.keyboard.call(self.keyboard.teleop_reset, discovery_s=1.0)  # hold the pose the sim reset to
         self.echo(f"recording {self.recorder.start()}  (enter: stop)")
 
     def _help(self) -> None:

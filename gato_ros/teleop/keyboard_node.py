@@ -44,10 +44,11 @@ class KeyboardTeleopNode(Node):
         self.twist_pub.publish(msg)
         self.grip_pub.publish(Float64(data=float(self.keys.gripper)))
 
-    def call(self, client: Any, executor: Executor | None = None, timeout: float = 5.0) -> str:
+    def call(self, client: Any, executor: Executor | None = None, timeout: float = 5.0,
+             discovery_s: float = 3.0) -> str:
         """Call a Trigger service and wait for the answer (spinning `executor`, or while another thread spins);
-        a message saying what happened."""
-        if not client.service_is_ready():
+        a message saying what happened. Waits up to `discovery_s` for the server (DDS discovery can lag)."""
+        if not client.wait_for_service(timeout_sec=discovery_s):
             return f"{client.srv_name} is not available"
         future = client.call_async(Trigger.Request())
         if executor is not None:
