@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gato_ros.demos.bag import DemoError, EpisodeBagWriter, list_episodes, read_episode, write_episode
+from gato_ros.demos.bag import (
+    DemoError, EpisodeBagWriter, list_episodes, read_episode, replace_bag, write_episode, writer_alive,
+)
 from gato_ros.episode import Episode
 
 
@@ -68,12 +70,13 @@ def test_missing_and_corrupt_demos_give_clear_errors(tmp_path):
 
 @pytest.mark.parametrize("flush", [False, True])
 def test_killed_writer_leaves_a_recoverable_bag(tmp_path, flush):
-    """SIGKILL mid-episode (no metadata.yaml, no MCAP footer): every completed or flushed chunk is read back."""
+    """SIGKILL mid-episode (no metadata.yaml, no MCAP footer): every completed or flushed chunk is read back.
+    While the writer lives, reading uses a recovered copy and leaves the live bag alone."""
     out = tmp_path / "crash"
     code = textwrap.dedent(f"""
         import numpy as np, sys, time
         from gato_ros.demos.bag import EpisodeBagWriter
-        w = EpisodeBagWriter({str(out)!r}, "stack the red object on the blue object")
+        w = EpisodeBagWriter({str(out)!r}, "stack the red object on the blue object", source="agent", task="t1")
         rng = np.random.default_rng(0)
         for t in range(300):
             w.image(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), t * 50_000_000)
@@ -88,6 +91,13 @@ def test_killed_writer_leaves_a_recoverable_bag(tmp_path, flush):
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "written"
+        assert writer_alive(out)
+        live = sorted(f.name for f in out.iterdir())
+        if flush:
+            assert len(read_episode(out)) == 300 and read_episode(out).source == "agent"
+        assert sorted(f.name for f in out.iterdir()) == live  # a bag being recorded is not rewritten
+        with pytest.raises(DemoError, match="still being recorded"):
+            replace_bag(out, outcome={"success": True})
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -99,6 +109,7 @@ def test_killed_writer_leaves_a_recoverable_bag(tmp_path, flush):
         assert 100 <= len(ep) < 300  # the in-memory chunk at the kill is lost, the rest survives
     assert ep.actions[:, 0].tolist() == list(range(len(ep)))  # in order, no gaps
     assert ep.instruction == "stack the red object on the blue object" and ep.success is None
+    assert ep.source == "agent" and ep.task == "t1" and not writer_alive(out)  # custom_data kept from the sidecar
     assert (out / "metadata.yaml").is_file()  # rewritten as a complete bag
     assert len(read_episode(out)) == len(ep)
     meta = (out / "metadata.yaml").read_text()

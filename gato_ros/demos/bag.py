@@ -11,8 +11,10 @@ metadata.yaml, MCAP without footer) is recovered on read: every complete chunk i
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -36,6 +38,7 @@ TYPES = {
     OUTCOME_TOPIC: "std_msgs/msg/String",
 }
 MCAP_MAGIC = b"\x89MCAP0\r\n"
+WRITER_FILE = ".writer.json"  # in an open bag: {"pid", "custom_data"} of the writer (removed on close)
 
 
 class DemoError(RuntimeError):
@@ -69,6 +72,7 @@ class EpisodeBagWriter:
         self.conns = {topic: self.writer.add_connection(topic, kind, typestore=self.ts) for topic, kind in TYPES.items()}
         self.meta = {"instruction": instruction, "source": source, "camera": camera, "task": task,
                      "control_rate_hz": str(control_rate_hz)}
+        (self.path / WRITER_FILE).write_text(json.dumps({"pid": os.getpid(), "custom_data": self.meta}))
         self.counts = {topic: 0 for topic in TYPES}
         self.last_t = 0
         self.closed = False
@@ -132,6 +136,7 @@ class EpisodeBagWriter:
         for key, value in self.meta.items():
             self.writer.set_custom_data(key, str(value))
         self.writer.close()
+        (self.path / WRITER_FILE).unlink(missing_ok=True)
         self.closed = True
         return self.path
 
@@ -219,11 +224,20 @@ def read_episode_with_times(path: str | Path, joint_names: tuple[str, ...] = JOI
     if not path.is_dir():
         raise DemoError(f"demo {path} does not exist (expected a rosbag2 directory)")
     if not (path / "metadata.yaml").is_file():
-        if recover and list(path.glob("*.mcap")):
-            recover_bag(path)
-        else:
+        if not (recover and list(path.glob("*.mcap"))):
             raise DemoError(f"{path} has no metadata.yaml: not a rosbag2 bag")
-    m = _read_messages(path)
+        if writer_alive(path):  # still being recorded: read a recovered copy, leave the live bag alone
+            with tempfile.TemporaryDirectory(prefix="gato_demo_") as tmp:
+                copy = Path(tmp) / "bag"
+                _recover_to(path, copy)
+                return _episode_from(path, _read_messages(copy), joint_names, _custom_data(copy))
+        recover_bag(path)
+    return _episode_from(path, _read_messages(path), joint_names, _custom_data(path))
+
+
+def _episode_from(path: Path, m: "_Messages", joint_names: tuple[str, ...],
+                  custom: dict[str, str]) -> tuple[Episode, np.ndarray]:
+    """Align the messages of the demo at `path` on its effort commands."""
     if not m.commands:
         raise DemoError(f"{path} has no {COMMAND_TOPIC} messages: no timestep to read")
     if not m.images or not m.joints:
@@ -253,7 +267,6 @@ def read_episode_with_times(path: str | Path, joint_names: tuple[str, ...] = JOI
     shapes = {im.shape for im in images}
     if len(shapes) != 1:
         raise DemoError(f"{path}: images change size within the episode: {sorted(shapes)}")
-    custom = _custom_data(path)
     success = m.outcome.get("success") if m.outcome else None
     rate = float(custom.get("control_rate_hz", 20.0))
     ep = Episode(np.stack(images), np.asarray(qs), np.asarray(qds), np.stack(acts), list(joint_names),
@@ -283,6 +296,25 @@ def read_outcome(path: str | Path) -> dict:
     return _read_messages(Path(path)).outcome
 
 
+def _writer_info(path: Path) -> dict:
+    """The writer sidecar of an open (or killed) bag; {} when absent or unreadable."""
+    try:
+        info = json.loads((path / WRITER_FILE).read_text())
+        return info if isinstance(info, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def writer_alive(path: str | Path) -> bool:
+    """True while the process that opened this bag with EpisodeBagWriter still runs (the bag is being recorded)."""
+    try:
+        pid = int(_writer_info(Path(path)).get("pid", ""))
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False  # no pid file, unreadable, or no such process (ESRCH) ...
+    return True  # ... or the process exists (EPERM also means it exists)
+
+
 def is_bag(path: Path) -> bool:
     return path.is_dir() and ((path / "metadata.yaml").is_file() or any(path.glob("*.mcap")))
 
@@ -310,6 +342,8 @@ def rewrite_bag(src: str | Path, dst: str | Path, keep: Callable[[str, int], boo
     from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
     src, dst = Path(src), Path(dst)
+    if writer_alive(src):
+        raise DemoError(f"{src} is still being recorded (stop the recorder's episode first)")
     if not (src / "metadata.yaml").is_file():
         read_episode(src)  # raises DemoError for a missing bag, recovers a crashed one
     if dst.exists():
@@ -387,24 +421,39 @@ def _complete_prefix(data: bytes) -> int:
 
 def recover_bag(path: str | Path) -> Path:
     """Rewrite a bag whose writer was killed (no metadata.yaml, no MCAP footer) as a complete bag in place."""
+    path = Path(path)
+    if writer_alive(path):
+        raise DemoError(f"{path} is still being recorded; it is not recovered in place")
+    files = sorted(path.glob("*.mcap"))
+    out = path.parent / f".{path.name}.rewritten"
+    shutil.rmtree(out, ignore_errors=True)
+    _recover_to(path, out)
+    for f in files:
+        f.rename(path / (f.name + ".crashed"))
+    for f in out.iterdir():
+        target = path / (path.name + ".mcap" if f.suffix == ".mcap" else f.name)
+        f.rename(target)
+    out.rmdir()
+    (path / WRITER_FILE).unlink(missing_ok=True)
+    _fix_file_paths(path)
+    return path
+
+
+def _recover_to(path: Path, out: Path) -> None:
+    """Write the complete records of the footerless MCAP in `path` as a new complete bag `out`."""
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.rosbag2.storage_mcap import McapReader
 
-    path = Path(path)
     files = sorted(path.glob("*.mcap"))
     if not files:
         raise DemoError(f"{path}: nothing to recover (no .mcap file)")
     raw = files[0].read_bytes()
     keep = _complete_prefix(raw)
-    fixed = path.parent / f".{path.name}.recovering"
-    shutil.rmtree(fixed, ignore_errors=True)
-    fixed.mkdir()
+    fixed = Path(tempfile.mkdtemp(prefix=f".{path.name}.recovering", dir=out.parent))
     body = raw[:keep] + bytes([0x0F]) + struct.pack("<QI", 4, 0) + bytes([0x02]) + struct.pack("<QQQI", 20, 0, 0, 0) \
         + MCAP_MAGIC
     (fixed / "recovered.mcap").write_bytes(body)
     reader = McapReader(fixed / "recovered.mcap")
-    out = path.parent / f".{path.name}.rewritten"
-    shutil.rmtree(out, ignore_errors=True)
     try:
         reader.open()
         writer = Writer(out, version=9, storage_plugin=StoragePlugin.MCAP)
@@ -413,21 +462,16 @@ def recover_bag(path: str | Path) -> Path:
         conns = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=ts) for c in reader.connections}
         for conn, t_ns, data in reader.messages(reader.connections):
             writer.write(conns[conn.id], t_ns, data)
+        for key, value in (_writer_info(path).get("custom_data") or {}).items():
+            writer.set_custom_data(str(key), str(value))
         writer.set_custom_data("recovered", "true")
         writer.close()
     except Exception as exc:
+        shutil.rmtree(out, ignore_errors=True)
         raise DemoError(f"{path}: cannot recover the MCAP file: {type(exc).__name__}: {exc}") from exc
     finally:
         reader.close()
         shutil.rmtree(fixed, ignore_errors=True)
-    for f in files:
-        f.rename(path / (f.name + ".crashed"))
-    for f in out.iterdir():
-        target = path / (path.name + ".mcap" if f.suffix == ".mcap" else f.name)
-        f.rename(target)
-    out.rmdir()
-    _fix_file_paths(path)
-    return path
 
 
 def _fix_file_paths(path: Path, stem: str | None = None) -> None:
