@@ -35,8 +35,13 @@ def test_round_trip_and_rosbags_reads_it(tmp_path):
 
     with Reader(tmp_path / "ep0") as reader:  # what `ros2 bag info` shows, read by the rosbags library
         counts = {c.topic: c.msgcount for c in reader.connections}
+        start, duration = reader.start_time, reader.duration
+    period = int(1e9 / ep.control_rate_hz)
+    assert start == 1_000_000 and duration <= len(ep) * period + 10  # the instruction does not sit at t = 0
+    assert counts["/gato/instruction"] == 1
     assert "storage_identifier: mcap" in (tmp_path / "ep0" / "metadata.yaml").read_text()
     assert counts["/camera/image_raw"] == 12 and counts["/gato/effort_command"] == 12 and counts["/gato/outcome"] == 1
+    write_episode(tmp_path / ".ep0.new", ep)  # a rewrite's temporary bag (left by a crash) is not a demo
     assert list_episodes(tmp_path) == [tmp_path / "ep0"]
 
 

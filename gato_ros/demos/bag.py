@@ -76,15 +76,21 @@ class EpisodeBagWriter:
         self.counts = {topic: 0 for topic in TYPES}
         self.last_t = 0
         self.closed = False
-        if instruction:
-            self._write(INSTRUCTION_TOPIC, self.ts.types["std_msgs/msg/String"](data=instruction), 0)
+        self._instruction = instruction  # written with the first message's time, so the bag's start is real
 
     def _write(self, topic: str, msg: Any, t_ns: int) -> None:
         if self.closed:
             raise DemoError(f"{self.path}: writer already closed")
+        self._write_instruction(t_ns)
         self.writer.write(self.conns[topic], int(t_ns), self.ts.serialize_cdr(msg, TYPES[topic]))
         self.counts[topic] += 1
         self.last_t = max(self.last_t, int(t_ns))
+
+    def _write_instruction(self, t_ns: int) -> None:
+        """The instruction, once, before the first other message (stamped with that message's time)."""
+        if self._instruction:
+            text, self._instruction = self._instruction, ""
+            self._write(INSTRUCTION_TOPIC, self.ts.types["std_msgs/msg/String"](data=text), t_ns)
 
     def image(self, rgb: np.ndarray, t_ns: int, frame_id: str = "camera") -> None:
         img = np.ascontiguousarray(rgb, dtype=np.uint8)
@@ -129,6 +135,7 @@ class EpisodeBagWriter:
         """Write the outcome (when known) and metadata.yaml; the bag is complete afterwards."""
         if self.closed:
             return self.path
+        self._write_instruction(self.last_t)  # an episode without messages still names its instruction
         if success is not None or outcome:
             payload = json.dumps({"success": success, **outcome})
             self._write(OUTCOME_TOPIC, self.ts.types["std_msgs/msg/String"](data=payload), self.last_t + 1)
@@ -320,13 +327,13 @@ def is_bag(path: Path) -> bool:
 
 
 def list_episodes(root: str | Path) -> list[Path]:
-    """Demo directories under `root` (itself, if it is one), sorted by name."""
+    """Demo directories under `root` (itself, if it is one), sorted by name; hidden (temporary) ones are skipped."""
     root = Path(root)
     if not root.exists():
         raise DemoError(f"{root} does not exist")
     if is_bag(root):
         return [root]
-    return sorted(p for p in root.iterdir() if is_bag(p))
+    return sorted(p for p in root.iterdir() if not p.name.startswith(".") and is_bag(p))  # skip rewrite temps
 
 
 # ----------------------------------------------------------------------------------------------- rewriting
