@@ -13,9 +13,7 @@ import time
 from typing import Any
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
@@ -26,6 +24,7 @@ from gato_ros.agent import (
     stale_reason,
 )
 from gato_ros.nodes.common import (
+    run_node,
     COMMAND_QOS, DIAGNOSTICS_QOS, ERROR, OK, SENSOR_QOS, STATE_QOS, WARN, declare_dataclass_parameters,
     diagnostic_array, diagnostic_status,
 )
@@ -212,19 +211,8 @@ class AgentNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point (`agent` console script, `python -m gato_ros.nodes.agent`)."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = AgentNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Entry point (`agent` console script, `python -m gato_ros.nodes.agent`); SIGINT/SIGTERM stop it cleanly."""
+    return run_node(AgentNode, args)
 
 
 if __name__ == "__main__":
