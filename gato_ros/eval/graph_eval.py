@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,28 +40,22 @@ class EvalRunner(Runner):
         self.object_set, self.seed, self.prompt = object_set, seed, prompt
         self.outcomes: list[EpisodeOutcome] = []
 
-    def _drive(self, monitor) -> None:  # noqa: ANN001 - GraphMonitor
-        for i in range(self.options.episodes):
-            if self.stop_event.is_set():
-                break
-            start = time.monotonic()
-            monitor.call_trigger("sim/reset", timeout_s=10.0)
-            monitor.call_trigger("agent/reset", timeout_s=5.0)
-            since = time.monotonic()
-            seen: list[str] = []
+    def _episode(self, monitor, index: int):  # noqa: ANN001 - GraphMonitor
+        self._seen: list[str] = []
+        result = super()._episode(monitor, index)
+        # the sim's first episode is its start-up one; each ~/reset advances the seed by one
+        self.outcomes.append(EpisodeOutcome(self.object_set, self.seed + index + 1, self.prompt, result.success,
+                                            "stacked" if result.success else best_stage(self._seen),
+                                            result.duration_s))
+        print(f"[eval] {self.object_set} prompt={self.prompt} episode {index}: furthest stage "
+              f"{self.outcomes[-1].best_stage}", flush=True)
+        return result
 
-            def watch() -> bool:
-                sim = monitor.latest("sim")
-                if sim.get("stage"):
-                    seen.append(sim["stage"])
-                return monitor.sim_success_since(since)
-
-            ok = self._wait(self.options.duration_s, watch)
-            # the sim's episode counter starts at 0 for the initial episode; each reset advances the seed by one
-            self.outcomes.append(EpisodeOutcome(self.object_set, self.seed + i + 1, self.prompt, ok,
-                                                "stacked" if ok else best_stage(seen), time.monotonic() - start))
-            print(f"[eval] {self.object_set} prompt={self.prompt} episode {i}: "
-                  f"{'success' if ok else 'no success'}, furthest stage {self.outcomes[-1].best_stage}", flush=True)
+    def _episode_tick(self, monitor, since: float) -> bool:  # noqa: ANN001
+        stage = monitor.latest("sim").get("stage")
+        if stage:
+            self._seen.append(stage)
+        return super()._episode_tick(monitor, since)
 
 
 def _config_dir(base: Path, folder: Path, object_set: str, seed: int, cell: str) -> Path:

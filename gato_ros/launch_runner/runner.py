@@ -218,14 +218,24 @@ class Runner:
         for i in range(opts.episodes):
             if self.stop_event.is_set():
                 break
-            start = time.monotonic()
-            monitor.call_trigger("sim/reset", timeout_s=10.0)
-            monitor.call_trigger("agent/reset", timeout_s=5.0)
-            since = time.monotonic()
-            ok = self._wait(opts.duration_s, lambda: monitor.sim_success_since(since))
-            self.summary.episodes.append(EpisodeResult(i, ok, time.monotonic() - start))
-            print(f"[runner] episode {i}: {'success' if ok else 'no success'} after {time.monotonic() - start:.1f} s",
-                  flush=True)
+            self._episode(monitor, i)
+
+    def _episode(self, monitor, index: int) -> EpisodeResult:
+        """One sim episode: reset sim and agent, run until success or `duration_s`, record the result."""
+        start = time.monotonic()
+        monitor.call_trigger("sim/reset", timeout_s=10.0)
+        monitor.call_trigger("agent/reset", timeout_s=5.0)
+        since = time.monotonic()
+        ok = self._wait(self.options.duration_s, lambda: self._episode_tick(monitor, since))
+        result = EpisodeResult(index, ok, time.monotonic() - start)
+        self.summary.episodes.append(result)
+        print(f"[runner] episode {index}: {'success' if ok else 'no success'} after {result.duration_s:.1f} s",
+              flush=True)
+        return result
+
+    def _episode_tick(self, monitor, since: float) -> bool:
+        """Polled while an episode runs; True (the sim reported success) ends it."""
+        return monitor.sim_success_since(since)
 
 
 def run_stacking(values: Mapping[str, str], options: RunOptions, summary_json: Path | None = None) -> int:
