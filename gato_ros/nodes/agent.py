@@ -28,6 +28,7 @@ from gato_ros.nodes.common import (
     COMMAND_QOS, DIAGNOSTICS_QOS, ERROR, OK, SENSOR_QOS, STATE_QOS, WARN, declare_dataclass_parameters,
     diagnostic_array, diagnostic_status,
 )
+from gato_ros.observation import JointNameError, proprio_from_joints, reorder_joint_state
 
 
 def image_size_of(policy: Any) -> tuple[int, int]:
@@ -128,8 +129,6 @@ class AgentNode(LifecycleNode):
         self._image_msg, self._image_t = msg, self._now()
 
     def _on_joint_state(self, msg: JointState) -> None:
-        from gato_ros.observation import JointNameError, reorder_joint_state
-
         try:
             if len(msg.velocity) != len(msg.name):
                 raise ValueError(f"joint state has {len(msg.velocity)} velocities for {len(msg.name)} names")
@@ -172,8 +171,6 @@ class AgentNode(LifecycleNode):
             return
         q, qd = self._joints
         try:
-            from gato_ros.observation import proprio_from_joints
-
             efforts = np.asarray(self._policy.act(image, proprio_from_joints(q, qd), self.cfg.instruction or None),
                                  dtype=float)
             if efforts.shape != (8,) or not np.all(np.isfinite(efforts)):

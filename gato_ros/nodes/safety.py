@@ -22,6 +22,7 @@ from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 
 from gato_ros.nodes.common import (
+    ANY_PUBLISHER_QOS,
     run_node,
     DIAGNOSTICS_QOS,
     ERROR,
@@ -34,8 +35,6 @@ from gato_ros.nodes.common import (
 from gato_ros.safety import Mode, SafetyConfig, SafetyFilter
 from gato_ros.safety.joints import JointStateError, JointStateMerger
 
-#: Best effort matches both reliable and best-effort publishers, so any agent, teleop or driver connects.
-INPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 #: ros2_control's JointGroupEffortController subscribes with the system-default (reliable) QoS.
 OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
 ESTOP_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -74,8 +73,8 @@ class SafetyNode(Node):
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.pub = self.create_publisher(Float64MultiArray, OUTPUT_TOPIC, OUTPUT_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
-        self.create_subscription(Float64MultiArray, COMMAND_TOPIC, self._on_command, INPUT_QOS)
-        self.create_subscription(JointState, STATE_TOPIC, self._on_joint_state, INPUT_QOS)
+        self.create_subscription(Float64MultiArray, COMMAND_TOPIC, self._on_command, ANY_PUBLISHER_QOS)
+        self.create_subscription(JointState, STATE_TOPIC, self._on_joint_state, ANY_PUBLISHER_QOS)
         self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, ESTOP_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_timer(1.0 / self.config.publish_rate_hz, self._tick, clock=steady)

@@ -26,6 +26,7 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 from gato_ros.nodes.common import (
+    ANY_PUBLISHER_QOS,
     run_node,
     DIAGNOSTICS_QOS,
     ERROR,
@@ -38,7 +39,6 @@ from gato_ros.nodes.common import (
     diagnostic_status,
 )
 
-COMMAND_QOS_IN = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 CLOCK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
@@ -165,7 +165,7 @@ class SimNode(Node):
         self.info_pub = self.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)
         self.clock_pub = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS) if cfg.publish_clock else None
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
-        self.create_subscription(Float64MultiArray, "/effort_controller/commands", self._on_command, COMMAND_QOS_IN)
+        self.create_subscription(Float64MultiArray, "/effort_controller/commands", self._on_command, ANY_PUBLISHER_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self._new_episode()
         steady = Clock(clock_type=ClockType.STEADY_TIME)

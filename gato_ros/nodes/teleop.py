@@ -14,20 +14,18 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import Trigger
 
 from gato_ros.nodes.common import (
+    ANY_PUBLISHER_QOS,
     run_node,
     COMMAND_QOS, DIAGNOSTICS_QOS, OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status,
 )
 from gato_ros.observation import JointNameError, reorder_joint_state
 from gato_ros.teleop import TeleopConfig, TeleopController, TeleopError, TwistWatchdog
 
-#: Best effort matches reliable and best-effort publishers alike (keyboard, spacemouse, joystick, drivers).
-INPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 STATE_TIMEOUT_S = 0.5
 
 
@@ -62,9 +60,9 @@ class TeleopNode(Node):
                        "held_ticks": 0, "no_state_ticks": 0}
         self.pub = self.create_publisher(Float64MultiArray, "/gato/effort_command", COMMAND_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
-        self.create_subscription(Twist, "/teleop/twist", self._on_twist, INPUT_QOS)
-        self.create_subscription(Float64, "/teleop/gripper", self._on_gripper, INPUT_QOS)
-        self.create_subscription(JointState, "/joint_states", self._on_joint_state, INPUT_QOS)
+        self.create_subscription(Twist, "/teleop/twist", self._on_twist, ANY_PUBLISHER_QOS)
+        self.create_subscription(Float64, "/teleop/gripper", self._on_gripper, ANY_PUBLISHER_QOS)
+        self.create_subscription(JointState, "/joint_states", self._on_joint_state, ANY_PUBLISHER_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(1.0 / cfg.control_rate_hz, self._tick, clock=steady)
