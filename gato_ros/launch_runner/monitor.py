@@ -9,7 +9,7 @@ from typing import Any, Callable
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import Transition
-from lifecycle_msgs.srv import ChangeState
+from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
@@ -18,6 +18,7 @@ from std_srvs.srv import Trigger
 from gato_ros.nodes.common import DIAGNOSTICS_QOS, diagnostic_values, level_int
 
 TRUE_VALUES = ("true", "1", "yes")
+GOAL_STATES = {Transition.TRANSITION_CONFIGURE: "inactive", Transition.TRANSITION_ACTIVATE: "active"}
 
 
 class GraphMonitor:
@@ -101,10 +102,36 @@ class GraphMonitor:
         return bool(response.success), response.message
 
     def change_state(self, node_name: str, transition_id: int, timeout_s: float) -> bool:
+        """Request a transition; True once it succeeded.
+
+        A service response can be lost when the server has not yet discovered a just-created client's reply
+        reader, so while waiting the node's state is also polled: reaching the transition's goal state counts.
+        """
+        goal = GOAL_STATES.get(transition_id)
         request = ChangeState.Request()
         request.transition.id = transition_id
-        response = self._call(ChangeState, f"/{node_name}/change_state", request, timeout_s)
-        return response is not None and bool(response.success)
+        client = self.node.create_client(ChangeState, f"/{node_name}/change_state")
+        state_client = self.node.create_client(GetState, f"/{node_name}/get_state")
+        try:
+            end = time.monotonic() + timeout_s
+            if not client.wait_for_service(timeout_sec=timeout_s):
+                return False
+            future = client.call_async(request)
+            while time.monotonic() < end:
+                if future.done():
+                    return bool(future.result().success)
+                if goal is not None and state_client.service_is_ready():
+                    probe = state_client.call_async(GetState.Request())
+                    probe_end = min(end, time.monotonic() + 1.0)
+                    while not probe.done() and time.monotonic() < probe_end and not future.done():
+                        time.sleep(0.05)
+                    if probe.done() and probe.result().current_state.label == goal:
+                        return True
+                time.sleep(0.2)
+            return future.done() and bool(future.result().success)
+        finally:
+            self.node.destroy_client(client)
+            self.node.destroy_client(state_client)
 
     def bring_up(self, node_name: str, timeout_s: float, stop_event: threading.Event,
                  check: Callable[[], None]) -> None:
