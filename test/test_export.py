@@ -14,12 +14,15 @@ pytest.importorskip("gato_ros.tokenizer", reason="needs the tokenizer (issue 2)"
 ort = pytest.importorskip("onnxruntime")
 
 from gato_ros.export.build import export_random, random_model  # noqa: E402
-from gato_ros.export.graphs import DecodeGraph, PrefillGraph, cache_shape, empty_cache  # noqa: E402
+from gato_ros.export.graphs import cache_shape, embed_block  # noqa: E402
+from gato_ros.runtime.kv import block_inputs  # noqa: E402
 from gato_ros.runtime.providers import session_options  # noqa: E402
 
 # fp32 graphs vs eager PyTorch: ONNX Runtime fuses and reorders float ops, so allow 1e-4 absolute on logits
 # of order 1 (random init) and 1e-4 on keys/values.
 ATOL = 1e-4
+CAPACITY = 96
+FIELDS = ("tokens", "modality", "local_pos", "patches", "patch_pos")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,7 @@ def _session(path: Path) -> ort.InferenceSession:
 
 
 def _block(model_dir: Path, seed: int, with_actions: bool = True) -> dict[str, np.ndarray]:
-    """One real timestep from the tokenizer: observation block (+ 8 action tokens)."""
+    """One real timestep from the tokenizer: observation block (+ 8 action tokens), per-token arrays [L, ...]."""
     from gato_ros.config import GatoConfig
     from gato_ros.tokenizer import GatoTokenizer
 
@@ -42,16 +45,37 @@ def _block(model_dir: Path, seed: int, with_actions: bool = True) -> dict[str, n
     tok = GatoTokenizer(cfg, model_dir)
     rng = np.random.default_rng(seed)
     size = getattr(cfg.tokenizer, "image_size", None) or (cfg.tokenizer.image_height, cfg.tokenizer.image_width)
-    seqs = [tok.observation(rng.integers(0, 256, (*size, 3), dtype=np.uint8), rng.normal(size=15))]
+    seqs = [tok.observation(rng.integers(0, 256, (*size, 3), dtype=np.uint8), rng.normal(size=15),
+                            "stack red on blue" if seed % 2 else None)]
     if with_actions:
         seqs.append(tok.actions(rng.uniform(-1, 1, 8) * np.array([80, 80, 40, 40, 9, 9, 9, 1])))
-    fields = ("tokens", "modality", "local_pos", "patches", "patch_pos")
-    return {f: np.concatenate([np.asarray(getattr(s, f)) for s in seqs])[None].astype(
-        np.float32 if f.startswith("patch") else np.int64) for f in fields}
+    return {f: np.concatenate([np.asarray(getattr(s, f)) for s in seqs]).astype(
+        np.float32 if f.startswith("patch") else np.int64) for f in FIELDS}
 
 
-def _torch(feeds: dict[str, np.ndarray]) -> list[torch.Tensor]:
-    return [torch.from_numpy(feeds[f]) for f in ("tokens", "modality", "local_pos", "patches", "patch_pos")]
+def _cat(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {f: np.concatenate([a[f], b[f]]) for f in FIELDS}
+
+
+def _torch(block: dict[str, np.ndarray]) -> list[torch.Tensor]:
+    return [torch.from_numpy(block[f])[None] for f in FIELDS]
+
+
+def _buffers(model: torch.nn.Module, k: np.ndarray | None = None, v: np.ndarray | None = None, slots=None,
+             garbage: float = 1e3) -> dict[str, np.ndarray]:
+    """Graph cache inputs holding a [L, 1, H, T, hd] cache at `slots` (default 0..T-1); other slots garbage."""
+    n_layer, n_head, head_dim = cache_shape(model)
+    kb = np.full((n_layer, 1, n_head, head_dim, CAPACITY), garbage, np.float32)
+    vb = np.full((n_layer, 1, n_head, CAPACITY, head_dim), -garbage, np.float32)
+    if k is not None:
+        slots = np.arange(k.shape[3]) if slots is None else slots
+        kb[..., slots] = k.transpose(0, 1, 2, 4, 3)
+        vb[:, :, :, slots] = v
+    return {**{f"past_k_{i}": kb[i] for i in range(n_layer)}, **{f"past_v_{i}": vb[i] for i in range(n_layer)}}
+
+
+def _prefill(sess: ort.InferenceSession, block: dict[str, np.ndarray], past_len: int, buffers: dict) -> list:
+    return sess.run(None, {**block_inputs(*(block[f] for f in FIELDS)), "past_len": np.array(past_len), **buffers})
 
 
 def test_model_dir_contents(exported: tuple[Path, torch.nn.Module]) -> None:
@@ -59,69 +83,99 @@ def test_model_dir_contents(exported: tuple[Path, torch.nn.Module]) -> None:
     meta = json.loads((out / "gato.json").read_text())["model"]["onnx"]
     assert (out / meta["prefill"]).is_file() and (out / meta["decode"]).is_file()
     assert meta["precision"] == "fp32" and meta["action_vocab_size"] == 1024
+    assert meta["format"] == "gato_ros.kv_buffers.v2"
     assert (meta["n_layer"], meta["n_head"], meta["head_dim"]) == cache_shape(model)
     text_model = json.loads((out / "gato.json").read_text())["tokenizer"]["text_model"]
     assert (out / text_model).is_file()  # the SentencePiece model travels with the graphs
 
 
-def test_prefill_and_decode_match_pytorch(exported: tuple[Path, torch.nn.Module]) -> None:
+def test_embed_block_equals_model_embed(exported: tuple[Path, torch.nn.Module]) -> None:
+    """The export embedding (ResNet on image positions only, then a gather) is Gato.embed in eval mode."""
     out, model = exported
-    n_layer, n_head, head_dim = cache_shape(model)
-    first, second = _block(out, 0), _block(out, 1, with_actions=False)
+    block = _cat(_block(out, 1), _block(out, 2))  # text, two images, proprio, separators, actions
+    feeds = block_inputs(*(block[f] for f in FIELDS))
     with torch.no_grad():
-        _, k, v = PrefillGraph(model)(*_torch(first), empty_cache(n_layer, n_head, head_dim),
-                                      empty_cache(n_layer, n_head, head_dim))
-        ref = PrefillGraph(model)(*_torch(second), k, v)
-        ref_dec = DecodeGraph(model)(torch.tensor([[32000 + 517]]), ref[1], ref[2])
-    got = _session(out / "prefill.onnx").run(None, {**second, "past_k": k.numpy(), "past_v": v.numpy()})
-    for g, r in zip(got, ref):
-        np.testing.assert_allclose(g, r.numpy(), atol=ATOL, rtol=1e-4)
-    assert got[0].shape == (1, 1024)
-    assert got[1].shape[3] == k.shape[3] + second["tokens"].shape[1]
-    got_dec = _session(out / "decode.onnx").run(None, {"token": np.array([[32000 + 517]]), "past_k": got[1],
-                                                       "past_v": got[2]})
-    for g, r in zip(got_dec, ref_dec):
-        np.testing.assert_allclose(g, r.numpy(), atol=ATOL, rtol=1e-4)
+        ref = model.embed(*_torch(block))
+        got = embed_block(model, *(torch.from_numpy(feeds[n]) for n in ("tokens", "local_pos", "patches",
+                                                                         "patch_pos", "source")))
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=1e-5)
 
 
-def test_restricted_head_equals_value_logits(exported: tuple[Path, torch.nn.Module]) -> None:
-    """The graph's 1024 logits are exactly the value-id slice of the model's full-vocabulary logits."""
-    from gato_ros.export.graphs import restricted_logits
+def test_prefill_and_decode_match_pytorch(exported: tuple[Path, torch.nn.Module]) -> None:
+    """ONNX prefill after a cached block, then a decode, equal Gato.transformer with its concatenated cache."""
+    out, model = exported
+    first, second = _block(out, 0), _block(out, 1, with_actions=False)
+    token = torch.tensor([[32000 + 517]])
+    with torch.no_grad():
+        _, k, v = model.transformer(model.embed(*_torch(first)))
+        h, k2, v2 = model.transformer(model.embed(*_torch(second)), k, v)
+        ref = model.action_logits(h[:, -1:])[:, -1]
+        hd, k3, v3 = model.transformer(model.wte(token), k2, v2)
+        ref_dec = model.action_logits(hd)[:, -1]
+    t0 = k.shape[3]
+    logits, new_k, new_v = _prefill(_session(out / "prefill.onnx"), second, t0, _buffers(model, k.numpy(), v.numpy()))
+    assert logits.shape == (1, 1024) and new_k.shape[3] == len(second["tokens"])
+    np.testing.assert_allclose(logits, ref.numpy(), atol=ATOL, rtol=1e-4)
+    np.testing.assert_allclose(new_k, k2[:, :, :, t0:].numpy(), atol=ATOL, rtol=1e-4)
+    np.testing.assert_allclose(new_v, v2[:, :, :, t0:].numpy(), atol=ATOL, rtol=1e-4)
+    cache = _buffers(model, np.concatenate([k.numpy(), new_k], 3), np.concatenate([v.numpy(), new_v], 3))
+    got = _session(out / "decode.onnx").run(None, {"token": token.numpy(), "past_len": np.array(k2.shape[3]), **cache})
+    np.testing.assert_allclose(got[0], ref_dec.numpy(), atol=ATOL, rtol=1e-4)
+    np.testing.assert_allclose(got[1], k3[:, :, :, -1:].numpy(), atol=ATOL, rtol=1e-4)
 
+
+def test_action_head_equals_value_logits(exported: tuple[Path, torch.nn.Module]) -> None:
+    """The graphs' 1024 logits (Gato.action_logits) are exactly the value-id slice of the full-vocabulary logits."""
     _, model = exported
     h = torch.randn(1, 3, model.config.n_embd)
     with torch.no_grad():
-        full = model.logits(h)[:, -1, 32000:33024]
-        np.testing.assert_allclose(restricted_logits(model, h[:, -1:], 32000, 1024).numpy(), full.numpy(),
+        np.testing.assert_allclose(model.action_logits(h).numpy(), model.logits(h)[..., 32000:33024].numpy(),
                                    atol=1e-6, rtol=1e-5)
 
 
 def test_cached_prefill_equals_full_recomputation(exported: tuple[Path, torch.nn.Module]) -> None:
-    """Two timesteps fed through the cache give the logits and cache of one pass over both."""
+    """Two timesteps fed through the cache buffers give the logits and keys/values of one pass over both."""
     out, model = exported
-    n_layer, n_head, head_dim = cache_shape(model)
     sess = _session(out / "prefill.onnx")
-    empty = np.zeros((n_layer, 1, n_head, 0, head_dim), np.float32)
     a, b = _block(out, 2), _block(out, 3)
-    _, k, v = sess.run(None, {**a, "past_k": empty, "past_v": empty})
-    cached = sess.run(None, {**b, "past_k": k, "past_v": v})
-    full = sess.run(None, {**{f: np.concatenate([a[f], b[f]], axis=1) for f in a}, "past_k": empty, "past_v": empty})
-    for c, f in zip(cached, full):
-        np.testing.assert_allclose(c, f, atol=ATOL, rtol=1e-4)
+    _, ka, va = _prefill(sess, a, 0, _buffers(model))
+    cached = _prefill(sess, b, len(a["tokens"]), _buffers(model, ka, va))
+    full = _prefill(sess, _cat(a, b), 0, _buffers(model))
+    np.testing.assert_allclose(cached[0], full[0], atol=ATOL, rtol=1e-4)
+    for c, f in zip(cached[1:], full[1:]):
+        np.testing.assert_allclose(c, f[:, :, :, len(a["tokens"]):], atol=ATOL, rtol=1e-4)
+
+
+def test_cache_slot_order_does_not_matter(exported: tuple[Path, torch.nn.Module]) -> None:
+    """Gato has no absolute positions: the same cached tokens in permuted slots give the same logits.
+
+    The runtime relies on this to evict a timestep by moving the newest tokens into its slots.
+    """
+    out, model = exported
+    sess = _session(out / "prefill.onnx")
+    a, b = _block(out, 4), _block(out, 5)
+    _, k, v = _prefill(sess, a, 0, _buffers(model))
+    n = k.shape[3]
+    in_order = _prefill(sess, b, n, _buffers(model, k, v))[0]
+    permuted = _prefill(sess, b, n, _buffers(model, k, v, slots=np.random.default_rng(0).permutation(n)))[0]
+    np.testing.assert_allclose(permuted, in_order, atol=1e-5, rtol=1e-5)
 
 
 def test_int8_export(tmp_path: Path, exported: tuple[Path, torch.nn.Module]) -> None:
-    """--int8 writes smaller graphs that run and stay close to fp32 (dynamic quantization error)."""
-    fp32, _ = exported
+    """--int8 quantizes the weight MatMuls only, writes smaller graphs, runs and stays close to fp32."""
+    import onnx
+
+    fp32, model = exported
     out = export_random("tiny", tmp_path / "q", int8=True, seed=3)
     meta = json.loads((out / "gato.json").read_text())["model"]["onnx"]
     assert meta["precision"] == "int8"
     assert (out / "decode.onnx").stat().st_size < 0.6 * (fp32 / "decode.onnx").stat().st_size
-    feeds = _block(fp32, 4)
-    n = json.loads((fp32 / "gato.json").read_text())["model"]["onnx"]
-    empty = np.zeros((n["n_layer"], 1, n["n_head"], 0, n["head_dim"]), np.float32)
-    q = _session(out / "prefill.onnx").run(None, {**feeds, "past_k": empty, "past_v": empty})[0]
-    f = _session(fp32 / "prefill.onnx").run(None, {**feeds, "past_k": empty, "past_v": empty})[0]
+    ops = {n.op_type for n in onnx.load(str(out / "prefill.onnx")).graph.node}
+    assert "MatMulInteger" in ops or "DynamicQuantizeLinear" in ops
+    assert "Conv" in ops and "ConvInteger" not in ops  # ConvInteger is slower than fp32 Conv on CPU
+    block = _block(fp32, 4)
+    q = _prefill(_session(out / "prefill.onnx"), block, 0, _buffers(model))[0]
+    f = _prefill(_session(fp32 / "prefill.onnx"), block, 0, _buffers(model))[0]
     assert np.corrcoef(q.ravel(), f.ravel())[0, 1] > 0.9
 
 

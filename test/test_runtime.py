@@ -210,3 +210,49 @@ def test_provider_choice(model_dir: Path) -> None:
             GatoPolicy(model_dir, provider="cuda")
     else:
         assert "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def test_cache_slots_evict_by_moving_the_newest_tokens() -> None:
+    """Evicting logical tokens fills their slots with the newest ones; the logical order and the prompt survive."""
+    from gato_ros.runtime.kv import CacheSlots
+
+    slots = CacheSlots(capacity=40)
+    content = np.full(40, -1)
+    for n in (5, 7, 6, 9, 4):  # prompt of 5, then four timesteps
+        start = slots.append(n)
+        content[start:start + n] = np.arange(start, start + n)  # token "ids" = the order they arrived in
+    logical = content[slots.slots].copy()
+    holes, movers = slots.evict(5, 12)  # the oldest timestep after the prompt
+    content[holes] = content[movers]
+    assert slots.length == 24 and holes.size == movers.size == 7 and set(movers) == set(range(24, 31))
+    np.testing.assert_array_equal(content[slots.slots], np.concatenate([logical[:5], logical[12:]]))
+    np.testing.assert_array_equal(slots.slots[:5], np.arange(5))  # the prompt never moves
+    assert set(slots.slots) == set(range(24))  # used slots stay 0..length-1: new tokens go to the end
+    slots.truncate(5)
+    slots.append(10)
+    slots.evict(5, 7)
+    with pytest.raises(RuntimeError, match="not an unmoved prefix"):
+        slots.truncate(8)
+    with pytest.raises(ContextOverflowError):
+        CacheSlots(4).append(5)
+
+
+def test_device_buffer_path_equals_host_buffers(model_dir: Path) -> None:
+    """The buffer path CUDA uses (OrtValues updated by write/move graphs), run on the CPU, acts exactly like
+    the host path over a prompt and enough steps to evict."""
+    from gato_ros.runtime.kv import KVRunner, OrtValueBuffers
+
+    host = GatoPolicy(model_dir, provider="cpu", max_context_tokens=200)
+    device = GatoPolicy(model_dir, provider="cpu", max_context_tokens=200)
+    r = host.runner
+    device.runner = KVRunner(r.prefill_sess, r.decode_sess, "cpu", (r.n_layer, r.n_head, r.head_dim), 200,
+                             device_buffers=True)
+    assert isinstance(device.runner.buffers, OrtValueBuffers)
+    for policy in (host, device):
+        policy.set_prompt(_episode(policy, 1))
+    for image, proprio in _inputs(host, 8, seed=4):
+        np.testing.assert_allclose(device.act(image, proprio), host.act(image, proprio))
+        np.testing.assert_allclose(device.last_logits, host.last_logits, atol=1e-5)
+        for a, b in zip(device.runner.cache_numpy(), host.runner.cache_numpy()):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+    assert 0 < len(host.window.steps) < 8  # older timesteps were evicted

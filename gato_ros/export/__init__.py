@@ -1,4 +1,4 @@
-"""ONNX export of a Gato model: prefill and decode graphs with a KV cache, plus gato.json and tokenizer files."""
+"""ONNX export of a Gato model: prefill and decode graphs over in-place KV-cache buffers, gato.json, tokenizer files."""
 
 from gato_ros.export.graphs import DecodeGraph, PrefillGraph, cache_shape
 from gato_ros.export.onnx_export import DECODE_FILE, PREFILL_FILE, ExportError, export_graphs, write_model_dir

@@ -1,111 +1,133 @@
 """The two inference graphs the runtime runs, as torch modules around a Gato model (exported to ONNX).
 
+The KV cache lives outside the graphs in fixed-capacity buffers that the runtime owns and never copies:
+per layer, keys stored transposed [1, H, head_dim, capacity] (so q @ K is a plain MatMul) and values
+[1, H, capacity, head_dim]. A graph reads the buffers in place (slots >= past_len are masked out), attends
+over them and over its own new tokens, and returns only the new tokens' keys/values [n_layer, 1, H, S,
+head_dim]; the runtime writes those into the buffers. No concatenation or stacking of the cache happens,
+so a decode pass streams the weights and the cache once: what the memory-bandwidth bound assumes.
+
 prefill: a block of tokens (one timestep's observation, optionally preceded by the previous timestep's last
-action token) + past keys/values -> restricted action logits at the last position + present keys/values.
-decode: one action token + past keys/values -> restricted action logits + present keys/values.
-Past/present are [n_layer, 1, n_head, T, head_dim]; the logits cover only the 1024 value ids.
+action token, or a whole prompt demo) -> restricted action logits at the last position + new keys/values.
+The ResNet patch embedding runs only on the block's image patches (`patches`, `patch_pos` hold those P
+patches; `source` picks, per position, a token embedding (index < S) or a patch embedding (S + j)).
+decode: one action token -> restricted action logits + its keys/values.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-from gato_ros.runtime.model_files import DECODE_INPUTS, OUTPUTS, PREFILL_INPUTS
+from gato_ros.model.gato import NUM_VALUES, VALUE_START, Attention, Block, Gato
+from gato_ros.runtime.model_files import DECODE_INPUTS, OUTPUTS, PREFILL_INPUTS, cache_input_names
 
-ACTION_MODALITY = 5  # gato_ros.tokenizer.sequence.Modality.ACTION (ARCHITECTURE.md)
-ACTION_VOCAB_START = 32000  # continuous values: ids 32000 + bin
-ACTION_VOCAB_SIZE = 1024
+ACTION_VOCAB_START = VALUE_START  # continuous values: ids 32000 + bin
+ACTION_VOCAB_SIZE = NUM_VALUES
 PATCH = 16
 
 
+def embed_block(model: Gato, tokens: torch.Tensor, local_pos: torch.Tensor, patches: torch.Tensor,
+                patch_pos: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """Gato.embed in eval mode with the patch ResNet run on the P image patches only.
 
-def action_modality() -> int:
-    """Modality.ACTION from the tokenizer when it is importable, else the documented value."""
-    try:
-        from gato_ros.tokenizer.sequence import Modality
-
-        return int(Modality.ACTION)
-    except ImportError:
-        return ACTION_MODALITY
-
-
-def restricted_logits(model: nn.Module, h_last: torch.Tensor, start: int, size: int) -> torch.Tensor:
-    """Logits of the value ids [start, start+size) for hidden states `h_last` [B, 1, D] -> [B, size].
-
-    Only the 1024 output rows are read: the model's `action_logits` when it has one, else the rows of its
-    tied embedding `wte` (Gato.logits is h @ wte.weight.T); other models slice the full-vocabulary `logits`.
+    tokens, local_pos [1, S]; patches [1, P, 3, p, p]; patch_pos [1, P, 4]; source [S] -> [1, S, D].
     """
-    fn = getattr(model, "action_logits", None)
-    if callable(fn):
-        return fn(h_last)[:, -1, :]
-    wte = getattr(model, "wte", None)
-    if isinstance(wte, nn.Embedding):
-        return h_last[:, -1, :] @ wte.weight[start:start + size].t()
-    return model.logits(h_last)[:, -1, start:start + size]
+    m = model
+    _, p = patch_pos.shape[:2]
+    img = m.patch_embed(patches.reshape(p, *patches.shape[2:]))[None]
+    img = img + m.row_pos(m._patch_bins(patch_pos[..., 0], patch_pos[..., 1])) \
+        + m.col_pos(m._patch_bins(patch_pos[..., 2], patch_pos[..., 3]))
+    x = torch.cat([m.wte(tokens), img], dim=1).index_select(1, source)
+    local = m.local_pos(local_pos.clamp(0, m.config.max_local_positions - 1))
+    return x + torch.where((local_pos >= 0).unsqueeze(-1), local, torch.zeros_like(local))
 
 
-class PrefillGraph(nn.Module):
-    """A token block + cache -> next-action logits + grown cache."""
+def attention_biases(n_new: int, capacity: torch.Tensor | int, past_len: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Additive masks: [capacity] over the buffers (0 below past_len, -inf above) and the causal [S, S]."""
+    neg = torch.tensor(float("-inf"))
+    past = torch.where(torch.arange(capacity) < past_len, torch.tensor(0.0), neg)
+    idx = torch.arange(n_new)
+    new = torch.where(idx[None, :] <= idx[:, None], torch.tensor(0.0), neg)
+    return past, new
 
-    def __init__(self, model: nn.Module, start: int = ACTION_VOCAB_START, size: int = ACTION_VOCAB_SIZE) -> None:
+
+def cached_attention(attn: Attention, x: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor,
+                     past_bias: torch.Tensor, new_bias: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Attention.forward over buffer keys k_buf [1, H, hd, C] / values v_buf [1, H, C, hd] plus the new tokens."""
+    b, n, _ = x.shape
+    split = lambda t: t.view(b, n, attn.n_head, attn.head_dim).transpose(1, 2)  # noqa: E731
+    q, k, v = split(attn.q(x)), split(attn.k(x)), split(attn.v(x))
+    q = q * (1.0 / math.sqrt(attn.head_dim))
+    scores = torch.cat([q @ k_buf + past_bias, q @ k.transpose(2, 3) + new_bias], dim=-1)
+    probs = torch.softmax(scores, dim=-1)
+    capacity = k_buf.shape[-1]
+    y = probs[..., :capacity] @ v_buf + probs[..., capacity:] @ v
+    return attn.proj(y.transpose(1, 2).reshape(b, n, -1)), k, v
+
+
+def cached_block(block: Block, x: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, past_bias: torch.Tensor,
+                 new_bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Block.forward (eval) with cached_attention."""
+    a, k, v = cached_attention(block.attn, block.ln1(x), k_buf, v_buf, past_bias, new_bias)
+    x = x + a
+    x = x + block.out(torch.nn.functional.gelu(block.fc(block.ln2(x))))
+    return x, k, v
+
+
+class _CachedStep(nn.Module):
+    """Embeddings -> blocks over the buffers -> the 1024 value logits of the last position + new keys/values."""
+
+    def __init__(self, model: Gato) -> None:
         super().__init__()
-        self.model, self.start, self.size = model, start, size
+        self.model = model
+        self.eval()  # torch.onnx.export restores the wrapper's mode afterwards: it must not be train()
 
-    def forward(self, tokens, modality, local_pos, patches, patch_pos, past_k, past_v):
-        x = self.model.embed(tokens, modality, local_pos, patches, patch_pos)
-        h, present_k, present_v = self.model.transformer(x, past_k, past_v)
-        return restricted_logits(self.model, h[:, -1:, :], self.start, self.size), present_k, present_v
-
-
-def _embed_action(model: nn.Module, token: torch.Tensor, action: int, dtype: torch.dtype) -> torch.Tensor:
-    """Gato.embed of action tokens (modality ACTION, no local position, no patch)."""
-    b, n = token.shape
-    patches = torch.zeros(b, n, 3, PATCH, PATCH, dtype=dtype, device=token.device)
-    patch_pos = torch.zeros(b, n, 4, dtype=dtype, device=token.device)
-    return model.embed(token, torch.full_like(token, action), torch.full_like(token, -1), patches, patch_pos)
-
-
-def action_embedding_is_token_row(model: nn.Module, action: int) -> bool:
-    """True when embedding an action token is just its `wte` row (checked numerically), so decode can skip
-    the patch ResNet and position tables that embed() runs on every position."""
-    wte = getattr(model, "wte", None)
-    if not isinstance(wte, nn.Embedding) or model.training:
-        return False
-    token = torch.arange(ACTION_VOCAB_START, ACTION_VOCAB_START + 8)[None]
-    with torch.no_grad():
-        return bool(torch.allclose(_embed_action(model, token, action, wte.weight.dtype), wte(token), atol=1e-6))
+    def step(self, x: torch.Tensor, past_len: torch.Tensor, buffers: tuple[torch.Tensor, ...]
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n_layer = len(self.model.blocks)
+        past_bias, new_bias = attention_biases(x.shape[1], buffers[0].shape[-1], past_len)
+        ks, vs = [], []
+        for i, block in enumerate(self.model.blocks):
+            x, k, v = cached_block(block, x, buffers[i], buffers[n_layer + i], past_bias, new_bias)
+            ks.append(k)
+            vs.append(v)
+        h = self.model.ln_f(x[:, -1:, :])
+        return self.model.action_logits(h)[:, -1, :], torch.stack(ks), torch.stack(vs)
 
 
-class DecodeGraph(nn.Module):
-    """One action token + cache -> next-action logits + grown cache."""
+class PrefillGraph(_CachedStep):
+    """A token block + cache buffers -> next-action logits + the block's keys/values."""
 
-    def __init__(self, model: nn.Module, start: int = ACTION_VOCAB_START, size: int = ACTION_VOCAB_SIZE) -> None:
-        super().__init__()
-        self.model, self.start, self.size = model, start, size
-        self.action = action_modality()
-        self.token_row = action_embedding_is_token_row(model, self.action)
-
-    def forward(self, token, past_k, past_v):
-        if self.token_row:
-            x = self.model.wte(token)
-        else:
-            x = _embed_action(self.model, token, self.action, past_k.dtype)
-        h, present_k, present_v = self.model.transformer(x, past_k, past_v)
-        return restricted_logits(self.model, h[:, -1:, :], self.start, self.size), present_k, present_v
+    def forward(self, tokens, local_pos, patches, patch_pos, source, past_len, *buffers):
+        return self.step(embed_block(self.model, tokens, local_pos, patches, patch_pos, source), past_len, buffers)
 
 
-def cache_shape(model: nn.Module) -> tuple[int, int, int]:
-    """(n_layer, n_head, head_dim) of the model's KV cache, read off one tiny forward pass."""
-    tokens = torch.zeros(1, 1, dtype=torch.long)
-    with torch.no_grad():
-        x = model.embed(tokens, torch.full_like(tokens, action_modality()), torch.full_like(tokens, -1),
-                        torch.zeros(1, 1, 3, PATCH, PATCH), torch.zeros(1, 1, 4))
-        _, k, _ = model.transformer(x)
-    n_layer, _, n_head, _, head_dim = k.shape
-    return int(n_layer), int(n_head), int(head_dim)
+class DecodeGraph(_CachedStep):
+    """One action token + cache buffers -> next-action logits + its keys/values.
+
+    An action token's Gato embedding is its `wte` row (no patch, no local position): see Gato.embed.
+    """
+
+    def forward(self, token, past_len, *buffers):
+        return self.step(self.model.wte(token), past_len, buffers)
 
 
-def empty_cache(n_layer: int, n_head: int, head_dim: int, length: int = 0, dtype=torch.float32) -> torch.Tensor:
-    """A [n_layer, 1, n_head, length, head_dim] cache tensor of zeros."""
-    return torch.zeros(n_layer, 1, n_head, length, head_dim, dtype=dtype)
+def cache_shape(model: Gato) -> tuple[int, int, int]:
+    """(n_layer, n_head, head_dim) of the model's KV cache."""
+    c = model.config
+    return int(c.n_layer), int(c.n_head), int(c.head_dim)
+
+
+def empty_buffers(n_layer: int, n_head: int, head_dim: int, capacity: int) -> tuple[torch.Tensor, ...]:
+    """Zeroed per-layer key buffers [1, H, hd, C] then value buffers [1, H, C, hd] (graph input order)."""
+    return tuple(torch.zeros(1, n_head, head_dim, capacity) for _ in range(n_layer)) + \
+        tuple(torch.zeros(1, n_head, capacity, head_dim) for _ in range(n_layer))
+
+
+__all__ = ["PrefillGraph", "DecodeGraph", "embed_block", "cache_shape", "empty_buffers", "cache_input_names",
+           "PREFILL_INPUTS", "DECODE_INPUTS", "OUTPUTS", "ACTION_VOCAB_START", "ACTION_VOCAB_SIZE", "PATCH"]

@@ -173,22 +173,16 @@ class Gato(nn.Module):
     def embed(self, tokens: torch.Tensor, modality: torch.Tensor, local_pos: torch.Tensor,
               patches: torch.Tensor, patch_pos: torch.Tensor) -> torch.Tensor:
         """[B, L] per-token inputs -> [B, L, D] embeddings: token or patch, plus patch and local positions."""
-        b, n = tokens.shape
-        exporting = torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
-        if not exporting and n and int(local_pos.max()) >= self.config.max_local_positions:
+        n = tokens.shape[1]
+        if n and int(local_pos.max()) >= self.config.max_local_positions:
             raise ValueError(f"local observation position {int(local_pos.max())} exceeds the model's "
                              f"max_local_positions={self.config.max_local_positions}: observation block too long")
         x = self.wte(tokens)
         is_image = (modality == IMAGE).unsqueeze(-1)
-        if exporting:
-            # graph export: embed every position (a timestep is a few dozen tokens) and select
-            img = self.patch_embed(patches.reshape(b * n, *patches.shape[2:])).view(b, n, -1)
-            x = torch.where(is_image, img, x)
-        else:
-            sel = is_image.squeeze(-1)
-            if bool(sel.any()):
-                x = x.clone()
-                x[sel] = self.patch_embed(patches[sel]).to(x.dtype)
+        sel = is_image.squeeze(-1)
+        if bool(sel.any()):  # the ResNet runs on image positions only (export: gato_ros.export.graphs.embed_block)
+            x = x.clone()
+            x[sel] = self.patch_embed(patches[sel]).to(x.dtype)
         pos = self.row_pos(self._patch_bins(patch_pos[..., 0], patch_pos[..., 1])) \
             + self.col_pos(self._patch_bins(patch_pos[..., 2], patch_pos[..., 3]))
         x = x + torch.where(is_image, pos, torch.zeros_like(pos))

@@ -75,18 +75,31 @@ class TorchPolicy:
     def __init__(self, model: Any, tokenizer: Any, n_actions: int, context: int, cached: bool) -> None:
         import torch
 
-        from gato_ros.export.graphs import ACTION_VOCAB_SIZE, ACTION_VOCAB_START, DecodeGraph, PrefillGraph, cache_shape
+        from gato_ros.model.gato import NUM_VALUES, VALUE_START
+        from gato_ros.tokenizer.sequence import Modality
 
-        self.torch, self.tok, self.n_actions, self.cached = torch, tokenizer, n_actions, cached
-        self.prefill, self.decode = PrefillGraph(model), DecodeGraph(model)
-        self.start, self.size = ACTION_VOCAB_START, ACTION_VOCAB_SIZE
+        self.torch, self.model, self.tok, self.n_actions, self.cached = torch, model.eval(), tokenizer, n_actions, cached
+        self.start, self.size = VALUE_START, NUM_VALUES
         self.window = TimestepWindow(context)
-        self.action = self.decode.action
-        n_layer, n_head, head_dim = cache_shape(model)
-        self.k = self.v = torch.zeros(n_layer, 1, n_head, 0, head_dim)
+        self.action = int(Modality.ACTION)
+        c = model.config
+        self.k = self.v = torch.zeros(c.n_layer, 1, c.n_head, 0, c.head_dim)
         self.rows: list[tuple[np.ndarray, ...]] = []  # naive: the token rows of each timestep in the window
         self.pending: int | None = None
         self.last_logits = np.zeros((n_actions, self.size), np.float32)
+
+    def _forward(self, fields: list, k: Any, v: Any) -> tuple[Any, Any, Any]:
+        """Gato over a block after cache (k, v): value logits at the last position and the grown cache."""
+        h, k, v = self.model.transformer(self.model.embed(*fields), k, v)
+        return self.model.action_logits(h[:, -1:])[:, -1], k, v
+
+    def prefill(self, *args: Any) -> tuple[Any, Any, Any]:
+        return self._forward(list(args[:5]), args[5], args[6])
+
+    def decode(self, token: Any, k: Any, v: Any) -> tuple[Any, Any, Any]:
+        t = self.torch
+        return self._forward([token, t.full_like(token, self.action), t.full_like(token, -1),
+                              t.zeros(1, 1, 3, 16, 16), t.zeros(1, 1, 4)], k, v)
 
     def _t(self, fields: tuple[np.ndarray, ...]) -> list:
         t = self.torch

@@ -1,7 +1,14 @@
-"""ONNX Runtime execution of the prefill/decode graphs with the KV cache kept as OrtValues on the device.
+"""ONNX Runtime execution of the prefill/decode graphs over KV-cache buffers that are written in place.
 
-The present keys/values a graph returns become the next call's past without a host round trip (IO binding,
-on CPU and CUDA alike); eviction of a cache range runs as a small ONNX graph on the same device.
+The cache is two preallocated buffers of fixed capacity C (keys [L, 1, H, hd, C], stored transposed, and values
+[L, 1, H, C, hd]); each graph input past_k_i / past_v_i is bound to layer i's slab by pointer, so no call
+copies the cache. A graph returns only its new tokens' keys/values, which are written at the end of the used
+slots. Attention has no absolute positions (Gato's positions are in the embeddings), so the order of cached
+tokens does not matter: evicting a timestep moves the newest tokens into its slots (a few dozen tokens)
+instead of shifting the whole cache. `CacheSlots` keeps the logical order (prompt, then timesteps).
+
+On the CPU the buffers are numpy arrays updated by numpy; on CUDA they are OrtValues updated by two small
+graphs (write, move) on the device, double-buffered.
 """
 
 from __future__ import annotations
@@ -11,103 +18,285 @@ import numpy as np
 import onnxruntime as ort
 from onnx import TensorProto, helper
 
+from gato_ros.runtime.errors import ContextOverflowError
+from gato_ros.runtime.model_files import cache_input_names
 from gato_ros.runtime.providers import session_options
+from gato_ros.tokenizer.sequence import Modality
+
+K_AXIS, V_AXIS = 4, 3  # token axis of the key and value buffers
 
 
-def _evict_graph() -> bytes:
-    """cache[..., :start, :] ++ cache[..., end:, :] along axis 3, for k and v at once."""
-    nodes, outputs = [], []
-    zero, axis, big = "zero", "axis", "big"
-    for name in ("k", "v"):
-        nodes += [
-            helper.make_node("Slice", [name, zero, "start", axis], [f"{name}_head"]),
-            helper.make_node("Slice", [name, "end", big, axis], [f"{name}_tail"]),
-            helper.make_node("Concat", [f"{name}_head", f"{name}_tail"], [f"{name}_out"], axis=3),
-        ]
-        outputs.append(helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, None))
-    inits = [helper.make_tensor(zero, TensorProto.INT64, [1], [0]), helper.make_tensor(axis, TensorProto.INT64, [1], [3]),
-             helper.make_tensor(big, TensorProto.INT64, [1], [2 ** 62])]
-    cache = ["L", 1, "H", "T", "D"]
-    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, cache) for n in ("k", "v")]
-    inputs += [helper.make_tensor_value_info(n, TensorProto.INT64, [1]) for n in ("start", "end")]
-    graph = helper.make_graph(nodes, "evict", inputs, outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
+class CacheSlots:
+    """Which buffer slot holds each cached token, in logical order; slots 0..length-1 are always the ones used."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = int(capacity)
+        self.slots = np.zeros(0, np.int64)
+
+    @property
+    def length(self) -> int:
+        return int(self.slots.size)
+
+    def append(self, n: int) -> int:
+        """Reserve n slots at the end; returns the first (the new tokens go to slots [start, start + n))."""
+        start = self.length
+        if start + n > self.capacity:
+            raise ContextOverflowError(f"{n} new tokens after {start} cached exceed the cache capacity {self.capacity}")
+        self.slots = np.concatenate([self.slots, np.arange(start, start + n)])
+        return start
+
+    def truncate(self, n: int) -> None:
+        """Keep the first n tokens (a prompt prefix: never moved by evict, so it sits in slots 0..n-1)."""
+        if n > self.length or not np.array_equal(self.slots[:n], np.arange(n)):
+            raise RuntimeError(f"cannot truncate the cache to {n} tokens: not an unmoved prefix")
+        self.slots = self.slots[:n]
+
+    def evict(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """Drop logical tokens [start, end); returns (holes, movers): copy slot movers[i] into holes[i]."""
+        freed, keep = self.slots[start:end], np.concatenate([self.slots[:start], self.slots[end:]])
+        n = keep.size
+        holes, movers = np.sort(freed[freed < n]), np.sort(keep[keep >= n])
+        remap = np.arange(self.capacity)
+        remap[movers] = holes
+        self.slots = remap[keep]
+        return holes, movers
+
+
+class NumpyBuffers:
+    """CPU cache: numpy arrays that the graphs read in place; writes and moves are numpy assignments."""
+
+    device = "cpu"
+
+    def __init__(self, n_layer: int, n_head: int, head_dim: int, capacity: int) -> None:
+        self.k = np.zeros((n_layer, 1, n_head, head_dim, capacity), np.float32)
+        self.v = np.zeros((n_layer, 1, n_head, capacity, head_dim), np.float32)
+
+    def layer_ptrs(self) -> tuple[list[int], list[int]]:
+        k0, v0 = self.k.ctypes.data, self.v.ctypes.data
+        return [k0 + i * self.k[0].nbytes for i in range(len(self.k))], \
+            [v0 + i * self.v[0].nbytes for i in range(len(self.v))]
+
+    def write(self, new_k: np.ndarray, new_v: np.ndarray, start: int) -> None:
+        """new_k, new_v [L, 1, H, S, hd] into slots [start, start + S)."""
+        n = new_k.shape[3]
+        self.k[..., start:start + n] = new_k.transpose(0, 1, 2, 4, 3)
+        self.v[:, :, :, start:start + n] = new_v
+
+    def move(self, holes: np.ndarray, movers: np.ndarray) -> None:
+        """Copy slots movers -> holes as a few contiguous slice copies (an evicted timestep is usually one run)."""
+        breaks = np.flatnonzero((np.diff(holes) != 1) | (np.diff(movers) != 1)) + 1
+        for lo, hi in zip(np.concatenate([[0], breaks]), np.concatenate([breaks, [holes.size]])):
+            dst, src = slice(int(holes[lo]), int(holes[lo]) + hi - lo), slice(int(movers[lo]), int(movers[lo]) + hi - lo)
+            self.k[..., dst] = self.k[..., src]
+            self.v[:, :, :, dst] = self.v[:, :, :, src]
+
+    def host(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.k, self.v
+
+
+def _update_graphs() -> tuple[bytes, bytes]:
+    """(write, move) graphs over whole buffers K [L,1,H,hd,C] and V [L,1,H,C,hd] for device-resident caches.
+
+    write: new_k/new_v [L,1,H,S,hd] placed at slots [pos, pos + S). move: slot c takes slot src[c].
+    """
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    consts = [helper.make_tensor("zero", i64, [1], [0]), helper.make_tensor("big", i64, [1], [2 ** 62]),
+              helper.make_tensor("ka", i64, [1], [K_AXIS]), helper.make_tensor("va", i64, [1], [V_AXIS])]
+    nodes = [helper.make_node("Shape", ["new_v"], ["nv_shape"]),
+             helper.make_node("Slice", ["nv_shape", "va", "ka"], ["n_new"]),
+             helper.make_node("Add", ["pos", "n_new"], ["end"]),
+             helper.make_node("Transpose", ["new_k"], ["new_kt"], perm=[0, 1, 2, 4, 3])]
+    for buf, new, axis in (("K", "new_kt", "ka"), ("V", "new_v", "va")):
+        nodes += [helper.make_node("Slice", [buf, "zero", "pos", axis], [f"{buf}_head"]),
+                  helper.make_node("Slice", [buf, "end", "big", axis], [f"{buf}_tail"]),
+                  helper.make_node("Concat", [f"{buf}_head", new, f"{buf}_tail"], [f"{buf}_out"],
+                                   axis=K_AXIS if buf == "K" else V_AXIS)]
+    io = [helper.make_tensor_value_info(n, f, None) for n in ("K", "V", "new_k", "new_v")]
+    outs = [helper.make_tensor_value_info(n, f, None) for n in ("K_out", "V_out")]
+    write = helper.make_graph(nodes, "cache_write", io + [helper.make_tensor_value_info("pos", i64, [1])], outs, consts)
+    move_nodes = [helper.make_node("Gather", ["K", "src"], ["K_out"], axis=K_AXIS),
+                  helper.make_node("Gather", ["V", "src"], ["V_out"], axis=V_AXIS)]
+    move = helper.make_graph(move_nodes, "cache_move", io[:2] + [helper.make_tensor_value_info("src", i64, ["C"])],
+                             outs)
+    out = []
+    for graph in (write, move):
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        out.append(model.SerializeToString())
+    return out[0], out[1]
+
+
+class OrtValueBuffers:
+    """Device cache (CUDA): OrtValues; writes and moves run as small graphs on the device into fresh buffers."""
+
+    def __init__(self, n_layer: int, n_head: int, head_dim: int, capacity: int, device: str) -> None:
+        self.device, self.capacity = device, capacity
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+        write, move = _update_graphs()
+        self.write_sess = ort.InferenceSession(write, sess_options=session_options(), providers=providers)
+        self.move_sess = ort.InferenceSession(move, sess_options=session_options(), providers=providers)
+        zeros = NumpyBuffers(n_layer, n_head, head_dim, capacity)
+        self.k, self.v = (ort.OrtValue.ortvalue_from_numpy(a, device, 0) for a in (zeros.k, zeros.v))
+        self.layer_bytes = (zeros.k[0].nbytes, zeros.v[0].nbytes)
+        self.n_layer = n_layer
+
+    def layer_ptrs(self) -> tuple[list[int], list[int]]:
+        k0, v0 = self.k.data_ptr(), self.v.data_ptr()
+        return [k0 + i * self.layer_bytes[0] for i in range(self.n_layer)], \
+            [v0 + i * self.layer_bytes[1] for i in range(self.n_layer)]
+
+    def _run(self, sess: ort.InferenceSession, feeds: dict[str, object]) -> None:
+        binding = sess.io_binding()
+        for name, value in feeds.items():
+            if isinstance(value, ort.OrtValue):
+                binding.bind_ortvalue_input(name, value)
+            else:
+                binding.bind_cpu_input(name, value)
+        binding.bind_output("K_out", self.device)
+        binding.bind_output("V_out", self.device)
+        sess.run_with_iobinding(binding)
+        self.k, self.v = binding.get_outputs()
+
+    def write(self, new_k: ort.OrtValue, new_v: ort.OrtValue, start: int) -> None:
+        self._run(self.write_sess, {"K": self.k, "V": self.v, "new_k": new_k, "new_v": new_v,
+                                    "pos": np.array([start], np.int64)})
+
+    def move(self, holes: np.ndarray, movers: np.ndarray) -> None:
+        src = np.arange(self.capacity, dtype=np.int64)
+        src[holes] = movers
+        self._run(self.move_sess, {"K": self.k, "V": self.v, "src": src})
+
+    def host(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.k.numpy(), self.v.numpy()
+
+
+def block_inputs(tokens: np.ndarray, modality: np.ndarray, local_pos: np.ndarray, patches: np.ndarray,
+                 patch_pos: np.ndarray) -> dict[str, np.ndarray]:
+    """Prefill feeds from a block's per-token arrays: only the image positions' patches go to the ResNet."""
+    image = np.asarray(modality) == int(Modality.IMAGE)
+    n = len(tokens)
+    source = np.where(image, n + np.cumsum(image) - 1, np.arange(n)).astype(np.int64)
+    if image.any():
+        patches, patch_pos = patches[image], patch_pos[image]
+    else:  # a block without an image: one unused zero patch keeps the graph's shapes non-empty
+        patches, patch_pos = np.zeros((1, *patches.shape[1:]), np.float32), np.zeros((1, 4), np.float32)
+    return {"tokens": np.asarray(tokens, np.int64)[None], "local_pos": np.asarray(local_pos, np.int64)[None],
+            "patches": np.ascontiguousarray(patches, np.float32)[None],
+            "patch_pos": np.ascontiguousarray(patch_pos, np.float32)[None], "source": source}
 
 
 class KVRunner:
-    """Runs the graphs on one provider and owns the cache (past_k, past_v) between calls."""
+    """Runs the graphs on one provider over a fixed-capacity cache; owns the buffers and the slot map."""
 
     def __init__(self, prefill: ort.InferenceSession, decode: ort.InferenceSession, provider: str,
-                 cache_dims: tuple[int, int, int]) -> None:
+                 cache_dims: tuple[int, int, int], capacity: int, n_logits: int = 1024,
+                 device_buffers: bool | None = None) -> None:
         self.prefill_sess, self.decode_sess = prefill, decode
         self.device = "cuda" if provider == "cuda" else "cpu"
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if self.device == "cuda" else ["CPUExecutionProvider"]
-        self.evict_sess = ort.InferenceSession(_evict_graph(), sess_options=session_options(), providers=providers)
         self.n_layer, self.n_head, self.head_dim = cache_dims
-        self.k = self.v = self._value(np.zeros((self.n_layer, 1, self.n_head, 0, self.head_dim), np.float32))
-
-    def _value(self, array: np.ndarray) -> ort.OrtValue:
-        return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), self.device, 0)
+        self.capacity = int(capacity)
+        self.slots = CacheSlots(self.capacity)
+        on_device = self.device == "cuda" if device_buffers is None else device_buffers
+        self.buffers = (OrtValueBuffers(*cache_dims, self.capacity, self.device) if on_device
+                        else NumpyBuffers(*cache_dims, self.capacity))
+        self.names = cache_input_names(self.n_layer)
+        self.k_shape = [1, self.n_head, self.head_dim, self.capacity]
+        self.v_shape = [1, self.n_head, self.capacity, self.head_dim]
+        # decode I/O that never changes shape: host arrays bound once by pointer, refilled in place
+        self._token = np.zeros((1, 1), np.int64)
+        self._past_len = np.zeros((), np.int64)
+        self.n_logits = int(n_logits)
+        self._logits = np.zeros((1, self.n_logits), np.float32)
+        self._decode_binding: ort.IOBinding | None = None
 
     @property
     def length(self) -> int:
         """Tokens in the cache."""
-        return int(self.k.shape()[3])
+        return self.slots.length
 
-    def snapshot(self) -> tuple[ort.OrtValue, ort.OrtValue]:
-        """The current cache; safe to keep, since every call makes new OrtValues rather than writing in place."""
-        return self.k, self.v
+    def truncate(self, n: int) -> None:
+        """Forget everything after the first n tokens (the pinned prompt): O(1), nothing is copied."""
+        self.slots.truncate(n)
 
-    def restore(self, cache: tuple[ort.OrtValue, ort.OrtValue]) -> None:
-        self.k, self.v = cache
+    def _bind_cache(self, binding: ort.IOBinding) -> None:
+        k_ptrs, v_ptrs = self.buffers.layer_ptrs()
+        dev = self.buffers.device
+        for name, ptr in zip(self.names, k_ptrs + v_ptrs):
+            shape = self.k_shape if name.startswith("past_k") else self.v_shape
+            binding.bind_input(name, dev, 0, np.float32, shape, ptr)
 
-    def _run(self, sess: ort.InferenceSession, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        binding = sess.io_binding()
-        for name, array in feeds.items():
-            if self.device == "cpu":
-                binding.bind_cpu_input(name, np.ascontiguousarray(array))
-            else:
-                binding.bind_ortvalue_input(name, self._value(array))
-        binding.bind_ortvalue_input("past_k", self.k)
-        binding.bind_ortvalue_input("past_v", self.v)
-        binding.bind_output("logits", "cpu")
-        binding.bind_output("present_k", self.device)
-        binding.bind_output("present_v", self.device)
-        sess.run_with_iobinding(binding)
-        logits, self.k, self.v = binding.get_outputs()
-        return logits.numpy()[0]
+    def _bind_outputs(self, binding: ort.IOBinding, n_new: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """new_k/new_v into host arrays on the CPU (returned), left to ORT on a device buffer."""
+        if isinstance(self.buffers, NumpyBuffers):
+            shape = (self.n_layer, 1, self.n_head, n_new, self.head_dim)
+            new = np.empty(shape, np.float32), np.empty(shape, np.float32)
+            for name, arr in zip(("new_k", "new_v"), new):
+                binding.bind_output(name, "cpu", 0, np.float32, list(shape), arr.ctypes.data)
+            return new
+        binding.bind_output("new_k", self.buffers.device)
+        binding.bind_output("new_v", self.buffers.device)
+        return None
+
+    def _finish(self, binding: ort.IOBinding, host_new: tuple[np.ndarray, np.ndarray] | None, n_new: int) -> None:
+        start = self.slots.append(n_new)
+        if host_new is not None:
+            self.buffers.write(*host_new, start)
+        else:
+            outs = binding.get_outputs()
+            self.buffers.write(outs[1], outs[2], start)
 
     def prefill(self, tokens: np.ndarray, modality: np.ndarray, local_pos: np.ndarray, patches: np.ndarray,
                 patch_pos: np.ndarray) -> np.ndarray:
         """Append a block of L tokens (arrays with leading dim L); returns the next action token's logits."""
-        return self._run(self.prefill_sess, {
-            "tokens": tokens.astype(np.int64)[None], "modality": modality.astype(np.int64)[None],
-            "local_pos": local_pos.astype(np.int64)[None], "patches": patches.astype(np.float32)[None],
-            "patch_pos": patch_pos.astype(np.float32)[None]})
+        n_new = len(tokens)
+        if self.length + n_new > self.capacity:
+            raise ContextOverflowError(f"{n_new} new tokens after {self.length} cached exceed the cache capacity "
+                                       f"{self.capacity}")
+        binding = self.prefill_sess.io_binding()
+        feeds = block_inputs(tokens, modality, local_pos, patches, patch_pos)
+        feeds["past_len"] = np.array(self.length, np.int64)
+        for name, array in feeds.items():
+            binding.bind_cpu_input(name, array)
+        self._bind_cache(binding)
+        logits = np.zeros((1, self.n_logits), np.float32)
+        binding.bind_output("logits", "cpu", 0, np.float32, [1, self.n_logits], logits.ctypes.data)
+        host_new = self._bind_outputs(binding, n_new)
+        self.prefill_sess.run_with_iobinding(binding)
+        self._finish(binding, host_new, n_new)
+        return logits[0]
 
     def decode(self, token_id: int) -> np.ndarray:
         """Append one action token; returns the next action token's logits."""
-        return self._run(self.decode_sess, {"token": np.array([[token_id]], np.int64)})
+        if self.length + 1 > self.capacity:
+            raise ContextOverflowError(f"the cache is full ({self.capacity} tokens)")
+        self._token[0, 0], self._past_len[()] = token_id, self.length
+        binding, host_new = self._decode_binding, None
+        if binding is None or not isinstance(self.buffers, NumpyBuffers):
+            binding = self.decode_sess.io_binding()
+            binding.bind_input("token", "cpu", 0, np.int64, [1, 1], self._token.ctypes.data)
+            binding.bind_input("past_len", "cpu", 0, np.int64, [], self._past_len.ctypes.data)
+            binding.bind_output("logits", "cpu", 0, np.float32, [1, self.n_logits], self._logits.ctypes.data)
+            self._bind_cache(binding)
+            self._decode_host_new = self._bind_outputs(binding, 1)
+            if isinstance(self.buffers, NumpyBuffers):
+                self._decode_binding = binding  # host pointers stay valid: bind once
+        self.decode_sess.run_with_iobinding(binding)
+        self._finish(binding, self._decode_host_new, 1)
+        return self._logits[0].copy()
 
     def evict(self, start: int, end: int) -> None:
-        """Drop cache positions [start, end)."""
+        """Drop logical cache positions [start, end) (whole timesteps; the caller keeps the prompt)."""
         if end <= start:
             return
-        binding = self.evict_sess.io_binding()
-        binding.bind_ortvalue_input("k", self.k)
-        binding.bind_ortvalue_input("v", self.v)
-        binding.bind_cpu_input("start", np.array([start], np.int64))
-        binding.bind_cpu_input("end", np.array([end], np.int64))
-        binding.bind_output("k_out", self.device)
-        binding.bind_output("v_out", self.device)
-        self.evict_sess.run_with_iobinding(binding)
-        self.k, self.v = binding.get_outputs()
+        holes, movers = self.slots.evict(start, end)
+        if holes.size:
+            self.buffers.move(holes, movers)
 
     def cache_numpy(self) -> tuple[np.ndarray, np.ndarray]:
-        """Host copies of the cache (tests, debugging)."""
-        return self.k.numpy(), self.v.numpy()
+        """Host copies of the cache in logical order, as [L, 1, H, T, hd] keys and values (tests, debugging)."""
+        k, v = self.buffers.host()
+        return np.ascontiguousarray(k[..., self.slots.slots].transpose(0, 1, 2, 4, 3)), \
+            np.ascontiguousarray(v[:, :, :, self.slots.slots])
 
 
 def graph_inputs(sess: ort.InferenceSession) -> dict[str, list]:
@@ -119,4 +308,5 @@ def graph_outputs(sess: ort.InferenceSession) -> dict[str, list]:
     return {o.name: list(o.shape) for o in sess.get_outputs()}
 
 
-__all__ = ["KVRunner", "graph_inputs", "graph_outputs"]
+__all__ = ["KVRunner", "CacheSlots", "NumpyBuffers", "OrtValueBuffers", "block_inputs", "graph_inputs",
+           "graph_outputs"]

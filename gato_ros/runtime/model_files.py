@@ -11,9 +11,15 @@ import onnxruntime as ort
 
 from gato_ros.runtime.errors import ModelLoadError
 
-PREFILL_INPUTS = ("tokens", "modality", "local_pos", "patches", "patch_pos", "past_k", "past_v")
-DECODE_INPUTS = ("token", "past_k", "past_v")
-OUTPUTS = ("logits", "present_k", "present_v")
+PREFILL_INPUTS = ("tokens", "local_pos", "patches", "patch_pos", "source", "past_len")  # then the cache buffers
+DECODE_INPUTS = ("token", "past_len")  # then the cache buffers
+OUTPUTS = ("logits", "new_k", "new_v")
+GRAPH_FORMAT = "gato_ros.kv_buffers.v2"  # in-place cache buffers (v1 concatenated past/present: re-export)
+
+
+def cache_input_names(n_layer: int) -> tuple[str, ...]:
+    """Per-layer cache buffer inputs: past_k_0..past_k_{L-1} [1, H, hd, C], then past_v_0.. [1, H, C, hd]."""
+    return tuple(f"past_k_{i}" for i in range(n_layer)) + tuple(f"past_v_{i}" for i in range(n_layer))
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,9 @@ def graph_meta(config: Any, model_dir: Path) -> GraphMeta:
     section = (getattr(config, "model", None) or {}).get("onnx")
     if not isinstance(section, dict):
         raise ModelLoadError(f"{model_dir}/gato.json has no model.onnx section; re-export with `gato-ros export`")
+    if section.get("format") != GRAPH_FORMAT:
+        raise ModelLoadError(f"{model_dir} holds graphs of format {section.get('format', 'v1 (concatenated cache)')!r}"
+                             f"; this runtime runs {GRAPH_FORMAT!r}: re-export the checkpoint with `gato-ros export`")
     try:
         return GraphMeta(**{k: section[k] for k in GraphMeta.__dataclass_fields__})
     except (KeyError, TypeError) as exc:
@@ -67,19 +76,23 @@ def _shape(sess: ort.InferenceSession, name: str, outputs: bool = False) -> list
 
 def check_graphs(meta: GraphMeta, prefill: ort.InferenceSession, decode: ort.InferenceSession, model_dir: Path) -> None:
     """Raise ModelLoadError when a graph's inputs/outputs or cache shape disagree with gato.json."""
+    caches = cache_input_names(meta.n_layer)
     for label, sess, names in (("prefill", prefill, PREFILL_INPUTS), ("decode", decode, DECODE_INPUTS)):
         got_in = tuple(i.name for i in sess.get_inputs())
         got_out = tuple(o.name for o in sess.get_outputs())
-        if set(got_in) != set(names) or set(got_out) != set(OUTPUTS):
+        if set(got_out) != set(OUTPUTS) or not set(names) <= set(got_in):
             raise ModelLoadError(f"{model_dir}/{getattr(meta, label)} has inputs {got_in} and outputs {got_out}; "
-                                 f"expected {names} -> {OUTPUTS} (is this a gato_ros {label} graph?)")
-        past = _shape(sess, "past_k")
-        expect = [meta.n_layer, 1, meta.n_head, None, meta.head_dim]
-        if len(past) != 5 or any(e is not None and p != e for p, e in zip(past, expect)):
+                                 f"expected {names} + cache buffers -> {OUTPUTS} (is this a gato_ros {label} graph?)")
+        shapes = {n: _shape(sess, n) for n in got_in if n.startswith("past_") and n != "past_len"}
+        expect_k, expect_v = [1, meta.n_head, meta.head_dim, None], [1, meta.n_head, None, meta.head_dim]
+        ok = set(shapes) == set(caches) and all(
+            len(s) == 4 and all(e is None or d == e for d, e in zip(s, expect_k if n.startswith("past_k") else expect_v))
+            for n, s in shapes.items())
+        if not ok:
             raise ModelLoadError(
-                f"{model_dir}/gato.json says the cache is [n_layer={meta.n_layer}, 1, n_head={meta.n_head}, T, "
-                f"head_dim={meta.head_dim}] but {getattr(meta, label)} takes past_k {past}; gato.json does not "
-                "match the graph (re-export the model)")
+                f"{model_dir}/gato.json says the cache is n_layer={meta.n_layer} layers of keys [1, n_head={meta.n_head},"
+                f" head_dim={meta.head_dim}, C] and values [1, {meta.n_head}, C, {meta.head_dim}] but "
+                f"{getattr(meta, label)} takes {shapes}; gato.json does not match the graph (re-export the model)")
         logits = _shape(sess, "logits", outputs=True)
         if logits[-1] != meta.action_vocab_size:
             raise ModelLoadError(f"{model_dir}/{getattr(meta, label)} returns {logits[-1]} logits but gato.json "

@@ -57,9 +57,9 @@ class GatoPolicy:
         trained = int((self.config.model or {}).get("context_window") or 0)
         self.max_context_tokens = min(int(max_context_tokens), trained) if trained > 0 else int(max_context_tokens)
         self.max_prompt_tokens = int(max_prompt_tokens or self.max_context_tokens // 2)
-        self.runner = KVRunner(prefill, decode, self.provider, self.meta.cache_dims)
+        self.runner = KVRunner(prefill, decode, self.provider, self.meta.cache_dims, capacity=self.max_context_tokens,
+                               n_logits=self.meta.action_vocab_size)
         self.window = TimestepWindow(self.max_context_tokens)
-        self._empty_cache = self._prompt_cache = self.runner.snapshot()
         self._steps = 0  # timesteps acted in this episode
         self._pending: int | None = None  # last action token of the previous timestep, not yet in the cache
         self.last_bins = np.zeros(self.n_actions, np.int64)  # value bins chosen by the last act()
@@ -94,19 +94,17 @@ class GatoPolicy:
 
     def set_prompt(self, episode: Any | None) -> None:
         """Prefill a demonstration once and pin it at the front of the cache (None: no prompt); resets the episode."""
-        self.runner.restore(self._empty_cache)
+        self.runner.truncate(0)
         self._pending = None
         self._steps = 0
         if episode is None or len(episode) == 0:
             self.window.set_prompt(0)
-            self._prompt_cache = self.runner.snapshot()
             return
         seq = self.tokenizer.episode(episode)
         start, reserve = self._prompt_start(np.asarray(seq.timestep))
         fields = _fields(seq, start)
         self.window.set_prompt(len(fields[0]), reserve=reserve)
-        self.runner.prefill(*fields)
-        self._prompt_cache = self.runner.snapshot()
+        self.runner.prefill(*fields)  # pinned: slots [0, prompt) are never moved, so reset() just truncates
         LOG.info("prompt: %d tokens (%d timesteps dropped from its start)", len(fields[0]),
                  int(np.asarray(seq.timestep)[start]) if start else 0)
 
@@ -123,7 +121,7 @@ class GatoPolicy:
 
     def reset(self) -> None:
         """New episode: the cache goes back to the prefilled prompt."""
-        self.runner.restore(self._prompt_cache)
+        self.runner.truncate(self.window.prompt)
         self.window.reset()
         self._pending = None
         self._steps = 0
