@@ -10,7 +10,9 @@ import pytest
 pytest.importorskip("gato_ros.model.gato", reason="needs the Gato model (issue 3)")
 pytest.importorskip("gato_ros.tokenizer", reason="needs the tokenizer (issue 2)")
 
-from gato_ros.runtime.bandwidth import measure_bandwidth, step_bound_s, streamed_weight_bytes  # noqa: E402
+from gato_ros.runtime.bandwidth import (  # noqa: E402
+    measure_bandwidth, measure_gemm_flops, pass_flops, roofline_step_s, step_bound_s, streamed_weight_bytes,
+)
 from gato_ros.runtime.bench import VARIANTS, percentiles, summary_table  # noqa: E402
 
 
@@ -19,6 +21,22 @@ def test_percentiles_and_bound() -> None:
     assert stats["p50_ms"] == pytest.approx(50.5) and stats["p99_ms"] == pytest.approx(99.01) and stats["n"] == 100
     assert step_bound_s(100, 10, 1000, 8, 1e6) == pytest.approx(8 * (100 + 10_000) / 1e6)
     assert measure_bandwidth(mbytes=16, repeats=2) > 1e8  # any machine copies more than 100 MB/s
+    assert measure_gemm_flops(n=256, repeats=2) > 1e8 and measure_gemm_flops(int8=True, n=256, repeats=2) > 1e8
+
+
+def test_roofline_counts_prefill_flops() -> None:
+    """A decode pass is bandwidth-bound and a 33-token prefill of the 79m config compute-bound on a 2-core CPU."""
+    from gato_ros.model.gato import CONFIGS
+
+    c = CONFIGS["79m"]
+    linear, other = pass_flops(c, 33, 16, 1024)
+    assert linear == pytest.approx(2 * (33 * 8 * (4 * 768 * 768 + 2 * 768 * 3072) + 768 * 1024))
+    assert 0.5e9 < other < 3e9  # attention over 1024 cached tokens + 16 ResNet patches
+    bw, flops, w, kv = 30e9, 150e9, 230e6, 49152
+    decode_s = (w + kv * 1024) / bw
+    step = roofline_step_s(c, w, kv, 1024, 33, 16, bw, flops, flops, decodes=7)
+    assert step == pytest.approx(7 * decode_s + (linear + other) / flops)
+    assert step > step_bound_s(w, kv, 1024, 8, bw)
 
 
 def test_streamed_weights_skip_embedding_table(tmp_path: Path) -> None:
@@ -43,9 +61,10 @@ def test_bench_cli_writes_results(tmp_path: Path) -> None:
     rec = results["conditions"]["no_sim"]["tiny"]
     assert set(rec["variants"]) == set(VARIANTS)
     assert rec["bound_ms_fp32"] > rec["bound_ms_int8"] > 0
+    assert rec["roofline_ms_fp32"] >= rec["bound_ms_fp32"] and rec["roofline_ms_int8"] >= rec["bound_ms_int8"]
     for v, s in rec["variants"].items():
         assert 0 < s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"] and len(s["samples_ms"]) == s["n"]
-        assert s["ratio_to_bound_p50"] > 0
+        assert s["ratio_to_bound_p50"] > 0 and s["ratio_to_roofline_p50"] > 0
     assert rec["variants"]["torch_naive"]["speedup_vs_naive_p50"] == pytest.approx(1.0)
     assert (tmp_path / "bench_latency.png").stat().st_size > 10_000
     assert "| no_sim | tiny | ort_fp32 |" in summary_table(results)

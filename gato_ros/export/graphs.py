@@ -60,8 +60,11 @@ def cached_attention(attn: Attention, x: torch.Tensor, k_buf: torch.Tensor, v_bu
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Attention.forward over buffer keys k_buf [1, H, hd, C] / values v_buf [1, H, C, hd] plus the new tokens."""
     b, n, _ = x.shape
-    split = lambda t: t.view(b, n, attn.n_head, attn.head_dim).transpose(1, 2)  # noqa: E731
-    q, k, v = split(attn.q(x)), split(attn.k(x)), split(attn.v(x))
+    # one [D, 3 * inner] projection instead of three: one weight stream per pass (folded to a constant at export)
+    weight = torch.cat([attn.q.weight, attn.k.weight, attn.v.weight])
+    bias = torch.cat([attn.q.bias, attn.k.bias, attn.v.bias])
+    qkv = torch.nn.functional.linear(x, weight, bias).view(b, n, 3, attn.n_head, attn.head_dim)
+    q, k, v = (qkv[:, :, i].transpose(1, 2) for i in range(3))
     q = q * (1.0 / math.sqrt(attn.head_dim))
     scores = torch.cat([q @ k_buf + past_bias, q @ k.transpose(2, 3) + new_bias], dim=-1)
     probs = torch.softmax(scores, dim=-1)

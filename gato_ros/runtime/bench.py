@@ -2,7 +2,8 @@
 
 Variants per config (random weights): PyTorch eager recomputing the window for every action token (naive),
 PyTorch with a KV cache, ONNX Runtime fp32 with a KV cache (GatoPolicy), ONNX Runtime int8 (GatoPolicy);
-plus the memory-bandwidth bound of a cached step measured on this machine.
+plus the memory-bandwidth bound of a cached step measured on this machine, and a roofline bound that also
+counts the prefill's FLOPs at the machine's measured GEMM throughput.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gato_ros.runtime.bandwidth import measure_bandwidth, step_bound_s, streamed_weight_bytes
+from gato_ros.runtime.bandwidth import (
+    measure_bandwidth, measure_gemm_flops, roofline_step_s, step_bound_s, streamed_weight_bytes,
+)
 from gato_ros.runtime.window import TimestepWindow
 
 VARIANTS = ("torch_naive", "torch_cache", "ort_fp32", "ort_int8")
@@ -207,7 +210,21 @@ class SimLoad:
         return (self.steps.value - self.n0) / max(time.perf_counter() - self.t0, 1e-9)
 
 
-def bench_config(name: str, opts: BenchOptions, bandwidth: float, log: Callable[[str], None],
+@dataclass(frozen=True)
+class MachineLimits:
+    """Measured once per bench run: copy bandwidth and ONNX Runtime GEMM throughputs."""
+
+    bandwidth: float  # bytes/s
+    flops_fp32: float  # FLOP/s
+    flops_int8: float
+
+
+def measure_limits(threads: int) -> MachineLimits:
+    return MachineLimits(measure_bandwidth(), measure_gemm_flops(threads=threads),
+                         measure_gemm_flops(int8=True, threads=threads))
+
+
+def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Callable[[str], None],
                  skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """All requested variants of one config; returns its JSON record."""
     import torch
@@ -230,6 +247,7 @@ def bench_config(name: str, opts: BenchOptions, bandwidth: float, log: Callable[
                               "model_config": model_config_dict(model_cfg), "kv_bytes_per_token": kv_per_token,
                               "context_tokens": opts.context, "variants": {}}
     passes = 8  # 1 prefill (previous last action + observation) + 7 decodes; see GatoPolicy.act
+    bandwidth = limits.bandwidth
     with tempfile.TemporaryDirectory() as tmp:
         dirs: dict[str, Path] = {}
         for variant, int8 in (("ort_fp32", False), ("ort_int8", True)):
@@ -244,6 +262,15 @@ def bench_config(name: str, opts: BenchOptions, bandwidth: float, log: Callable[
         policy0 = GatoPolicy(dirs["ort_fp32"], provider="cpu", max_context_tokens=opts.context, threads=opts.threads)
         size = _image_size(policy0.config)
         tok, n_actions = policy0.tokenizer, policy0.n_actions
+        obs = tok.observation(*_inputs(np.random.default_rng(0), size))
+        block, patches = len(obs.tokens) + 1, int(np.sum(np.asarray(obs.modality) == 1))  # + previous action token
+        record["prefill_block"] = {"tokens": block, "image_patches": patches}
+        for variant in dirs:
+            key, w = variant[4:], record[f"weight_bytes_{variant[4:]}"]
+            flops_linear = limits.flops_int8 if key == "int8" else limits.flops_fp32
+            record[f"roofline_ms_{key}"] = 1e3 * roofline_step_s(
+                model_cfg, w, kv_per_token, opts.context, block, patches, bandwidth, flops_linear, limits.flops_fp32,
+                decodes=passes - 1)
         for variant in opts.variants:
             if variant in skip:
                 continue
@@ -278,11 +305,13 @@ def _image_size(config: Any) -> tuple[int, int]:
 
 
 def _ratios(record: dict[str, Any], naive: float | None) -> None:
-    """Speed-up over the naive p50 (measured without the sim) and ratio to the bandwidth bound."""
+    """Speed-up over the naive p50 (measured without the sim) and ratios to the bandwidth and roofline bounds."""
     for variant, stats in record["variants"].items():
-        bound = record.get("bound_ms_int8" if variant == "ort_int8" else "bound_ms_fp32")
+        key = "int8" if variant == "ort_int8" else "fp32"
+        bound, roof = record.get(f"bound_ms_{key}"), record.get(f"roofline_ms_{key}")
         stats["speedup_vs_naive_p50"] = naive / stats["p50_ms"] if naive else None
         stats["ratio_to_bound_p50"] = stats["p50_ms"] / bound if bound else None
+        stats["ratio_to_roofline_p50"] = stats["p50_ms"] / roof if roof else None
 
 
 def machine() -> dict[str, Any]:
@@ -304,9 +333,12 @@ def machine() -> dict[str, Any]:
 
 def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure everything, write bench.json and the histogram PNG under opts.out_dir; returns the results."""
-    bandwidth = measure_bandwidth()
-    log(f"memory bandwidth (numpy copy, read+write): {bandwidth / 1e9:.1f} GB/s")
-    results: dict[str, Any] = {"machine": {**machine(), "bandwidth_GBps": bandwidth / 1e9},
+    limits = measure_limits(opts.threads)
+    log(f"memory bandwidth (numpy copy, read+write): {limits.bandwidth / 1e9:.1f} GB/s; ONNX Runtime GEMM "
+        f"1024^3: fp32 {limits.flops_fp32 / 1e9:.0f} GFLOP/s, int8 {limits.flops_int8 / 1e9:.0f} GOP/s")
+    results: dict[str, Any] = {"machine": {**machine(), "bandwidth_GBps": limits.bandwidth / 1e9,
+                                           "gemm_fp32_GFLOPs": limits.flops_fp32 / 1e9,
+                                           "gemm_int8_GOPs": limits.flops_int8 / 1e9},
                                "definition": "one control step = prefill of one timestep (previous step's last action "
                                              "token + observation block) + 7 decodes = 8 action tokens, at a full "
                                              f"{opts.context}-token context; random weights; greedy",
@@ -321,7 +353,7 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> dict[st
         load = SimLoad().__enter__() if sim else None
         try:
             for name in opts.configs:  # naive is minutes per config: measured without the sim only
-                records[name] = bench_config(name, opts, bandwidth, log, skip=("torch_naive",) if sim else ())
+                records[name] = bench_config(name, opts, limits, log, skip=("torch_naive",) if sim else ())
                 _write(results, opts.out_dir)  # partial results survive an interrupted run
             if load is not None:
                 if load.rate() <= 0 or not load.proc.is_alive():
@@ -370,9 +402,11 @@ def plot_histograms(results: dict[str, Any], path: Path) -> None:
                     ax.hist(s["samples_ms"], bins=bins, histtype="step", color=f"C{i}", ls="-" if j == 0 else "--",
                             label=f"{v} ({label}) p50 {s['p50_ms']:.1f}")
             if rec and j == 0:
-                for key, style in (("bound_ms_fp32", "--"), ("bound_ms_int8", ":")):
-                    if key in rec:
-                        ax.axvline(rec[key], ls=style, color="gray", label=f"{key[9:]} bandwidth bound")
+                for key, style in (("fp32", "--"), ("int8", ":")):
+                    if f"bound_ms_{key}" in rec:
+                        ax.axvline(rec[f"bound_ms_{key}"], ls=style, color="gray", label=f"{key} bandwidth bound")
+                    if f"roofline_ms_{key}" in rec:
+                        ax.axvline(rec[f"roofline_ms_{key}"], ls=style, color="black", label=f"{key} roofline")
         ax.axvline(50, color="red", lw=0.8, label="20 Hz period")
         ax.set_xscale("log")
         ax.set_xlabel("ms per control step")
@@ -385,17 +419,18 @@ def plot_histograms(results: dict[str, Any], path: Path) -> None:
 
 
 def summary_table(results: dict[str, Any]) -> str:
-    """Markdown table: p50/p90/p99, speed-up over naive and ratio to the bandwidth bound, per condition."""
-    lines = ["| condition | config | variant | p50 ms | p90 ms | p99 ms | x faster than naive | / bound |",
-             "|---|---|---|---|---|---|---|---|"]
+    """Markdown table: p50/p90/p99, speed-up over naive, ratios to the bandwidth and roofline bounds."""
+    lines = ["| condition | config | variant | p50 ms | p90 ms | p99 ms | x faster than naive | / bandwidth bound "
+             "| / roofline |", "|---|---|---|---|---|---|---|---|---|"]
+    fmt = lambda x, spec: format(x, spec) if x else "-"  # noqa: E731
     for cond, recs in results["conditions"].items():
         for cfg, rec in recs.items():
             for v, s in rec["variants"].items():
-                speed = f"{s['speedup_vs_naive_p50']:.1f}" if s.get("speedup_vs_naive_p50") else "-"
-                bound = f"{s['ratio_to_bound_p50']:.2f}" if s.get("ratio_to_bound_p50") else "-"
                 lines.append(f"| {cond} | {cfg} | {v} | {s['p50_ms']:.1f} | {s['p90_ms']:.1f} | {s['p99_ms']:.1f} "
-                             f"| {speed} | {bound} |")
-            for key in ("bound_ms_fp32", "bound_ms_int8"):
-                if key in rec:
-                    lines.append(f"| {cond} | {cfg} | bandwidth bound {key[9:]} | {rec[key]:.1f} | | | | 1.00 |")
+                             f"| {fmt(s.get('speedup_vs_naive_p50'), '.1f')} | {fmt(s.get('ratio_to_bound_p50'), '.2f')} "
+                             f"| {fmt(s.get('ratio_to_roofline_p50'), '.2f')} |")
+            for key in ("fp32", "int8"):
+                if f"bound_ms_{key}" in rec:
+                    lines.append(f"| {cond} | {cfg} | bounds {key}: bandwidth / roofline | {rec[f'bound_ms_{key}']:.1f}"
+                                 f" / {rec.get(f'roofline_ms_{key}', 0):.1f} | | | | | |")
     return "\n".join(lines)
