@@ -35,7 +35,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(VENV)/bin/gato-ros bench
+	$(VENV)/bin/gato-ros bench --with-sim
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
