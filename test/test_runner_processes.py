@@ -58,6 +58,24 @@ def test_sigint_stops_a_well_behaved_child(tmp_path: Path) -> None:
     assert "clean exit" in (tmp_path / "logs" / "good.log").read_text()
 
 
+def test_children_hear_sigint_when_the_runner_was_started_with_it_ignored(tmp_path: Path) -> None:
+    """`gato-ros run ... &` from a script ignores SIGINT in the runner; its nodes must still stop on SIGINT."""
+    flag = tmp_path / "ready"
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        procs = ProcessSet(tmp_path / "logs")
+        child = procs.start("good", _script(tmp_path, "good", f"""
+            open({str(flag)!r}, 'w').write('1')
+            time.sleep(60)
+        """))
+    finally:
+        signal.signal(signal.SIGINT, old)
+    _wait_file(flag)
+    how = procs.stop_all(int_timeout_s=5.0, term_timeout_s=1.0)
+    assert how["good"].startswith("stopped by SIGINT"), how
+    assert not _alive(child.pid)
+
+
 def test_escalation_to_sigterm_and_sigkill(tmp_path: Path) -> None:
     procs = ProcessSet(tmp_path / "logs")
     f1, f2 = tmp_path / "r1", tmp_path / "r2"

@@ -14,8 +14,12 @@ from typing import IO
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the runner dies (even by SIGKILL), so nothing is left behind."""
+def _child_setup() -> None:
+    """In the child before exec: default SIGINT/SIGTERM handling (a runner started in the background by a
+    non-interactive shell has SIGINT ignored, which exec would pass on and make every node deaf to the orderly
+    stop), and SIGTERM if the runner dies (even by SIGKILL), so nothing is left behind."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:  # not Linux/glibc: the runner's own shutdown path still stops children
@@ -57,7 +61,7 @@ class ProcessSet:
             log = open(self.log_dir / f"{name}.log", "ab")
         # New session: a terminal's Ctrl-C reaches only the runner, which forwards it in order.
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT if log else None,
-                                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
+                                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_child_setup)
         child = Child(name, proc, log)
         self.children.append(child)
         return child
