@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 from gato_ros.model.gato import NUM_VALUES, VALUE_START, Attention, Block, Gato
-from gato_ros.runtime.model_files import DECODE_INPUTS, OUTPUTS, PREFILL_INPUTS, cache_input_names
 
 ACTION_VOCAB_START = VALUE_START  # continuous values: ids 32000 + bin
 ACTION_VOCAB_SIZE = NUM_VALUES
@@ -78,8 +77,7 @@ def cached_block(block: Block, x: torch.Tensor, k_buf: torch.Tensor, v_buf: torc
     """Block.forward (eval) with cached_attention."""
     a, k, v = cached_attention(block.attn, block.ln1(x), k_buf, v_buf, past_bias, new_bias)
     x = x + a
-    x = x + block.out(torch.nn.functional.gelu(block.fc(block.ln2(x))))
-    return x, k, v
+    return x + block.mlp(x), k, v
 
 
 class _CachedStep(nn.Module):
@@ -132,5 +130,5 @@ def empty_buffers(n_layer: int, n_head: int, head_dim: int, capacity: int) -> tu
         tuple(torch.zeros(1, n_head, capacity, head_dim) for _ in range(n_layer))
 
 
-__all__ = ["PrefillGraph", "DecodeGraph", "embed_block", "cache_shape", "empty_buffers", "cache_input_names",
-           "PREFILL_INPUTS", "DECODE_INPUTS", "OUTPUTS", "ACTION_VOCAB_START", "ACTION_VOCAB_SIZE", "PATCH"]
+__all__ = ["PrefillGraph", "DecodeGraph", "embed_block", "cache_shape", "empty_buffers", "ACTION_VOCAB_START",
+           "ACTION_VOCAB_SIZE", "PATCH"]

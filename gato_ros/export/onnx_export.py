@@ -13,10 +13,9 @@ import torch
 from torch import nn
 
 from gato_ros.export.graphs import (
-    ACTION_VOCAB_SIZE, ACTION_VOCAB_START, DECODE_INPUTS, OUTPUTS, PATCH, PREFILL_INPUTS, DecodeGraph,
-    PrefillGraph, cache_input_names, cache_shape, empty_buffers,
+    ACTION_VOCAB_SIZE, ACTION_VOCAB_START, PATCH, DecodeGraph, PrefillGraph, cache_shape, empty_buffers,
 )
-from gato_ros.runtime.model_files import GRAPH_FORMAT
+from gato_ros.runtime.model_files import DECODE_INPUTS, GRAPH_FORMAT, OUTPUTS, PREFILL_INPUTS, cache_input_names
 
 OPSET = 17
 PREFILL_FILE = "prefill.onnx"

@@ -136,8 +136,11 @@ class Block(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         a, k, v = self.attn(self.ln1(x), past_k, past_v)
         x = x + self.drop(a)
-        x = x + self.drop(self.out(F.gelu(self.fc(self.ln2(x)))))
-        return x, k, v
+        return x + self.drop(self.mlp(x)), k, v
+
+    def mlp(self, x: torch.Tensor) -> torch.Tensor:
+        """The feed-forward branch: out(gelu(fc(ln2(x))))."""
+        return self.out(F.gelu(self.fc(self.ln2(x))))
 
 
 class Gato(nn.Module):
