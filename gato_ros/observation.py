@@ -31,3 +31,28 @@ def proprio_from_joints(positions: Sequence[float], velocities: Sequence[float])
     if q.shape != (8,) or qd.shape != (8,):
         raise ValueError(f"expected 8 joint positions and velocities, got {q.shape} and {qd.shape}")
     return np.concatenate([q[:7], qd[:7], q[7:8]])
+
+
+OBJECT_COLORS: tuple[str, ...] = ("red", "green", "blue")
+OBJECT_STATE_SIZE = 7 * len(OBJECT_COLORS)  # per object: position (3, m, world frame) + quaternion wxyz (4)
+
+
+def object_state_from_poses(poses: dict[str, tuple[Sequence[float], Sequence[float]]]) -> np.ndarray:
+    """[21] = red, green, blue: position (3) + unit quaternion wxyz with w >= 0 (q and -q are one rotation).
+
+    `poses` maps colour -> (position, quaternion wxyz), as `StackingEnv.object_poses()` and the sim's
+    `/sim/object_poses` report them. A diagnostic observation (a real cell needs a pose estimator for it)."""
+    out = []
+    for color in OBJECT_COLORS:
+        if color not in poses:
+            raise ValueError(f"object poses lack {color!r} (have {sorted(poses)})")
+        pos = np.asarray(poses[color][0], dtype=np.float64).reshape(-1)
+        quat = np.asarray(poses[color][1], dtype=np.float64).reshape(-1)
+        if pos.shape != (3,) or quat.shape != (4,) or not (np.all(np.isfinite(pos)) and np.all(np.isfinite(quat))):
+            raise ValueError(f"{color} pose must be 3 finite position and 4 finite quaternion values")
+        norm = float(np.linalg.norm(quat))
+        if norm < 1e-9:
+            raise ValueError(f"{color} quaternion has zero norm")
+        quat = quat / norm
+        out.append(np.concatenate([pos, -quat if quat[0] < 0 else quat]))
+    return np.concatenate(out)
