@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gato_ros import JOINT_NAMES
+from gato_ros.observation import OBJECT_STATE_SIZE
 
 
 @dataclass
@@ -24,12 +25,15 @@ class Episode:
     source: str = "sim_expert"
     control_rate_hz: float = 20.0
     camera: str = "basket_front_left"
+    object_state: np.ndarray | None = None  # [T, 21] gato_ros.observation.object_state_from_poses rows, if recorded
 
     def __post_init__(self) -> None:
         t = len(self.actions)
         for name in ("images", "joint_positions", "joint_velocities"):
             if len(getattr(self, name)) != t:
                 raise ValueError(f"Episode.{name} has {len(getattr(self, name))} steps, actions have {t}")
+        if self.object_state is not None and np.shape(self.object_state) != (t, OBJECT_STATE_SIZE):
+            raise ValueError(f"Episode.object_state must be [{t}, {OBJECT_STATE_SIZE}], got {np.shape(self.object_state)}")
         if self.images.ndim != 4 or self.images.shape[-1] != 3 or self.images.dtype != np.uint8:
             raise ValueError(f"Episode.images must be [T,H,W,3] uint8, got {self.images.shape} {self.images.dtype}")
 
@@ -42,4 +46,5 @@ class Episode:
             self.images[start:stop], self.joint_positions[start:stop], self.joint_velocities[start:stop],
             self.actions[start:stop], list(self.joint_names), self.instruction, self.success, self.task,
             self.source, self.control_rate_hz, self.camera,
+            None if self.object_state is None else self.object_state[start:stop],
         )
