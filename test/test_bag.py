@@ -119,3 +119,51 @@ def test_killed_writer_leaves_a_recoverable_bag(tmp_path, flush):
     assert len(read_episode(out)) == len(ep)
     meta = (out / "metadata.yaml").read_text()
     assert "recovered" in meta
+
+
+def _object_state(t: int, seed: int = 5) -> np.ndarray:
+    from gato_ros.observation import OBJECT_COLORS, object_state_from_poses
+
+    rng = np.random.default_rng(seed)
+    return np.stack([object_state_from_poses({c: (rng.normal(size=3), rng.normal(size=4)) for c in OBJECT_COLORS})
+                     for _ in range(t)])
+
+
+def test_object_state_round_trip_and_old_bags_read_as_none(tmp_path):
+    from gato_ros.demos.bag import OBJECT_POSES_TOPIC
+
+    ep = _episode(6)
+    ep.object_state = _object_state(6)
+    write_episode(tmp_path / "with", ep)
+    got = read_episode(tmp_path / "with")
+    assert got.object_state is not None and np.allclose(got.object_state, ep.object_state)
+    from rosbags.rosbag2 import Reader
+
+    with Reader(tmp_path / "with") as reader:
+        conn = next(c for c in reader.connections if c.topic == OBJECT_POSES_TOPIC)
+        assert conn.msgtype == "geometry_msgs/msg/PoseArray" and conn.msgcount == 6
+    assert np.allclose(got.slice(2, 4).object_state, ep.object_state[2:4])
+    write_episode(tmp_path / "without", _episode(4))  # no poses recorded: None, like every bag before the topic
+    assert read_episode(tmp_path / "without").object_state is None
+
+
+def test_object_poses_align_like_joint_states(tmp_path):
+    from gato_ros.observation import OBJECT_COLORS
+
+    rows = _object_state(3)
+    with EpisodeBagWriter(tmp_path / "e", "x") as w:
+        w.image(np.zeros((8, 8, 3), np.uint8), 10)
+        w.joint_state(list(ep_names := [f"right_j{i}" for i in range(7)] + ["gripper_joint"]), np.zeros(8),
+                      np.zeros(8), None, 10)
+        w.command(np.ones(8), 11)  # before the first poses: dropped (the bag has poses)
+        w.object_poses(rows[0], 20)
+        w.command(np.ones(8), 21)
+        w.object_poses({c: (rows[1][7 * i:7 * i + 3], rows[1][7 * i + 3:7 * i + 7]) for i, c in enumerate(OBJECT_COLORS)},
+                       30)
+        w.object_poses(rows[2], 40)  # after the last command: unused
+        w.command(np.ones(8) * 2, 35)
+        w.close(True)
+    ep = read_episode(tmp_path / "e")
+    assert len(ep) == 2 and np.allclose(ep.object_state, rows[:2]) and ep_names
+    with EpisodeBagWriter(tmp_path / "f", "x") as w, pytest.raises(DemoError):
+        w.object_poses(np.zeros(20), 1)  # not 21 values

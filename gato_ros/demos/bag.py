@@ -2,9 +2,11 @@
 
 One episode per directory. Topics: /camera/image_raw (sensor_msgs/Image rgb8), /joint_states,
 /gato/effort_command (std_msgs/Float64MultiArray), /gato/instruction (std_msgs/String, once) and
-/gato/outcome (std_msgs/String with JSON {"success": bool, ...}, at the end). The instruction, outcome and
-source are also in metadata.yaml's custom_data. Timesteps align on effort commands: each command is one
-step, paired with the newest image and joint state at or before it. A bag whose writer died (no
+/gato/outcome (std_msgs/String with JSON {"success": bool, ...}, at the end), and optionally /sim/object_poses
+(geometry_msgs/PoseArray, frame "world", red/green/blue in OBJECT_COLORS order; a diagnostic observation only the
+sim has). The instruction, outcome and source are also in metadata.yaml's custom_data. Timesteps align on effort
+commands: each command is one step, paired with the newest image, joint state (and object poses, when the bag
+has any) at or before it; a bag without object poses reads as Episode.object_state = None. A bag whose writer died (no
 metadata.yaml, MCAP without footer) is recovered on read: every complete chunk is kept.
 """
 
@@ -23,19 +25,26 @@ import numpy as np
 
 from gato_ros import JOINT_NAMES
 from gato_ros.episode import Episode
-from gato_ros.observation import JointNameError, reorder_joint_state
+from gato_ros.observation import (
+    OBJECT_COLORS, OBJECT_STATE_SIZE, JointNameError, object_state_from_poses, reorder_joint_state,
+)
 
 IMAGE_TOPIC = "/camera/image_raw"
 JOINT_TOPIC = "/joint_states"
 COMMAND_TOPIC = "/gato/effort_command"
 INSTRUCTION_TOPIC = "/gato/instruction"
 OUTCOME_TOPIC = "/gato/outcome"
+#: Object poses (diagnostic observation): geometry_msgs/PoseArray, frame_id "world", poses in OBJECT_COLORS order.
+#: The one definition of this topic name: the sim node, the recorder and the agent node import it.
+OBJECT_POSES_TOPIC = "/sim/object_poses"
+OBJECT_POSES_FRAME = "world"
 TYPES = {
     IMAGE_TOPIC: "sensor_msgs/msg/Image",
     JOINT_TOPIC: "sensor_msgs/msg/JointState",
     COMMAND_TOPIC: "std_msgs/msg/Float64MultiArray",
     INSTRUCTION_TOPIC: "std_msgs/msg/String",
     OUTCOME_TOPIC: "std_msgs/msg/String",
+    OBJECT_POSES_TOPIC: "geometry_msgs/msg/PoseArray",
 }
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 WRITER_FILE = ".writer.json"  # in an open bag: {"pid", "custom_data"} of the writer (removed on close)
@@ -113,6 +122,15 @@ class EpisodeBagWriter:
             effort=np.zeros(n) if effort is None else np.asarray(effort, np.float64).reshape(n))
         self._write(JOINT_TOPIC, msg, t_ns)
 
+    def object_poses(self, poses: dict[str, tuple[Any, Any]] | np.ndarray, t_ns: int) -> None:
+        """Object poses as one PoseArray: `poses` is {color: (pos3, quat_wxyz4)} or an object_state row [21]."""
+        state = as_object_state(poses)
+        t = self.ts.types
+        msg = t["geometry_msgs/msg/PoseArray"](
+            header=t["std_msgs/msg/Header"](stamp=_stamp(self.ts, t_ns), frame_id=OBJECT_POSES_FRAME),
+            poses=[_pose(t, state[7 * i: 7 * i + 7]) for i in range(len(OBJECT_COLORS))])
+        self._write(OBJECT_POSES_TOPIC, msg, t_ns)
+
     def command(self, efforts: np.ndarray, t_ns: int) -> None:
         t = self.ts.types
         layout = t["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
@@ -154,14 +172,47 @@ class EpisodeBagWriter:
         self.close()
 
 
+def as_object_state(poses: dict[str, tuple[Any, Any]] | np.ndarray) -> np.ndarray:
+    """An object_state row [21] from {color: (pos3, quat_wxyz4)} or from a [21] vector (re-normalized)."""
+    if isinstance(poses, dict):
+        return object_state_from_poses(poses)
+    row = np.asarray(poses, dtype=np.float64).reshape(-1)
+    if row.shape != (OBJECT_STATE_SIZE,):
+        raise DemoError(f"object state must have {OBJECT_STATE_SIZE} values, got {row.shape[0]}")
+    return object_state_from_poses({c: (row[7 * i: 7 * i + 3], row[7 * i + 3: 7 * i + 7])
+                                    for i, c in enumerate(OBJECT_COLORS)})
+
+
+def _pose(types: Any, row: np.ndarray) -> Any:
+    """geometry_msgs/Pose from [x y z qw qx qy qz]."""
+    return types["geometry_msgs/msg/Pose"](
+        position=types["geometry_msgs/msg/Point"](x=float(row[0]), y=float(row[1]), z=float(row[2])),
+        orientation=types["geometry_msgs/msg/Quaternion"](w=float(row[3]), x=float(row[4]), y=float(row[5]),
+                                                          z=float(row[6])))
+
+
+def object_state_from_pose_array(msg: Any) -> np.ndarray:
+    """[21] from a PoseArray (rosbags or rclpy message) with the poses in OBJECT_COLORS order."""
+    if len(msg.poses) != len(OBJECT_COLORS):
+        raise ValueError(f"object pose array has {len(msg.poses)} poses, expected {len(OBJECT_COLORS)} "
+                         f"({', '.join(OBJECT_COLORS)})")
+    return object_state_from_poses({
+        c: ((p.position.x, p.position.y, p.position.z), (p.orientation.w, p.orientation.x, p.orientation.y,
+                                                          p.orientation.z))
+        for c, p in zip(OBJECT_COLORS, msg.poses)})
+
+
 def write_episode(path: str | Path, ep: Episode) -> Path:
-    """Write a whole Episode: per step t an image and a joint state at t/rate and the command 1 ns later."""
+    """Write a whole Episode: per step t an image, a joint state (and object poses, when the episode has them)
+    at t/rate and the command 1 ns later."""
     period = int(round(1e9 / ep.control_rate_hz))
     with EpisodeBagWriter(path, ep.instruction, ep.source, ep.camera, ep.control_rate_hz, ep.task) as w:
         for t in range(len(ep)):
             t_ns = 1_000_000 + t * period
             w.image(ep.images[t], t_ns)
             w.joint_state(list(ep.joint_names), ep.joint_positions[t], ep.joint_velocities[t], None, t_ns)
+            if ep.object_state is not None:
+                w.object_poses(ep.object_state[t], t_ns)
             w.command(ep.actions[t], t_ns + 1)
         w.close(ep.success)
     return Path(path)
@@ -175,6 +226,7 @@ class _Messages:
     images: list[tuple[int, np.ndarray]] = field(default_factory=list)
     joints: list[tuple[int, Any]] = field(default_factory=list)
     commands: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    objects: list[tuple[int, np.ndarray]] = field(default_factory=list)
     instruction: str = ""
     outcome: dict = field(default_factory=dict)
 
@@ -205,6 +257,11 @@ def _read_messages(path: Path) -> _Messages:
                     out.joints.append((t_ns, msg))
                 elif conn.topic == COMMAND_TOPIC:
                     out.commands.append((t_ns, np.asarray(msg.data, dtype=np.float64)))
+                elif conn.topic == OBJECT_POSES_TOPIC:
+                    try:
+                        out.objects.append((t_ns, object_state_from_pose_array(msg)))
+                    except ValueError as exc:
+                        raise DemoError(f"{path}: {OBJECT_POSES_TOPIC}: {exc}") from exc
                 elif conn.topic == INSTRUCTION_TOPIC:
                     out.instruction = msg.data
                 elif conn.topic == OUTCOME_TOPIC:
@@ -251,10 +308,12 @@ def _episode_from(path: Path, m: "_Messages", joint_names: tuple[str, ...],
         raise DemoError(f"{path} lacks {IMAGE_TOPIC} or {JOINT_TOPIC} messages")
     img_t = np.array([t for t, _ in m.images])
     js_t = np.array([t for t, _ in m.joints])
-    images, qs, qds, acts, times = [], [], [], [], []
+    obj_t = np.array([t for t, _ in m.objects], dtype=np.int64)
+    images, qs, qds, acts, times, objects = [], [], [], [], [], []
     for t_ns, effort in m.commands:
         i, j = np.searchsorted(img_t, t_ns, "right") - 1, np.searchsorted(js_t, t_ns, "right") - 1
-        if i < 0 or j < 0:
+        k = np.searchsorted(obj_t, t_ns, "right") - 1 if m.objects else 0
+        if i < 0 or j < 0 or k < 0:
             continue  # a command before the first observation has no timestep
         js = m.joints[j][1]
         try:
@@ -265,6 +324,8 @@ def _episode_from(path: Path, m: "_Messages", joint_names: tuple[str, ...],
         if effort.shape != (len(joint_names),):
             raise DemoError(f"{path}: effort command of length {effort.shape[0]}, expected {len(joint_names)}")
         images.append(m.images[i][1])
+        if m.objects:
+            objects.append(m.objects[k][1])
         qs.append(q)
         qds.append(qd)
         acts.append(effort)
@@ -279,7 +340,8 @@ def _episode_from(path: Path, m: "_Messages", joint_names: tuple[str, ...],
     ep = Episode(np.stack(images), np.asarray(qs), np.asarray(qds), np.stack(acts), list(joint_names),
                  m.instruction or custom.get("instruction", ""), success, task=custom.get("task", "rgb_stacking"),
                  source=custom.get("source", "teleop"),
-                 control_rate_hz=rate, camera=custom.get("camera", "basket_front_left"))
+                 control_rate_hz=rate, camera=custom.get("camera", "basket_front_left"),
+                 object_state=np.stack(objects) if objects else None)
     return ep, np.asarray(times, dtype=np.int64)
 
 

@@ -243,6 +243,12 @@ class StackingEnv:
         """{color: (position [3], quaternion wxyz [4])} in the world frame (object frames at their centres)."""
         return {c: (self.data.xpos[b].copy(), self.data.xquat[b].copy()) for c, b in self._obj_body.items()}
 
+    def object_state(self) -> np.ndarray:
+        """[21] red, green, blue: position + quaternion wxyz (w >= 0); gato_ros.observation.object_state_from_poses."""
+        from gato_ros.observation import object_state_from_poses
+
+        return object_state_from_poses(self.object_poses())
+
     def pinch_position(self) -> np.ndarray:
         return self.data.site_xpos[self._pinch].copy()
 
