@@ -53,13 +53,36 @@ def test_short_demos_read_back(tmp_path: Path) -> None:
     assert (tmp_path / "contact_sheet.png").stat().st_size > 1000
 
 
-def test_refuses_to_overwrite_and_bad_counts(tmp_path: Path) -> None:
+def test_refuses_foreign_dirs_and_bad_counts(tmp_path: Path) -> None:
     _bag()
-    (tmp_path / "episode_00000").mkdir()
-    with pytest.raises(DemoGenerationError, match="already holds"):
-        generate_demos(tmp_path, episodes=1, progress=False)
+    (tmp_path / "episode_00000").mkdir()  # not a complete bag: not ours to overwrite
+    with pytest.raises(DemoGenerationError, match="incomplete"):
+        generate_demos(tmp_path, episodes=1, progress=False, workers=1)
     with pytest.raises(DemoGenerationError, match="episodes must be"):
         generate_demos(tmp_path / "new", episodes=0, progress=False)
+    with pytest.raises(DemoGenerationError, match="workers must be"):
+        generate_demos(tmp_path / "new", episodes=1, progress=False, workers=0)
+
+
+def test_resume_skips_complete_episodes_and_records_object_state(tmp_path: Path) -> None:
+    bag = _bag()
+    first = generate_demos(tmp_path, episodes=1, seed=3, max_steps=5, progress=False, workers=1)
+    bag_file = tmp_path / "episode_00000" / "episode_00000.mcap"
+    mtime = bag_file.stat().st_mtime_ns
+    (tmp_path / ".episode_00001.partial").mkdir()  # what an interrupted run leaves behind
+    rows = generate_demos(tmp_path, episodes=3, seed=3, max_steps=5, progress=False, workers=2)
+    assert bag_file.stat().st_mtime_ns == mtime  # complete episode skipped, not rewritten
+    assert [r["seed"] for r in rows] == [3, 4, 5] and rows[0] == first[0]
+    assert not (tmp_path / ".episode_00001.partial").exists()
+    assert [p.name for p in bag.list_episodes(tmp_path)] == ["episode_00000", "episode_00001", "episode_00002"]
+    report = json.loads((tmp_path / "summary.json").read_text())
+    assert report["episodes"] == 3 and report["resumed"] == 1 and len(report["episodes_detail"]) == 3
+    env = env_mod.StackingEnv(cell="primitive")
+    env.reset(4)
+    ep = bag.read_episode(tmp_path / "episode_00001")
+    assert ep.object_state.shape == (5, 21) and np.allclose(ep.object_state[0], env.object_state())
+    with pytest.raises(DemoGenerationError, match="other settings"):
+        generate_demos(tmp_path, episodes=3, seed=4, max_steps=5, progress=False, workers=1)
 
 
 @pytest.mark.slow

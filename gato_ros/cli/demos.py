@@ -21,6 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--object-set", default="rgb_train_random")
     g.add_argument("--camera", default="basket_front_left")
     g.add_argument("--image-size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"))
+    g.add_argument("--max-steps", type=int, default=400, help="control steps per episode at most (20 Hz)")
+    g.add_argument("--workers", type=int, default=None,
+                   help="parallel processes (default: os.cpu_count()); episodes already complete in the output "
+                        "directory are skipped, so rerunning an interrupted command continues it")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_generate)
 
@@ -73,7 +77,7 @@ def _generate(args: argparse.Namespace) -> int:
     try:
         results = generate_demos(args.out_dir, args.episodes, seed=args.seed, cell=args.cell,
                                  object_set=args.object_set, camera=args.camera, image_size=tuple(args.image_size),
-                                 progress=not args.no_progress)
+                                 progress=not args.no_progress, max_steps=args.max_steps, workers=args.workers)
     except (ValueError, RuntimeError) as exc:
         return _fail(exc)
     ok = sum(bool(r.get("success")) for r in results)

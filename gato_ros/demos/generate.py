@@ -5,13 +5,23 @@ Each episode runs the scripted expert for at most `max_steps` 20 Hz control step
 otherwise (or if the expert never finishes) it runs to `max_steps`. The bag's outcome is the benchmark's
 success test at the last step (StackingEnv.success); the summary also reports `stacked` (red resting
 on blue), which does not depend on the objects' heights. Row t of the written Episode is the observation
-at step t and the effort command the expert sent at step t (the bag contract of `gato_ros.demos.bag`).
+at step t (image, joints and the object poses StackingEnv.object_state) and the effort command the expert
+sent at step t (the bag contract of `gato_ros.demos.bag`).
+
+Generation runs episodes in `workers` processes and is resumable: episode i (seed `seed + i`) is written
+to a hidden temporary directory and renamed to `episode_NNNNN` only when complete, after its summary row
+(`.generate/episode_NNNNN.json`); a rerun with the same settings skips every complete episode and
+regenerates the rest. summary.json is merged from the rows at the end.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +32,8 @@ from gato_ros.episode import Episode
 
 INSTRUCTION = "stack the red object on the blue object"
 MAX_STEPS = 400
+STATE_DIR = ".generate"  # per-episode summary rows and the settings of the run (resume checks them)
+SETTINGS = ("seed", "cell", "object_set", "camera", "image_size", "max_steps", "stop_on_success")
 
 
 class DemoGenerationError(RuntimeError):
@@ -52,7 +64,7 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
     expert.reset(obs)
     stack_offset = 0.5 * (expert.red.height + expert.blue.height)
     substeps = int(round(1.0 / (env.control_rate_hz * env.physics_dt)))  # one control step, no render
-    images, qs, qds, actions = [], [], [], []
+    images, qs, qds, actions, objects = [], [], [], [], []
     steps = 0
     for steps in range(1, max_steps + 1):
         action = np.asarray(expert.act(obs), dtype=np.float64)
@@ -61,6 +73,7 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
             qs.append(np.asarray(obs.q, dtype=np.float64))
             qds.append(np.asarray(obs.qd, dtype=np.float64))
             actions.append(action)
+            objects.append(np.asarray(env.object_state(), dtype=np.float64))
         obs = env.step(action) if record else env.physics_step(action, substeps)
         if stop_on_success and expert.done:
             break
@@ -69,7 +82,8 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
     if record:
         episode = Episode(np.stack(images), np.stack(qs), np.stack(qds), np.stack(actions),
                           list(env.joint_names), INSTRUCTION, success, source="sim_expert",
-                          control_rate_hz=20.0, camera=getattr(env, "camera", "basket_front_left"))
+                          control_rate_hz=20.0, camera=getattr(env, "camera", "basket_front_left"),
+                          object_state=np.stack(objects))
     else:
         empty = np.zeros((0, 8))
         episode = Episode(np.zeros((0, 1, 1, 3), np.uint8), empty, empty, empty, list(env.joint_names),
@@ -99,56 +113,172 @@ def contact_sheet(images: np.ndarray, path: Path, frames: int = 16, columns: int
     return path
 
 
+def episode_name(index: int) -> str:
+    return f"episode_{index:05d}"
+
+
+def _summary_row(name: str, path: Path, result: EpisodeResult) -> dict:
+    return {
+        "episode": name, "path": str(path), "seed": result.seed, "steps": result.steps,
+        "success": result.success, "stacked": result.stacked, "stage": result.stage,
+        "objects": list(result.objects),
+        "stack_offset_m": round(result.stack_offset, 4), "sim_time_s": round(result.sim_time_s, 3),
+        "wall_time_s": round(result.wall_time_s, 3), "object_state": result.episode.object_state is not None,
+    }
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(settings: dict) -> None:
+    """Per process: one StackingEnv and one expert, reused for every episode this process runs."""
+    from gato_ros.sim.env import StackingEnv
+    from gato_ros.sim.expert import ScriptedExpert
+
+    env = StackingEnv(cell=settings["cell"], camera=settings["camera"], image_size=tuple(settings["image_size"]),
+                      object_set=settings["object_set"])
+    _WORKER.update(env=env, expert=ScriptedExpert(env, seed=settings["seed"]), settings=settings)
+
+
+def _worker_episode(out: str, index: int, preview: bool) -> dict:
+    """Roll out episode `index`, write its summary row, then its bag (atomically renamed into place)."""
+    from gato_ros.demos.bag import write_episode
+
+    settings = _WORKER["settings"]
+    out_dir, name = Path(out), episode_name(index)
+    result = rollout(_WORKER["env"], _WORKER["expert"], settings["seed"] + index, max_steps=settings["max_steps"],
+                     stop_on_success=settings["stop_on_success"])
+    tmp = out_dir / f".{name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_episode(tmp, result.episode)
+    mcap = tmp / f"{tmp.name}.mcap"
+    if mcap.exists():  # name the storage file after the final directory (as replace_bag does)
+        from gato_ros.demos.bag import _fix_file_paths
+
+        mcap.rename(tmp / f"{name}.mcap")
+        _fix_file_paths(tmp, name)
+    row = _summary_row(name, out_dir / name, result)
+    (out_dir / STATE_DIR / f"{name}.json").write_text(json.dumps(row))
+    tmp.rename(out_dir / name)  # the episode is complete from here on
+    if preview and index == 0:
+        contact_sheet(result.episode.images, out_dir / "contact_sheet.png")
+    return row
+
+
+def _existing_row(out: Path, name: str, old_summary: dict) -> dict:
+    """The summary row of a complete episode from an earlier run (its row file, the old summary.json, or the bag)."""
+    row_file = out / STATE_DIR / f"{name}.json"
+    if row_file.is_file():
+        return json.loads(row_file.read_text())
+    for row in old_summary.get("episodes_detail", []):
+        if row.get("episode") == name:
+            return row
+    from gato_ros.demos.bag import read_episode
+
+    ep = read_episode(out / name)
+    return {"episode": name, "path": str(out / name), "steps": len(ep), "success": bool(ep.success),
+            "object_state": ep.object_state is not None}
+
+
+def _check_settings(out: Path, settings: dict, complete: list[str], old_summary: dict) -> None:
+    """Refuse to resume a directory written with other settings (that would mix two data sets)."""
+    state = out / STATE_DIR / "settings.json"
+    if state.is_file():
+        before = json.loads(state.read_text())
+    elif complete and old_summary:  # written by the generator before it was resumable
+        before = {k: old_summary[k] for k in ("cell", "object_set", "camera", "image_size") if k in old_summary}
+    elif complete:
+        raise DemoGenerationError(f"{out} already holds {complete[:3]}... not written by `demos generate` "
+                                  f"(no {STATE_DIR}/settings.json or summary.json); choose an empty output directory")
+    else:
+        before = {}
+    differ = {k: (before[k], settings[k]) for k in before if k in settings and before[k] != settings[k]}
+    if differ:
+        raise DemoGenerationError(f"{out} was generated with other settings {differ} (before, now); resume with the "
+                                  f"same settings or choose another output directory")
+
+
 def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str = "primitive",
                    object_set: str = "rgb_train_random", camera: str = "basket_front_left",
                    image_size: tuple[int, int] = (64, 64), progress: bool = True, max_steps: int = MAX_STEPS,
-                   stop_on_success: bool = True, preview: bool = True) -> list[dict]:
+                   stop_on_success: bool = True, preview: bool = True, workers: int | None = None) -> list[dict]:
     """Write `episodes` expert demos (seeds seed, seed+1, ...) under out_dir; returns per-episode summaries.
 
     Layout: out_dir/episode_00000/ (rosbag2 MCAP), ..., out_dir/summary.json, out_dir/contact_sheet.png
-    (frames of the first episode, when `preview`).
+    (frames of the first episode, when `preview`), out_dir/.generate/ (per-episode rows, settings).
+    Episodes already complete in out_dir are skipped; `workers` processes (default os.cpu_count(); 1 = in this
+    process) run the rest.
     """
     from tqdm import tqdm
-
-    from gato_ros.demos.bag import write_episode
-    from gato_ros.sim.env import StackingEnv
-    from gato_ros.sim.expert import ScriptedExpert
 
     if episodes < 1:
         raise DemoGenerationError(f"episodes must be >= 1, got {episodes}")
     if not 1 <= max_steps <= MAX_STEPS:
         raise DemoGenerationError(f"max_steps must be in [1, {MAX_STEPS}], got {max_steps}")
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if workers < 1:
+        raise DemoGenerationError(f"workers must be >= 1, got {workers}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    names = [f"episode_{i:05d}" for i in range(episodes)]
-    existing = [n for n in names if (out / n).exists()]
-    if existing:
-        raise DemoGenerationError(f"{out} already holds {existing[:3]}...; choose an empty output directory")
-    env = StackingEnv(cell=cell, camera=camera, image_size=tuple(image_size), object_set=object_set)
-    expert = ScriptedExpert(env, seed=seed)
-    summaries: list[dict] = []
-    bar = tqdm(total=episodes, desc="expert demos", unit="ep", disable=not progress)
-    for i, name in enumerate(names):
-        result = rollout(env, expert, seed + i, max_steps=max_steps, stop_on_success=stop_on_success)
-        write_episode(out / name, result.episode)
-        if preview and i == 0:
-            contact_sheet(result.episode.images, out / "contact_sheet.png")
-        summaries.append({
-            "episode": name, "path": str(out / name), "seed": result.seed, "steps": result.steps,
-            "success": result.success, "stacked": result.stacked, "stage": result.stage,
-            "objects": list(result.objects),
-            "stack_offset_m": round(result.stack_offset, 4), "sim_time_s": round(result.sim_time_s, 3),
-            "wall_time_s": round(result.wall_time_s, 3),
-        })
+    settings = {"seed": seed, "cell": cell, "object_set": object_set, "camera": camera,
+                "image_size": [int(x) for x in image_size], "max_steps": max_steps,
+                "stop_on_success": stop_on_success}
+    names = [episode_name(i) for i in range(episodes)]
+    complete = [n for n in names if (out / n / "metadata.yaml").is_file()]
+    broken = [n for n in names if (out / n).exists() and n not in complete]
+    if broken:
+        raise DemoGenerationError(f"{out} holds incomplete episode directories {broken[:3]} (not written by this "
+                                  f"generator, which renames complete episodes into place); remove them first")
+    old_summary_path = out / "summary.json"
+    old_summary = json.loads(old_summary_path.read_text()) if old_summary_path.is_file() else {}
+    _check_settings(out, settings, complete, old_summary)
+    (out / STATE_DIR).mkdir(exist_ok=True)
+    (out / STATE_DIR / "settings.json").write_text(json.dumps(settings))
+    for stale in out.glob(".episode_*.partial"):  # an interrupted run's unfinished episodes
+        shutil.rmtree(stale, ignore_errors=True)
+    rows = {n: _existing_row(out, n, old_summary) for n in complete}
+    todo = [i for i, n in enumerate(names) if n not in rows]
+    want_preview = preview and not (out / "contact_sheet.png").exists()
+
+    bar = tqdm(total=episodes, initial=len(rows), desc="expert demos", unit="ep", disable=not progress)
+
+    def done(row: dict) -> None:
+        rows[row["episode"]] = row
         bar.update(1)
-        bar.set_postfix(success=f"{sum(s['success'] for s in summaries)}/{len(summaries)}",
-                        stacked=f"{sum(s['stacked'] for s in summaries)}/{len(summaries)}")
+        bar.set_postfix(success=f"{sum(bool(r.get('success')) for r in rows.values())}/{len(rows)}")
+
+    if todo and (workers == 1 or len(todo) == 1):
+        _worker_init(settings)
+        try:
+            for i in todo:
+                done(_worker_episode(str(out), i, want_preview))
+        finally:
+            _WORKER.pop("env").close()
+            _WORKER.clear()
+    elif todo:
+        ctx = multiprocessing.get_context("spawn")  # no forked MuJoCo/EGL state
+        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_worker_init,
+                                 initargs=(settings,)) as pool:
+            futures = [pool.submit(_worker_episode, str(out), i, want_preview) for i in todo]
+            try:
+                for future in as_completed(futures):
+                    done(future.result())
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
     bar.close()
+    summaries = [rows[n] for n in names]
+    extra = sorted(p.name for p in out.glob("episode_*") if p.is_dir() and p.name not in rows)
     report = {
-        "cell": cell, "object_set": object_set, "camera": camera, "image_size": list(image_size),
-        "episodes": episodes, "success_rate": float(np.mean([s["success"] for s in summaries])),
-        "stacked_rate": float(np.mean([s["stacked"] for s in summaries])),
+        "cell": cell, "object_set": object_set, "camera": camera, "image_size": list(image_size), "seed": seed,
+        "max_steps": max_steps, "stop_on_success": stop_on_success,
+        "episodes": episodes, "success_rate": float(np.mean([bool(s.get("success")) for s in summaries])),
+        "stacked_rate": float(np.mean([bool(s.get("stacked", s.get("success"))) for s in summaries])),
+        "resumed": len(complete), "other_episode_dirs": extra,
         "episodes_detail": summaries,
     }
-    (out / "summary.json").write_text(json.dumps(report, indent=2))
+    tmp = out / ".summary.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(out / "summary.json")
     return summaries
