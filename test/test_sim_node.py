@@ -91,7 +91,7 @@ def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> Non
     ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(node)
     lock = threading.Lock()
-    got: dict[str, list] = {"js": [], "img": [], "info": [], "clock": [], "diag": []}
+    got: dict[str, list] = {"js": [], "img": [], "info": [], "clock": [], "diag": [], "objects": []}
 
     def keep(key: str):
         def cb(msg: object) -> None:
@@ -100,6 +100,11 @@ def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> Non
         return cb
 
     node.create_subscription(JointState, "/joint_states", keep("js"), 10)
+    from geometry_msgs.msg import PoseArray
+
+    from gato_ros.nodes.common import OBJECT_POSES_TOPIC
+
+    node.create_subscription(PoseArray, OBJECT_POSES_TOPIC, keep("objects"), 50)
     node.create_subscription(Image, "/camera/image_raw", keep("img"), SENSOR_QOS)
     node.create_subscription(CameraInfo, "/camera/camera_info", keep("info"), SENSOR_QOS)
     node.create_subscription(Clock, "/clock", keep("clock"), SENSOR_QOS)
@@ -148,6 +153,22 @@ def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> Non
         assert len(clocks) > 20 and np.all(np.diff(clocks) > 0)
         stamp = js[-1].header.stamp
         assert abs(stamp.sec + stamp.nanosec * 1e-9 - clocks[-1]) < 1.0  # stamped with sim time
+
+        # object poses: one PoseArray per joint state, same stamp, world frame, red/green/blue
+        from gato_ros.demos.bag import object_state_from_pose_array
+        from gato_ros.sim.env import StackingEnv
+
+        with lock:
+            objects = [m for _, m in got["objects"]]
+            js_stamps = {(m.header.stamp.sec, m.header.stamp.nanosec) for _, m in got["js"]}
+        assert len(objects) > 20 and all(len(m.poses) == 3 and m.header.frame_id == "world" for m in objects)
+        assert sum((m.header.stamp.sec, m.header.stamp.nanosec) in js_stamps for m in objects) >= len(objects) - 5
+        first = object_state_from_pose_array(objects[0])
+        env0 = StackingEnv(cell="primitive", image_size=(48, 64))
+        env0.reset(0)
+        xy = [0, 1, 7, 8, 14, 15]  # x, y of each object: where seed 0 put them
+        assert np.allclose(first[xy], env0.object_state()[xy], atol=0.02)
+        env0.close()
 
         # zero command: the arm's gravity compensation holds it (drift small); +torque on j0: it turns
         q_before = q_now()

@@ -20,6 +20,8 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
+from gato_ros.demos.bag import OBJECT_POSES_FRAME, OBJECT_POSES_TOPIC  # noqa: F401 - topic names, defined once
+
 T = TypeVar("T")
 
 #: Images and other high-rate sensor streams (best effort, keep last 5), the ROS convention.

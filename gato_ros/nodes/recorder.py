@@ -22,13 +22,15 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from geometry_msgs.msg import PoseArray
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
-from gato_ros.demos.bag import DemoError, EpisodeBagWriter, replace_bag
+from gato_ros.demos.bag import DemoError, EpisodeBagWriter, object_state_from_pose_array, replace_bag
 from gato_ros.nodes.common import (
     run_node,
+    OBJECT_POSES_TOPIC,
     DIAGNOSTICS_QOS, OK, SENSOR_QOS, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status,
     diagnostic_values,
 )
@@ -126,10 +128,11 @@ class RecorderNode(Node):
         self.operator_mark: bool | None = None
         self.sim = SimEpisode()
         self.sim_at_start: int | None = None
-        self.counts = {"episodes": 0, "images": 0, "joint_states": 0, "commands": 0, "errors": 0}
+        self.counts = {"episodes": 0, "images": 0, "joint_states": 0, "object_poses": 0, "commands": 0, "errors": 0}
         self.create_subscription(Image, "/camera/image_raw", self._on_image, SENSOR_QOS)
         self.create_subscription(JointState, "/joint_states", self._on_joint_state, INPUT_QOS)
         self.create_subscription(Float64MultiArray, "/gato/effort_command", self._on_command, INPUT_QOS)
+        self.create_subscription(PoseArray, OBJECT_POSES_TOPIC, self._on_object_poses, INPUT_QOS)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, DIAGNOSTICS_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
         self.create_service(Trigger, "~/start", self._srv(self.start))
@@ -234,6 +237,10 @@ class RecorderNode(Node):
         self._guard(lambda: (self.writer.joint_state(list(msg.name), np.asarray(msg.position), np.asarray(vel),
                                                      None if eff is None else np.asarray(eff), time.time_ns()),
                              self._count("joint_states")))
+
+    def _on_object_poses(self, msg: PoseArray) -> None:
+        self._guard(lambda: (self.writer.object_poses(object_state_from_pose_array(msg), time.time_ns()),
+                             self._count("object_poses")))
 
     def _on_command(self, msg: Float64MultiArray) -> None:
         self._guard(lambda: (self.writer.command(np.asarray(msg.data), time.time_ns()), self._count("commands")))

@@ -2,7 +2,8 @@
 
 Subscribes /effort_controller/commands (the last valid command is applied until the next), publishes
 /joint_states at joint_state_rate_hz, /camera/image_raw (rgb8) + /camera/camera_info at control_rate_hz,
-/clock, and episode success on /diagnostics. Physics is paced on the steady clock at real_time_factor
+/clock, the red, green and blue object poses on /sim/object_poses (geometry_msgs/PoseArray, frame "world", with
+each joint state and the same stamp; a diagnostic observation), and episode success on /diagnostics. Physics is paced on the steady clock at real_time_factor
 (0 = as fast as possible), so it never waits on /clock, which it publishes itself.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Pose, PoseArray
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -27,6 +29,8 @@ from std_srvs.srv import Trigger
 
 from gato_ros.nodes.common import (
     ANY_PUBLISHER_QOS,
+    OBJECT_POSES_FRAME,
+    OBJECT_POSES_TOPIC,
     run_node,
     DIAGNOSTICS_QOS,
     ERROR,
@@ -117,6 +121,20 @@ def stamp_from_seconds(t: float) -> Time:
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
+def pose_array(object_state: np.ndarray, stamp: Time) -> PoseArray:
+    """PoseArray (frame "world", OBJECT_COLORS order) from an object_state row [21] (pos3 + quat wxyz4 each)."""
+    msg = PoseArray()
+    msg.header.stamp = stamp
+    msg.header.frame_id = OBJECT_POSES_FRAME
+    for i in range(len(object_state) // 7):
+        x, y, z, qw, qx, qy, qz = (float(v) for v in object_state[7 * i: 7 * i + 7])
+        pose = Pose()
+        pose.position.x, pose.position.y, pose.position.z = x, y, z
+        pose.orientation.w, pose.orientation.x, pose.orientation.y, pose.orientation.z = qw, qx, qy, qz
+        msg.poses.append(pose)
+    return msg
+
+
 def camera_info(width: int, height: int, fovy_deg: float, frame_id: str) -> CameraInfo:
     """Pinhole CameraInfo of a MuJoCo camera (square pixels, principal point at the centre)."""
     f = 0.5 * height / math.tan(math.radians(fovy_deg) / 2)
@@ -150,7 +168,8 @@ class SimNode(Node):
         self.image_every = max(1, round(1.0 / cfg.control_rate_hz / self.chunk_s))
         self.pacer = Pacer(self.chunk_s, cfg.real_time_factor)
         self.command = np.zeros(self.n)
-        self.counts = {"commands": 0, "bad_commands": 0, "images": 0, "joint_states": 0, "episodes": 0}
+        self.counts = {"commands": 0, "bad_commands": 0, "images": 0, "joint_states": 0, "object_poses": 0,
+                       "episodes": 0}
         self.episode = -1
         self.chunk = 0
         self.sim_time = 0.0  # continuous across episodes, so /clock never goes backwards
@@ -162,6 +181,7 @@ class SimNode(Node):
 
         self.js_pub = self.create_publisher(JointState, "/joint_states", STATE_QOS)
         self.img_pub = self.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
+        self.objects_pub = self.create_publisher(PoseArray, OBJECT_POSES_TOPIC, STATE_QOS)
         self.info_pub = self.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)
         self.clock_pub = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS) if cfg.publish_clock else None
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
@@ -254,13 +274,15 @@ class SimNode(Node):
         if self.clock_pub is not None:
             self.clock_pub.publish(ClockMsg(clock=stamp_from_seconds(self.sim_time)))
         msg = JointState()
-        msg.header.stamp = self._stamp()
+        msg.header.stamp = stamp = self._stamp()
         msg.name = self.joint_names
         msg.position = [float(x) for x in obs.q]
         msg.velocity = [float(x) for x in obs.qd]
         msg.effort = [float(x) for x in obs.effort]
         self.js_pub.publish(msg)
         self.counts["joint_states"] += 1
+        self.objects_pub.publish(pose_array(self.env.object_state(), stamp))  # the same instant as the joints
+        self.counts["object_poses"] += 1
 
     def _publish_image(self) -> None:
         rgb = np.ascontiguousarray(self.env.render(), dtype=np.uint8)
