@@ -26,6 +26,7 @@ class AgentConfig:
     instruction: str = ""
     image_timeout_s: float = 0.5   # newest image older than this: publish nothing
     state_timeout_s: float = 0.25  # newest joint state older than this: publish nothing
+    objects_timeout_s: float = 0.25  # newest /sim/object_poses older than this (models with object_state): nothing
     diagnostics_period_s: float = 1.0
 
     def __post_init__(self) -> None:
@@ -40,7 +41,7 @@ class AgentConfig:
             raise AgentConfigError(f"intra_op_threads must be >= 0, got {self.intra_op_threads}")
         if self.max_context_tokens < 64:
             raise AgentConfigError(f"max_context_tokens must be >= 64, got {self.max_context_tokens}")
-        for name in ("image_timeout_s", "state_timeout_s", "diagnostics_period_s"):
+        for name in ("image_timeout_s", "state_timeout_s", "objects_timeout_s", "diagnostics_period_s"):
             if not getattr(self, name) > 0:
                 raise AgentConfigError(f"{name} must be > 0, got {getattr(self, name)}")
 

@@ -11,12 +11,34 @@ class InputAge:
 
     image_t: float | None
     state_t: float | None
+    objects_t: float | None = None  # /sim/object_poses (only for models with tokenizer.object_state)
 
 
-def stale_reason(now: float, age: InputAge, image_timeout_s: float, state_timeout_s: float) -> str | None:
-    """Why the agent must not act now (missing or stale input), or None when both inputs are fresh."""
+@dataclass(frozen=True)
+class ModelInputs:
+    """Which observation inputs a model consumes (gato.json tokenizer.use_image / tokenizer.object_state)."""
+
+    image: bool = True
+    objects: bool = False
+
+    @classmethod
+    def of(cls, tokenizer_config: object) -> "ModelInputs":
+        """From a TokenizerConfig (formats without the fields: image only)."""
+        return cls(bool(getattr(tokenizer_config, "use_image", True)),
+                   bool(getattr(tokenizer_config, "object_state", False)))
+
+
+def stale_reason(now: float, age: InputAge, image_timeout_s: float, state_timeout_s: float,
+                 objects_timeout_s: float | None = None, inputs: ModelInputs = ModelInputs()) -> str | None:
+    """Why the agent must not act now (a missing or stale input the model needs), or None when all are fresh."""
     reasons = []
-    for label, t, timeout in (("image", age.image_t, image_timeout_s), ("joint state", age.state_t, state_timeout_s)):
+    checks = [("joint state", age.state_t, state_timeout_s)]
+    if inputs.image:
+        checks.insert(0, ("image", age.image_t, image_timeout_s))
+    if inputs.objects:
+        checks.append(("object poses", age.objects_t, state_timeout_s if objects_timeout_s is None
+                       else objects_timeout_s))
+    for label, t, timeout in checks:
         if t is None:
             reasons.append(f"no {label} received yet")
         elif now - t > timeout:

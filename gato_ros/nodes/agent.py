@@ -20,12 +20,12 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 from gato_ros.agent import (
-    AgentConfig, EpisodeClock, ImageFormatError, InputAge, LatencyStats, image_to_rgb, resolve_model_dir,
+    AgentConfig, EpisodeClock, ImageFormatError, InputAge, LatencyStats, ModelInputs, image_to_rgb, resolve_model_dir,
     stale_reason,
 )
 from gato_ros.nodes.common import (
     run_node,
-    COMMAND_QOS, DIAGNOSTICS_QOS, ERROR, OK, SENSOR_QOS, STATE_QOS, WARN, declare_dataclass_parameters,
+    OBJECT_POSES_TOPIC, COMMAND_QOS, DIAGNOSTICS_QOS, ERROR, OK, SENSOR_QOS, STATE_QOS, WARN, declare_dataclass_parameters,
     diagnostic_array, diagnostic_status,
 )
 from gato_ros.observation import JointNameError, proprio_from_joints, reorder_joint_state
@@ -54,6 +54,11 @@ class AgentNode(LifecycleNode):
         self._joints: tuple[np.ndarray, np.ndarray] | None = None
         self._state_t: float | None = None
         self._state_error: str | None = None
+        self._inputs = ModelInputs()  # what the loaded model consumes (gato.json tokenizer.use_image/object_state)
+        self._objects: np.ndarray | None = None  # newest /sim/object_poses as object_state [21]
+        self._objects_t: float | None = None
+        self._objects_error: str | None = None
+        self._objects_sub = None
         self._reason: str | None = "not configured"
         self._level = WARN
         self._stats = LatencyStats(self.cfg.period_s)
@@ -84,6 +89,12 @@ class AgentNode(LifecycleNode):
 
                 policy.set_prompt(read_episode(self.cfg.prompt_demo))
             self._image_size = image_size_of(policy)
+            self._inputs = ModelInputs.of(policy.config.tokenizer)
+            if self._inputs.objects and self._objects_sub is None:
+                from geometry_msgs.msg import PoseArray
+
+                self._objects_sub = self.create_subscription(PoseArray, OBJECT_POSES_TOPIC, self._on_object_poses,
+                                                             STATE_QOS)
         except Exception as exc:  # ModelLoadError, ModelDirError, bad bag...: report, do not crash
             self._set_reason(ERROR, f"configure failed: {type(exc).__name__}: {exc}")
             self.get_logger().error(self._reason or "")
@@ -128,6 +139,14 @@ class AgentNode(LifecycleNode):
     def _on_image(self, msg: Image) -> None:
         self._image_msg, self._image_t = msg, self._now()
 
+    def _on_object_poses(self, msg: Any) -> None:
+        from gato_ros.demos.bag import object_state_from_pose_array
+
+        try:
+            self._objects, self._objects_t, self._objects_error = object_state_from_pose_array(msg), self._now(), None
+        except ValueError as exc:
+            self._objects, self._objects_error = None, f"bad object poses: {exc}"
+
     def _on_joint_state(self, msg: JointState) -> None:
         try:
             if len(msg.velocity) != len(msg.name):
@@ -158,9 +177,11 @@ class AgentNode(LifecycleNode):
     # ------------------------------------------------------------------ control tick
     def _tick(self) -> None:
         start = time.perf_counter()
-        reason = self._state_error or stale_reason(
-            self._now(), InputAge(self._image_t, self._state_t), self.cfg.image_timeout_s, self.cfg.state_timeout_s)
-        if reason is None and self._image_msg is not None:
+        reason = self._state_error or (self._objects_error if self._inputs.objects else None) or stale_reason(
+            self._now(), InputAge(self._image_t, self._state_t, self._objects_t), self.cfg.image_timeout_s,
+            self.cfg.state_timeout_s, self.cfg.objects_timeout_s, self._inputs)
+        image = None
+        if reason is None and self._inputs.image and self._image_msg is not None:
             m = self._image_msg
             try:
                 image = image_to_rgb(m.encoding, m.height, m.width, m.step, m.data, self._image_size)
@@ -171,8 +192,9 @@ class AgentNode(LifecycleNode):
             return
         q, qd = self._joints
         try:
-            efforts = np.asarray(self._policy.act(image, proprio_from_joints(q, qd), self.cfg.instruction or None),
-                                 dtype=float)
+            extra = {"objects": self._objects} if self._inputs.objects else {}
+            efforts = np.asarray(self._policy.act(image, proprio_from_joints(q, qd), self.cfg.instruction or None,
+                                                  **extra), dtype=float)
             if efforts.shape != (8,) or not np.all(np.isfinite(efforts)):
                 raise ValueError(f"policy returned {efforts!r}, expected 8 finite efforts")
         except Exception as exc:  # a policy fault must not kill the node; safety holds on silence

@@ -1,0 +1,80 @@
+"""Agent inputs for models with the object-state observation (/sim/object_poses) and without the camera."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from gato_ros.agent import InputAge, ModelInputs, stale_reason
+
+
+def test_model_inputs_from_tokenizer_config() -> None:
+    assert ModelInputs.of(SimpleNamespace()) == ModelInputs(image=True, objects=False)  # formats before the fields
+    assert ModelInputs.of(SimpleNamespace(use_image=False, object_state=True)) == ModelInputs(False, True)
+
+
+def test_stale_reason_covers_what_the_model_needs() -> None:
+    both = ModelInputs(image=True, objects=True)
+    assert stale_reason(10.0, InputAge(9.9, 9.9, None), 0.5, 0.25, 0.25, both) == "no object poses received yet"
+    assert "object poses stale" in stale_reason(10.0, InputAge(9.9, 9.9, 9.0), 0.5, 0.25, 0.25, both)
+    assert stale_reason(10.0, InputAge(9.9, 9.9, 9.9), 0.5, 0.25, 0.25, both) is None
+    no_camera = ModelInputs(image=False, objects=True)
+    assert stale_reason(10.0, InputAge(None, 9.9, 9.9), 0.5, 0.25, 0.25, no_camera) is None  # camera not required
+    assert stale_reason(10.0, InputAge(9.9, 9.9, None), 0.5, 0.25) is None  # image-only model ignores poses
+
+
+class FakePolicy:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.context_tokens = 0
+        self.provider = "fake"
+
+    def act(self, image, proprio, instruction=None, objects=None):
+        self.calls.append((image, proprio, instruction, objects))
+        return np.zeros(8)
+
+    def reset(self) -> None:
+        pass
+
+
+@pytest.mark.ros
+def test_agent_node_passes_object_poses_and_does_not_need_the_camera(ros_env) -> None:
+    import rclpy
+    from rclpy.context import Context
+    from sensor_msgs.msg import JointState
+
+    from gato_ros import JOINT_NAMES
+    from gato_ros.nodes.agent import AgentNode
+    from gato_ros.nodes.sim import pose_array
+    from gato_ros.observation import OBJECT_COLORS, object_state_from_poses
+
+    context = Context()
+    rclpy.init(context=context)
+    node = AgentNode(context=context)
+    try:
+        published = []
+        node._cmd_pub = SimpleNamespace(publish=lambda msg: published.append(list(msg.data)))
+        node._policy, node._inputs = FakePolicy(), ModelInputs(image=False, objects=True)
+        node._on_joint_state(JointState(name=list(JOINT_NAMES), position=[0.1] * 8, velocity=[0.0] * 8))
+        node._tick()
+        assert not published and node._reason == "no object poses received yet"  # like a missing image
+        rng = np.random.default_rng(0)
+        state = object_state_from_poses({c: (rng.normal(size=3), rng.normal(size=4)) for c in OBJECT_COLORS})
+        node._on_object_poses(pose_array(state, node.get_clock().now().to_msg()))
+        node._tick()
+        assert len(published) == 1 and node._reason == "acting"
+        image, proprio, _, objects = node._policy.calls[-1]
+        assert image is None and proprio.shape == (15,) and np.allclose(objects, state)  # no camera needed
+        bad = pose_array(state[:14], node.get_clock().now().to_msg())  # two poses: refused, reported
+        node._on_object_poses(bad)
+        node._tick()
+        assert len(published) == 1 and node._reason.startswith("bad object poses")
+        node._objects_t, node._objects_error = node._now() - 10.0, None  # stale poses: no action
+        node._objects = state
+        node._tick()
+        assert len(published) == 1 and "object poses stale" in node._reason
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
