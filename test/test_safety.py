@@ -38,7 +38,8 @@ class SpecLimits:
 
 
 def make(**overrides: object) -> SafetyFilter:
-    return SafetyFilter(SpecLimits(), SafetyConfig(**overrides))
+    """A filter without the safe-start hold (tested on its own), unless `safe_start=True` is passed."""
+    return SafetyFilter(SpecLimits(), SafetyConfig(**{"safe_start": False, **overrides}))
 
 
 def run(f: SafetyFilter, t0: float, t1: float, q: np.ndarray | None = None, qd: np.ndarray | None = None,
@@ -78,8 +79,24 @@ def test_clamps_to_effort_limits() -> None:
 @pytest.mark.parametrize("bad", [
     [np.nan] + [0.0] * 7, [0.0] * 7 + [np.inf], [-np.inf] * 8,
 ])
-def test_rejects_nonfinite_and_keeps_previous(bad: list[float]) -> None:
+def test_rejects_nonfinite_and_holds_at_once(bad: list[float]) -> None:
     f = make()
+    good = np.full(8, 0.5)
+    run(f, 0, 0.1, command=good)
+    assert f.command(bad, 0.1) is False
+    out, mode, _ = f.output(0.11)
+    assert mode is Mode.HOLD and np.all(np.isfinite(out)) and np.allclose(out[:7], 0.0) and out[7] == 0.5
+    assert f.counts["nonfinite_command"] == 1 and f.counts["hold:invalid_command"] == 1
+    assert "invalid_command" in f.status()["reason"] or "refused" in f.status()["reason"]
+    f.command(good, 0.12)  # the next valid command resumes
+    assert f.output(0.13)[1] is Mode.ACTIVE
+
+
+@pytest.mark.parametrize("bad", [
+    [np.nan] + [0.0] * 7, [0.0] * 7 + [np.inf], [-np.inf] * 8,
+])
+def test_rejects_nonfinite_and_keeps_previous_when_configured(bad: list[float]) -> None:
+    f = make(hold_on_invalid_command=False)
     good = np.full(8, 0.5)
     run(f, 0, 0.1, command=good)
     assert f.command(bad, 0.1) is False
@@ -91,10 +108,14 @@ def test_rejects_nonfinite_and_keeps_previous(bad: list[float]) -> None:
 
 @pytest.mark.parametrize("n", [0, 1, 7, 9, 16])
 def test_rejects_wrong_length(n: int) -> None:
-    f = make()
+    f = make(hold_on_invalid_command=False)
     run(f, 0, 0.05, command=np.full(8, 0.25))
     assert f.command(np.ones(n), 0.05) is False
     np.testing.assert_allclose(f.output(0.06)[0], 0.25)
+    g = make()
+    run(g, 0, 0.05, command=np.full(8, 0.25))
+    assert g.command(np.ones(n), 0.05) is False
+    assert g.output(0.06)[1] is Mode.HOLD
     assert f.counts["wrong_length"] == 1 and f"{n} values, expected 8" in f.last_reason
 
 
@@ -152,7 +173,8 @@ def test_velocity_limit_brakes() -> None:
     cmd[4] = 5.0  # pushing along the motion
     out, _, applied = run(f, 0, 0.03, qd=qd, command=cmd)[-1]
     assert "velocity_limit" in applied
-    assert out[4] == pytest.approx(max(-9.0, -4.0 * qd[4]))
+    assert out[4] == pytest.approx(max(-4.5, -4.0 * qd[4]))  # damping bounded by damping_torque_limit
+    assert "damping_clamp" in applied
     qd[4] = 0.5 * VEL[4]
     out, _, applied = run(f, 0.03, 0.06, qd=qd, command=cmd)[-1]
     assert "velocity_limit" not in applied and out[4] == 5.0
@@ -225,7 +247,8 @@ def test_gravity_compensation_added_in_every_mode_with_permuted_joint_order() ->
     names = ("gripper_joint",) + tuple(reversed(ARM_JOINTS))
     perm = [JOINT_NAMES.index(n) for n in names]
     hold = tuple(float(i + 1) for i in range(8))
-    f = make(joint_names=names, add_gravity_compensation=True, hold_damping=hold, max_effort_rate=1e6)
+    f = make(joint_names=names, add_gravity_compensation=True, hold_damping=hold, max_effort_rate=1e6,
+             damping_torque_limit=(100.0,) * 8)
     q_robot = np.linspace(-0.5, 0.5, 8)
     q = q_robot[perm]  # the same physical state in our order
     qd = np.full(8, 0.1)
@@ -272,7 +295,8 @@ def test_robot_without_configured_joint_is_an_error() -> None:
     with pytest.raises(SafetyError, match="not in the robot model"):
         make(joint_names=JOINT_NAMES[:7] + ("elbow",))
     with pytest.raises(SafetyError, match="every arm joint"):
-        make(joint_names=JOINT_NAMES[1:], limit_damping=(1.0,) * 7, hold_damping=(1.0,) * 7)
+        make(joint_names=JOINT_NAMES[1:], limit_damping=(1.0,) * 7, hold_damping=(1.0,) * 7,
+             damping_torque_limit=(1.0,) * 7)
 
 
 @pytest.mark.parametrize("bad", [

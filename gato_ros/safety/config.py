@@ -37,6 +37,21 @@ class SafetyConfig:
         default=(20.0, 20.0, 10.0, 10.0, 2.0, 2.0, 2.0, 0.0),
         metadata=_doc("Nm s/rad while holding, per joint (gripper entry unused)"),
     )
+    damping_torque_limit: tuple[float, ...] = field(
+        default=(40.0, 40.0, 20.0, 20.0, 4.5, 4.5, 4.5, 0.0),
+        metadata=_doc("bound on every damping torque (hold and limit damping), Nm, per joint"),
+    )
+    plausible_position_margin_rad: float = field(
+        default=0.5, metadata=_doc("a joint position beyond its limit by more than this is implausible (fault)"),
+    )
+    plausible_velocity_factor: float = field(
+        default=2.0, metadata=_doc("an arm joint speed above this multiple of its URDF velocity limit is implausible"),
+    )
+    safe_start: bool = field(default=True, metadata=_doc("after a (re)start, hold until ~/reset"))
+    hold_on_invalid_command: bool = field(
+        default=True, metadata=_doc("a refused command (NaN/inf, wrong length) holds at once; false: the previous "
+                                    "command stays until command_timeout_s"),
+    )
     add_gravity_compensation: bool = field(
         default=False, metadata=_doc("add URDF gravity torques (for arms without their own gravity compensation)"),
     )
@@ -56,10 +71,16 @@ class SafetyConfig:
             raise SafetyConfigError(f"position_margin_rad must be >= 0, got {self.position_margin_rad}")
         if not (0 < self.velocity_limit_scale <= 1):
             raise SafetyConfigError(f"velocity_limit_scale must be in (0, 1], got {self.velocity_limit_scale}")
-        for name in ("limit_damping", "hold_damping"):
+        for name in ("plausible_position_margin_rad", "plausible_velocity_factor"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise SafetyConfigError(f"{name} must be a positive finite number, got {value}")
+        if self.plausible_velocity_factor < 1:
+            raise SafetyConfigError(f"plausible_velocity_factor must be >= 1, got {self.plausible_velocity_factor}")
+        for name in ("limit_damping", "hold_damping", "damping_torque_limit"):
             gains = getattr(self, name)
             if len(gains) != n:
                 raise SafetyConfigError(f"{name} needs one gain per joint ({n}: {list(self.joint_names)}), "
                                         f"got {len(gains)}")
             if not all(math.isfinite(g) and g >= 0 for g in gains):
-                raise SafetyConfigError(f"{name} gains must be finite and >= 0, got {gains}")
+                raise SafetyConfigError(f"{name} values must be finite and >= 0, got {gains}")

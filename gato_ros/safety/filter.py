@@ -2,6 +2,11 @@
 
 No ROS here: the node feeds it commands, joint states and e-stops with a monotonic time `t` (seconds)
 and publishes `output(t)`. Everything it changes or refuses is counted by kind.
+
+Rules (docs/SAFETY.md): it starts holding until `reset()` (`safe_start`); an e-stop and (with `latch_faults`)
+a fault hold until `reset()`; a refused command holds at once (`hold_on_invalid_command`); a joint state beyond
+the plausible bounds is refused and is a fault; every damping torque is bounded by `damping_torque_limit`; the
+output is always finite and within the effort limits.
 """
 
 from __future__ import annotations
@@ -92,10 +97,22 @@ class SafetyFilter:
         self.n = len(config.joint_names)
         self.limit_damping = np.asarray(config.limit_damping, dtype=np.float64)
         self.hold_damping = np.asarray(config.hold_damping, dtype=np.float64)
+        self.damping_limit = np.asarray(config.damping_torque_limit, dtype=np.float64)
+        lo, hi = self.limits.position[:, 0], self.limits.position[:, 1]
+        has_range = np.isfinite(lo) & np.isfinite(hi) & (hi > lo)
+        margin = config.plausible_position_margin_rad
+        self._plausible_lo = np.where(has_range, lo - margin, -np.inf)
+        self._plausible_hi = np.where(has_range, hi + margin, np.inf)
+        vel = self.limits.velocity
+        self._plausible_speed = np.where(self.limits.arm & np.isfinite(vel) & (vel > 0),
+                                         config.plausible_velocity_factor * vel, np.inf)
         self._nominal_dt = 1.0 / config.publish_rate_hz
         self.counts: Counter[str] = Counter()
-        self.last_reason: str = "starting: no command or joint state yet"
+        self.last_reason: str = "starting: no command or joint state yet"  # the newest intervention
         self.mode: Mode = Mode.HOLD
+        self.reason: str = "starting"  # why the current mode (the newest output's)
+        self._armed = not config.safe_start
+        self._invalid: str | None = None
         self._command: np.ndarray | None = None
         self._command_t = -np.inf
         self._q: np.ndarray | None = None
@@ -112,17 +129,18 @@ class SafetyFilter:
     # ----------------------------------------------------------------- inputs
 
     def command(self, efforts: Any, t: float) -> bool:
-        """Take a requested effort vector; NaN/inf or a wrong length is refused (the previous command stays)."""
+        """Take a requested effort vector; NaN/inf or a wrong length is refused and holds at once
+        (with `hold_on_invalid_command` false the previous command stays until it times out)."""
         try:
             arr = np.asarray(efforts, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            return self._reject("malformed_command", f"command is not a numeric array: {efforts!r:.80}")
+        except (TypeError, ValueError, OverflowError):
+            return self._invalid_command("malformed_command", f"command is not a numeric array: {efforts!r:.80}")
         if arr.shape[0] != self.n:
-            return self._reject("wrong_length", f"command has {arr.shape[0]} values, expected {self.n} "
-                                                f"({', '.join(self.limits.names)})")
+            return self._invalid_command("wrong_length", f"command has {arr.shape[0]} values, expected {self.n} "
+                                                         f"({', '.join(self.limits.names)})")
         if not np.all(np.isfinite(arr)):
             bad = [self.limits.names[i] for i in np.flatnonzero(~np.isfinite(arr))]
-            return self._reject("nonfinite_command", f"command has NaN/inf for {bad}")
+            return self._invalid_command("nonfinite_command", f"command has NaN/inf for {bad}")
         over = np.abs(arr) > self.limits.effort
         if np.any(over):
             self._count("effort_clamp", f"command over the effort limit for "
@@ -130,20 +148,42 @@ class SafetyFilter:
             arr = np.clip(arr, -self.limits.effort, self.limits.effort)
         self._command = arr
         self._command_t = float(t)
+        self._invalid = None
         self._gripper_hold = float(arr[~self.limits.arm][0]) if np.any(~self.limits.arm) else 0.0
         return True
 
     def joint_state(self, q: Any, qd: Any, t: float) -> bool:
-        """Take positions and velocities in `joint_names` order measured at time `t`; non-finite is refused."""
-        q = np.asarray(q, dtype=np.float64).reshape(-1)
-        qd = np.asarray(qd, dtype=np.float64).reshape(-1)
+        """Take positions and velocities in `joint_names` order measured at time `t`.
+
+        Non-finite values or wrong lengths are refused; values beyond the plausible bounds (a position past its
+        limit by more than `plausible_position_margin_rad`, an arm speed above `plausible_velocity_factor` times
+        its URDF limit) are refused and are a fault (hold, latched with `latch_faults`).
+        """
+        try:
+            q = np.asarray(q, dtype=np.float64).reshape(-1)
+            qd = np.asarray(qd, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError, OverflowError):
+            return self._reject("bad_joint_state", "joint state is not numeric")
         if q.shape[0] != self.n or qd.shape[0] != self.n:
             return self._reject("bad_joint_state", f"joint state has {q.shape[0]} positions and {qd.shape[0]} "
                                                    f"velocities, expected {self.n}")
         if not (np.all(np.isfinite(q)) and np.all(np.isfinite(qd))):
             return self._reject("bad_joint_state", "joint state has NaN/inf")
+        bad_q = (q < self._plausible_lo) | (q > self._plausible_hi)
+        bad_qd = np.abs(qd) > self._plausible_speed
+        if np.any(bad_q) or np.any(bad_qd):
+            parts = [f"{self.limits.names[i]} at {q[i]:.4g} rad (limits {self.limits.position[i, 0]:.4g}.."
+                     f"{self.limits.position[i, 1]:.4g})" for i in np.flatnonzero(bad_q)]
+            parts += [f"{self.limits.names[i]} at {qd[i]:.4g} rad/s (limit {self.limits.velocity[i]:.4g})"
+                      for i in np.flatnonzero(bad_qd)]
+            self.implausible("joint state out of plausible bounds: " + ", ".join(parts), t)
+            return False
         self._q, self._qd, self._state_t = q, qd, float(t)
         return True
+
+    def implausible(self, reason: str, t: float) -> None:
+        """A joint state that cannot be true (out of bounds, stamp going back): a fault, the sample is not used."""
+        self.fault(reason, t, kind="implausible_joint_state")
 
     def estop(self, reason: str = "e-stop requested") -> None:
         """Latch an emergency stop: hold until `reset()`."""
@@ -151,17 +191,21 @@ class SafetyFilter:
             self._count("estop", reason)
         self._estop = True
 
-    def fault(self, reason: str, t: float) -> None:
+    def fault(self, reason: str, t: float, kind: str = "fault") -> None:
         """An internal error at time `t`: hold until `reset()` (or, without `latch_faults`, for command_timeout_s)."""
-        self._count("fault", reason)
+        self._count(kind, reason)
         self._fault = reason
         self._fault_t = float(t)
 
     def reset(self) -> str:
-        """Clear e-stop and faults; a fresh command is needed before efforts flow again. Returns what was cleared."""
-        cleared = [what for what, on in (("e-stop", self._estop), (f"fault ({self._fault})", self._fault)) if on]
+        """Clear e-stop, faults and the safe-start hold; a fresh command is needed before efforts flow again.
+        Returns what was cleared."""
+        cleared = [what for what, on in (("safe-start hold", not self._armed), ("e-stop", self._estop),
+                                         (f"fault ({self._fault})", self._fault)) if on]
+        self._armed = True
         self._estop = False
         self._fault = None
+        self._invalid = None
         self._command = None
         self._command_t = -np.inf
         self.counts["reset"] += 1
@@ -174,6 +218,11 @@ class SafetyFilter:
     @property
     def estopped(self) -> bool:
         return self._estop
+
+    @property
+    def armed(self) -> bool:
+        """False from start until the first `reset()` when `safe_start` is on."""
+        return self._armed
 
     # ----------------------------------------------------------------- output
 
@@ -193,7 +242,9 @@ class SafetyFilter:
                 out[arm] += gravity
         else:
             qd = self._qd if self._state_fresh(t) else None
-            out = hold_torques(qd, self.hold_damping, arm, self._gripper_hold, gravity)
+            out = hold_torques(qd, self.hold_damping, arm, self._gripper_hold, gravity, self.damping_limit)
+            if qd is not None and np.any(np.abs(self.hold_damping * qd)[arm] > self.damping_limit[arm]):
+                applied.append("damping_clamp")
             self._ramp = out.copy() if gravity is None else self._without_gravity(out, gravity)
             self.counts["hold_ticks"] += 1
             applied.append(mode.value)
@@ -202,8 +253,9 @@ class SafetyFilter:
                 self._count(f"{mode.value}:{kind}", detail)
             self._hold_reason = kind if mode is not Mode.ACTIVE else None
         self.mode = mode
+        self.reason = detail or "passing commands"
         clipped = np.clip(out, -self.limits.effort, self.limits.effort)
-        if np.any(clipped != out) and mode is Mode.ACTIVE:
+        if np.any(clipped != out):
             applied.append("output_clamp")
         out = clipped
         if not np.all(np.isfinite(out)):  # never publish NaN, whatever went wrong above
@@ -217,7 +269,7 @@ class SafetyFilter:
 
     def status(self) -> dict[str, Any]:
         """Mode, last reason and counts, for diagnostics."""
-        return {"mode": self.mode.value, "last_reason": self.last_reason,
+        return {"mode": self.mode.value, "reason": self.reason, "last_reason": self.last_reason, "armed": self._armed,
                 "interventions": sum(v for k, v in self.counts.items() if k not in ("hold_ticks", "reset")), **dict(sorted(self.counts.items()))}
 
     # ----------------------------------------------------------------- internals
@@ -231,10 +283,14 @@ class SafetyFilter:
             self._fault = None
         if self._fault is not None:
             return Mode.FAULT, "fault", self._fault
+        if not self._armed:
+            return Mode.HOLD, "safe_start", "holding since start (safe start): call ~/reset to enable"
         if self._q is None:
             return Mode.HOLD, "no_joint_state", "no joint state received yet"
         if not self._state_fresh(t):
             return Mode.HOLD, "state_timeout", f"joint state {t - self._state_t:.3f} s old"
+        if self._command is None and self._invalid is not None:
+            return Mode.HOLD, "invalid_command", f"refused command ({self._invalid}); waiting for a valid one"
         if self._command is None:
             return Mode.HOLD, "no_command", "no command received since start or reset"
         age = t - self._command_t
@@ -270,8 +326,9 @@ class SafetyFilter:
         near = arm & (depth > 0)
         beyond_hi = arm & (q >= hi) & (out > 0)
         beyond_lo = arm & (q <= lo) & (out < 0)
+        damping = np.zeros(self.n)
         if np.any(near) or np.any(beyond_hi) or np.any(beyond_lo):
-            out[near] -= self.limit_damping[near] * depth[near] * qd[near]
+            damping[near] -= self.limit_damping[near] * depth[near] * qd[near]
             out[beyond_hi | beyond_lo] = 0.0  # at or past a limit: no commanded push further out
             applied.append("position_limit")
         # above the velocity limit: drop the command along the motion and brake
@@ -279,14 +336,25 @@ class SafetyFilter:
         fast = arm & (np.abs(qd) > vmax)
         if np.any(fast):
             along = np.sign(out[fast]) == np.sign(qd[fast])
-            out[fast] = np.where(along, 0.0, out[fast]) - self.limit_damping[fast] * qd[fast]
+            out[fast] = np.where(along, 0.0, out[fast])
+            damping[fast] -= self.limit_damping[fast] * qd[fast]
             applied.append("velocity_limit")
-        return out
+        bounded = np.clip(damping, -self.damping_limit, self.damping_limit)
+        if np.any(bounded != damping):
+            applied.append("damping_clamp")
+        return out + bounded
 
     def _without_gravity(self, out: np.ndarray, gravity: np.ndarray) -> np.ndarray:
         ramp = out.copy()
         ramp[self.limits.arm] -= gravity
         return ramp
+
+    def _invalid_command(self, kind: str, reason: str) -> bool:
+        """Refuse a command; with `hold_on_invalid_command` drop the current one too, so the output holds now."""
+        if self.config.hold_on_invalid_command:
+            self._command = None
+            self._invalid = f"{kind}: {reason}"
+        return self._reject(kind, reason)
 
     def _reject(self, kind: str, reason: str) -> bool:
         self._count(kind, reason)
