@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from gato_ros.eval.stages import STAGES, ConditionResult, EpisodeOutcome, aggregate, best_stage
+from gato_ros.eval.stats import format_rate
 from gato_ros.launch_runner.runner import Runner, RunOptions, interventions_from
 
 TEST_SETS: tuple[str, ...] = tuple(f"rgb_test_triplet{i}" for i in range(1, 6))
@@ -95,8 +96,8 @@ def evaluate(cfg: EvalConfig) -> dict:
                 episodes += runner.outcomes
                 results.append(aggregate(runner.outcomes, summary.agent, interventions_from(summary.safety)))
                 r = results[-1]
-                print(f"[eval] {object_set} prompt={prompt}: success {r.success_rate:.0%} "
-                      f"stages {r.stage_rates}", flush=True)
+                print(f"[eval] {object_set} prompt={prompt}: success {format_rate(r.successes, r.episodes)} "
+                      f"(95% Wilson) stages {r.stage_rates}", flush=True)
     out = {
         "model_dir": str(cfg.model_dir), "cell": cfg.cell, "episodes_per_condition": cfg.episodes,
         "prompt_demo": str(cfg.prompt_demo) if cfg.prompt_demo else None,

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gato_ros.eval.stats import wilson_interval
+
 STAGES: tuple[str, ...] = ("none", "reached", "grasped", "lifted", "stacked")
 
 
@@ -42,6 +44,9 @@ class ConditionResult:
     stage_rates: dict[str, float]
     agent: dict[str, str] = field(default_factory=dict)
     safety_interventions: int | None = None
+    successes: int = 0
+    success_ci95: tuple[float, float] = (0.0, 1.0)  # Wilson score interval (gato_ros.eval.stats)
+    stage_ci95: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +59,8 @@ def aggregate(outcomes: list[EpisodeOutcome], agent: Mapping[str, str] | None = 
         raise ValueError("no episodes to aggregate")
     n = len(outcomes)
     ranks = [stage_rank(o.best_stage) for o in outcomes]
-    rates = {s: sum(r >= i for r in ranks) / n for i, s in enumerate(STAGES) if s != "none"}
-    return ConditionResult(outcomes[0].object_set, outcomes[0].prompt, n, sum(o.success for o in outcomes) / n,
-                           rates, dict(agent or {}), interventions)
+    counts = {s: sum(r >= i for r in ranks) for i, s in enumerate(STAGES) if s != "none"}
+    k = sum(bool(o.success) for o in outcomes)
+    return ConditionResult(outcomes[0].object_set, outcomes[0].prompt, n, k / n,
+                           {s: c / n for s, c in counts.items()}, dict(agent or {}), interventions, k,
+                           wilson_interval(k, n), {s: wilson_interval(c, n) for s, c in counts.items()})
