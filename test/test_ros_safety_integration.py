@@ -176,6 +176,7 @@ def graph(ros_env: dict[str, str]) -> Iterator[tuple[Probe, subprocess.Popen]]:
     probe = Probe()
     try:
         probe.wait_for(lambda: len(probe.outputs) > 5, 20.0, "first /effort_controller/commands")
+        assert "safe-start" in probe.reset().message  # the node starts holding (safe start)
         yield probe, proc
         assert proc.poll() is None, "safety node died"
     finally:
@@ -356,6 +357,7 @@ def test_shutdown_leaves_zero_arm_torques(ros_env: dict[str, str], sig: int) -> 
     probe = Probe()
     try:
         probe.wait_for(lambda: len(probe.outputs) > 5, 20.0, "first output")
+        probe.reset()
         probe.stream(CMD, 0.6)
         assert np.allclose(probe.outputs[-1][1], CMD)
         proc.send_signal(sig)
@@ -387,6 +389,7 @@ def test_in_sim_velocity_limit_and_hold_bring_the_arm_to_rest(ros_env: dict[str,
         lambda m: states.append((time.monotonic(), np.array(m.position), np.array(m.velocity))), RELIABLE)
     try:
         probe.wait_for(lambda: len(states) > 20 and len(probe.outputs) > 20, 60.0, "sim and safety running")
+        probe.reset()
         cmd = np.zeros(8)
         cmd[6] = 9.0  # full torque on the last wrist joint
         t0 = time.monotonic()

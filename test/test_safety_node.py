@@ -29,12 +29,14 @@ def context(ros_env: dict[str, str]):
 def test_parameters_mirror_the_dataclass(context: Context) -> None:
     overrides = [Parameter("publish_rate_hz", value=250), Parameter("joint_names", value=["a", "b"]),
                  Parameter("hold_damping", value=[1.0, 2.0]), Parameter("limit_damping", value=[3.0, 4.0]),
+                 Parameter("damping_torque_limit", value=[5.0, 6.0]),
                  Parameter("add_gravity_compensation", value=True)]
     node = Node("params_probe", context=context, parameter_overrides=overrides)
     try:
         cfg = declare_dataclass_parameters(node, SafetyConfig)
         assert cfg == SafetyConfig(publish_rate_hz=250.0, joint_names=("a", "b"), hold_damping=(1.0, 2.0),
-                                   limit_damping=(3.0, 4.0), add_gravity_compensation=True)
+                                   limit_damping=(3.0, 4.0), damping_torque_limit=(5.0, 6.0),
+                                   add_gravity_compensation=True)
         assert isinstance(cfg.publish_rate_hz, float)  # 250 from YAML/CLI is accepted for a float
         assert {p for p in node._parameters} >= {"command_timeout_s", "urdf_path", "robot_description"}
         assert node.get_parameter("state_timeout_s").value == SafetyConfig().state_timeout_s
@@ -69,6 +71,8 @@ def test_internal_exception_holds_and_publishing_goes_on(context: Context) -> No
     try:
         import time
 
+        node.stop_output()  # this test ticks by hand
+        node.filter.reset()  # safe start
         now = time.monotonic()
         node.filter.joint_state(np.zeros(8), np.zeros(8), now)
         node.filter.command(np.ones(8) * 0.5, now)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import (
     DurabilityPolicy,
@@ -84,6 +84,19 @@ def _ros_value(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+def parameter_descriptor(field: dataclasses.Field, annotation: Any) -> ParameterDescriptor:
+    """The ROS descriptor of a config field: metadata "doc" is the description, "range" (lo, hi) the
+    inclusive numeric range of an int or float field, "constraints" any further rule in words."""
+    descriptor = ParameterDescriptor(description=field.metadata.get("doc", ""), dynamic_typing=True,
+                                     additional_constraints=field.metadata.get("constraints", ""))
+    bounds = field.metadata.get("range")
+    if bounds is not None and annotation is float:
+        descriptor.floating_point_range = [FloatingPointRange(from_value=float(bounds[0]), to_value=float(bounds[1]))]
+    elif bounds is not None and annotation is int:
+        descriptor.integer_range = [IntegerRange(from_value=int(bounds[0]), to_value=int(bounds[1]))]
+    return descriptor
+
+
 def declare_dataclass_parameters(node: Node, cls: type[T], defaults: T | None = None) -> T:
     """Declare one ROS parameter per field of the frozen dataclass `cls` and build it back from their values.
 
@@ -96,7 +109,7 @@ def declare_dataclass_parameters(node: Node, cls: type[T], defaults: T | None = 
     types = _field_types(cls)
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
-        descriptor = ParameterDescriptor(description=field.metadata.get("doc", ""), dynamic_typing=True)
+        descriptor = parameter_descriptor(field, types[field.name])
         param = node.declare_parameter(field.name, _ros_value(getattr(base, field.name)), descriptor)
         value = param.value
         if value is None:  # declared without a value (e.g. an empty list default, overridden to nothing)
@@ -181,6 +194,10 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+#: run_node's longest wait before it looks at SIGINT/SIGTERM (the shutdown path never waits on ROS time).
+SIGNAL_CHECK_PERIOD_S = 0.1
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -205,7 +222,12 @@ def run_node(factory: Callable[[], Any], argv: list[str] | None = None,
     node = None
     try:
         node = factory()
-        rclpy.spin(node)
+        # spin with a timeout, never an unbounded wait: with use_sim_time and a dead /clock no ROS-time timer
+        # fires, rcl_wait would never return and the SIGINT handler (Python, main thread) would never run
+        executor = rclpy.get_global_executor()
+        executor.add_node(node)
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=SIGNAL_CHECK_PERIOD_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -2,11 +2,17 @@
 
 Timers and timeouts run on the steady clock, never on /clock: a paused simulator or a dead clock publisher
 must not stop the safety node from publishing hold torques.
+
+Threads (docs/SAFETY.md): the output loop runs in a thread of its own, paced on the steady clock, and spins the
+e-stop subscriptions (an internal node `<name>_estop`, every QoS) between ticks, so neither the output nor an
+e-stop ever waits behind command or joint-state callbacks; an e-stop publishes its hold at once. Commands are
+taken newest-wins (KEEP_LAST 1) by the node's own executor. After a (re)start the node holds until `~/reset`.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -15,8 +21,9 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
@@ -33,11 +40,23 @@ from gato_ros.nodes.common import (
     diagnostic_status,
 )
 from gato_ros.safety import Mode, SafetyConfig, SafetyFilter
-from gato_ros.safety.joints import JointStateError, JointStateMerger
+from gato_ros.safety.joints import JointStateError, JointStateMerger, JointStateStampError
 
 #: ros2_control's JointGroupEffortController subscribes with the system-default (reliable) QoS.
 OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
-ESTOP_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+#: Commands: any publisher, newest wins (a flood costs one queued message, not a backlog).
+COMMAND_INTAKE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+#: E-stop: one subscription per QoS family, so every publisher matches at least one (best effort matches any
+#: reliability; transient-local also gets a latched e-stop published before this node started).
+ESTOP_QOS_PROFILES = (
+    QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.BEST_EFFORT),
+    QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE),
+    QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
+               durability=DurabilityPolicy.TRANSIENT_LOCAL),
+)
+ESTOP_QOS = ESTOP_QOS_PROFILES[1]  # what an e-stop publisher should use (reliable); any other matches too
+#: The GIL switch interval in the safety process: a busy intake thread hands the GIL over within 0.5 ms.
+SWITCH_INTERVAL_S = 0.0005
 
 COMMAND_TOPIC = "/gato/effort_command"
 OUTPUT_TOPIC = "/effort_controller/commands"
@@ -70,27 +89,45 @@ class SafetyNode(Node):
         self._max_gap = 0.0
         self._last_tick: float | None = None
         self._last_output = np.zeros(self.n)
+        self._lock = threading.Lock()  # the filter is fed from the executor thread and read by the output thread
+        self._wake = threading.Event()  # an e-stop: publish now, not at the next tick
+        self._running = threading.Event()
+        self._late_ticks = 0
+        self._estop_sources: set[str] = set()
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.pub = self.create_publisher(Float64MultiArray, OUTPUT_TOPIC, OUTPUT_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
-        self.create_subscription(Float64MultiArray, COMMAND_TOPIC, self._on_command, ANY_PUBLISHER_QOS)
+        self.create_subscription(Float64MultiArray, COMMAND_TOPIC, self._on_command, COMMAND_INTAKE_QOS)
         self.create_subscription(JointState, STATE_TOPIC, self._on_joint_state, ANY_PUBLISHER_QOS)
-        self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, ESTOP_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
-        self.create_timer(1.0 / self.config.publish_rate_hz, self._tick, clock=steady)
         self.create_timer(self.config.diagnostics_period_s, self._diagnose, clock=steady)
+        # the e-stop lives on an internal node spun by the output thread: it never waits behind commands
+        self.estop_node = Node(f"{self.get_name()}_estop", namespace=self.get_namespace(), context=self.context,
+                               use_global_arguments=False, start_parameter_services=False, enable_rosout=False)
+        estop_topic = self.resolve_topic_name(ESTOP_TOPIC)
+        for i, qos in enumerate(ESTOP_QOS_PROFILES):
+            self.estop_node.create_subscription(Bool, estop_topic, lambda msg, i=i: self._on_estop(msg, i), qos)
+        self._estop_executor = SingleThreadedExecutor(context=self.context)
+        self._estop_executor.add_node(self.estop_node)
+        self._output_thread = threading.Thread(target=self._output_loop, name="safety_output", daemon=True)
+        self._running.set()
+        self._output_thread.start()
         self.get_logger().info(
-            f"safety: publishing {OUTPUT_TOPIC} at {self.config.publish_rate_hz} Hz for {list(self.config.joint_names)}"
+            f"safety: publishing {OUTPUT_TOPIC} at {self.config.publish_rate_hz} Hz for {list(self.config.joint_names)}; "
+            f"e-stop on {estop_topic} (any QoS)"
+            + ("; holding until ~/reset (safe start)" if self.config.safe_start else "")
         )
 
     # ------------------------------------------------------------------ callbacks
 
     def _guard(self, what: str, fn: Any, *args: Any) -> Any:
-        """Run a callback body; any exception becomes a fault (hold), never a dead node."""
+        """Run a callback body under the filter lock; any exception becomes a fault (hold), never a dead node."""
         try:
-            return fn(*args)
+            with self._lock:
+                return fn(*args)
         except Exception as exc:  # noqa: BLE001 - by design: every internal error -> hold
-            self.filter.fault(f"{what}: {type(exc).__name__}: {exc}", time.monotonic())
+            with self._lock:
+                self.filter.fault(f"{what}: {type(exc).__name__}: {exc}", time.monotonic())
             self.get_logger().error(f"fault in {what}, holding: {traceback.format_exc(limit=3)}")
             return None
 
@@ -102,8 +139,12 @@ class SafetyNode(Node):
 
     def _joint_state(self, msg: JointState) -> None:
         t = time.monotonic()
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         try:
-            result = self.merger.update(msg.name, msg.position, msg.velocity, t)
+            result = self.merger.update(msg.name, msg.position, msg.velocity, t, stamp)
+        except JointStateStampError as exc:
+            self.filter.implausible(str(exc), t)
+            return
         except JointStateError as exc:
             self.filter.note("bad_joint_state", str(exc))
             return
@@ -116,16 +157,59 @@ class SafetyNode(Node):
         if result.complete:
             self.filter.joint_state(self.merger.q, self.merger.qd, self.merger.oldest())
 
-    def _on_estop(self, msg: Bool) -> None:
+    def _on_estop(self, msg: Bool, source: int = 0) -> None:
         if msg.data:
-            self.filter.estop("e-stop on /gato/estop")
-            self.get_logger().error("E-STOP latched; call ~/reset to clear")
+            with self._lock:
+                was = self.filter.estopped
+                self.filter.estop(f"e-stop on {ESTOP_TOPIC}")
+            self._wake.set()
+            self._estop_sources.add(("best_effort", "reliable", "transient_local")[source])
+            if not was:
+                self.get_logger().error("E-STOP latched; call ~/reset to clear")
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        response.message = self.filter.reset()
+        with self._lock:
+            response.message = self.filter.reset()
         response.success = True
         self.get_logger().info(f"reset: {response.message}")
         return response
+
+    # ------------------------------------------------------------------ output thread
+
+    def _output_loop(self) -> None:
+        """Tick at publish_rate_hz on the steady clock; between ticks spin the e-stop node (an e-stop ticks now)."""
+        period = 1.0 / self.config.publish_rate_hz
+        next_t = time.monotonic()
+        while self._running.is_set():
+            now = time.monotonic()
+            if now >= next_t or self._wake.is_set():
+                self._wake.clear()
+                self._tick()
+                if now >= next_t:
+                    next_t += period
+                    if next_t < now:  # fell behind (machine stalled): restart the grid, count it
+                        self._late_ticks += 1
+                        next_t = now + period
+            try:
+                self._estop_executor.spin_once(timeout_sec=max(0.0, next_t - time.monotonic()))
+            except Exception:  # noqa: BLE001 - context shutting down; the loop ends with _running
+                if not self._running.is_set() or not self.context.ok():
+                    return
+                time.sleep(0.001)
+
+    def stop_output(self) -> None:
+        """Stop the output thread (shutdown: the final hold is then published from the caller)."""
+        self._running.clear()
+        if self._output_thread.is_alive() and threading.current_thread() is not self._output_thread:
+            self._output_thread.join(timeout=1.0)
+
+    def destroy_node(self) -> None:
+        self.stop_output()
+        try:
+            self._estop_executor.shutdown(timeout_sec=0.5)
+            self.estop_node.destroy_node()
+        finally:
+            super().destroy_node()
 
     def _tick(self) -> None:
         """Publish once per period whatever happens: the filter's output, else the last safe vector held."""
@@ -147,8 +231,9 @@ class SafetyNode(Node):
         now = time.monotonic()
         rate = (self._ticks - self._ticks_at_diag) / max(now - self._diag_t, 1e-9)
         self._ticks_at_diag, self._diag_t = self._ticks, now
-        status = self.filter.status()
-        mode = self.filter.mode
+        with self._lock:
+            status = self.filter.status()
+            mode = self.filter.mode
         level = OK if mode is Mode.ACTIVE else (ERROR if mode in (Mode.ESTOP, Mode.FAULT) else WARN)
         values = {
             **status,
@@ -158,9 +243,11 @@ class SafetyNode(Node):
             "stale_joints": list(self.merger.stale(now, self.config.state_timeout_s)),
             "unknown_joint_names": sorted(self._unknown_names),
             "last_output": [float(x) for x in self._last_output],
+            "late_ticks": self._late_ticks,
+            "estop_qos_seen": sorted(self._estop_sources),
         }
         self._max_gap = 0.0
-        message = f"{mode.value}: {status['last_reason']}"
+        message = f"{mode.value}: {status['reason']}"
         self.diag_pub.publish(diagnostic_array(self, [diagnostic_status(self, "safety", level, message, values)]))
 
 
@@ -177,6 +264,7 @@ class SafetyNode(Node):
 
 
 def _final_hold(node: "SafetyNode") -> None:
+    node.stop_output()
     if rclpy.ok():
         node.publish_final_hold()
         time.sleep(0.05)  # let DDS deliver it before the participant goes away
@@ -184,6 +272,7 @@ def _final_hold(node: "SafetyNode") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `safety` executable; SIGINT/SIGTERM leave zero arm torques behind."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # the output thread must get the GIL quickly under a command flood
     return run_node(SafetyNode, argv, on_exit=_final_hold)
 
 

@@ -13,6 +13,10 @@ class JointStateError(ValueError):
     """A joint-state message cannot be used (mismatched array lengths, no velocities, NaN)."""
 
 
+class JointStateStampError(JointStateError):
+    """A joint-state message is stamped earlier than the previous one of the same joint (implausible)."""
+
+
 @dataclass(frozen=True)
 class MergeResult:
     """What one message did: names it did not know, and whether a full state is now available."""
@@ -31,10 +35,13 @@ class JointStateMerger:
         self.q = np.zeros(n)
         self.qd = np.zeros(n)
         self.stamp = np.full(n, -math.inf)
+        self.header_stamp = np.full(n, -math.inf)  # newest header stamp per joint (0 = unset, not checked)
 
     def update(self, names: Sequence[str], positions: Sequence[float], velocities: Sequence[float],
-               t: float) -> MergeResult:
-        """Take one message received at `t`; raises JointStateError (nothing taken) when it is malformed."""
+               t: float, header_stamp: float = 0.0) -> MergeResult:
+        """Take one message received at `t`; raises JointStateError (nothing taken) when it is malformed, and
+        JointStateStampError when its header stamp (seconds, 0 = unset) is earlier than a joint's previous one
+        (the new stamp is remembered, so one step back refuses one message)."""
         names = list(names)
         if len(positions) != len(names):
             raise JointStateError(f"{len(names)} names but {len(positions)} positions")
@@ -48,6 +55,14 @@ class JointStateMerger:
             dst = np.array([k[1] for k in known])
             if not (np.all(np.isfinite(pos[src])) and np.all(np.isfinite(vel[src]))):
                 raise JointStateError("NaN/inf in positions or velocities of controlled joints")
+            if header_stamp > 0:
+                previous = self.header_stamp[dst]
+                self.header_stamp[dst] = header_stamp
+                back = previous > header_stamp
+                if np.any(back):
+                    raise JointStateStampError(
+                        f"joint state stamp {header_stamp:.6f} s is {float(np.max(previous[back])) - header_stamp:.6f} s "
+                        f"earlier than the previous one for {[self.joint_names[i] for i in dst[back]]}")
             self.q[dst] = pos[src]
             self.qd[dst] = vel[src]
             self.stamp[dst] = t
