@@ -1,11 +1,18 @@
-"""ament_python package that also installs with pip (see README)."""
+"""ament_python package that also installs with pip (see README).
 
+colcon (`colcon build [--symlink-install]`, `colcon test`) and pip (`pip install -e .`) both run this file.
+"""
+
+import shutil
 from pathlib import Path
 
 from setuptools import find_packages, setup
+from setuptools.command.develop import develop
+from setuptools.command.install import install
 
 PACKAGE = "gato_ros"
-ROOT = Path(__file__).parent
+# Resolved: colcon --symlink-install runs a symlink of this file from build/gato_ros, whose parent has no data.
+ROOT = Path(__file__).resolve().parent
 
 
 def tree(folder: str) -> list[tuple[str, list[str]]]:
@@ -24,6 +31,47 @@ def requirements() -> list[str]:
 
 
 NODES = ("agent", "safety", "sim", "teleop", "recorder")
+CLI = "gato-ros"
+
+
+class _CliOnPath:
+    """Under colcon, setup.cfg puts every console script in lib/gato_ros (where `ros2 run` and launch_ros look),
+    which is not on PATH. Copy the `gato-ros` command to <prefix>/bin as well, which a sourced install puts on PATH.
+    pip's wheel and editable installs never write to lib/gato_ros, so this does nothing there."""
+
+    def _script_dir(self) -> str:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        super().run()
+        scripts = Path(self._script_dir() or "")
+        src = scripts / CLI
+        if scripts.name == PACKAGE and scripts.parent.name == "lib" and src.is_file():
+            bin_dir = scripts.parent.parent / "bin"
+            bin_dir.mkdir(parents=True, exist_ok=True)
+            dst = bin_dir / CLI
+            if dst.is_symlink() or dst.exists():
+                dst.unlink()
+            shutil.copy2(src, dst)
+            if hasattr(self, "outfiles"):
+                self.outfiles.append(str(dst))
+
+
+class InstallCommand(_CliOnPath, install):
+    def _script_dir(self) -> str:
+        return self.install_scripts
+
+    def get_outputs(self):
+        outputs = super().get_outputs()
+        scripts = Path(self.install_scripts or "")
+        if scripts.name == PACKAGE and scripts.parent.name == "lib":
+            outputs.append(str(scripts.parent.parent / "bin" / CLI))
+        return outputs
+
+
+class DevelopCommand(_CliOnPath, develop):
+    def _script_dir(self) -> str:
+        return getattr(self, "script_dir", None)
 
 setup(
     name=PACKAGE,
@@ -35,16 +83,17 @@ setup(
         *[entry for folder in ("launch", "config", "urdf", "models", "sim") for entry in tree(folder)],
     ],
     install_requires=["setuptools"],
-    # The pip-only route (no system ROS 2): `pip install .[full]` brings the ROS 2 Kilted wheels too.
-    extras_require={"full": requirements()},
     zip_safe=True,
     maintainer="gato_ros developers",
     maintainer_email="gato-ros@example.com",
     description="Gato-style generalist transformer on torque-controlled arms over ROS 2",
     license="Apache-2.0",
-    tests_require=["pytest"],
+    # The pip-only route (no system ROS 2): `pip install .[full]` brings the ROS 2 Kilted wheels too.
+    # colcon test runs pytest because of the "test" extra (current setuptools ignore tests_require).
+    extras_require={"full": requirements(), "test": ["pytest", "hypothesis"]},
+    cmdclass={"install": InstallCommand, "develop": DevelopCommand},
     entry_points={
         "console_scripts": [f"{node} = {PACKAGE}.nodes.{node}:main" for node in NODES]
-        + [f"gato-ros = {PACKAGE}.cli:main"],
+        + [f"{CLI} = {PACKAGE}.cli:main"],
     },
 )

@@ -10,6 +10,15 @@ import pytest
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """`colcon test` runs the fast tests unless told otherwise (`--pytest-args -m "slow or not slow"`), like `make test`.
+
+    colcon runs `python -m pytest` with `--junit-prefix=<package>` in PYTEST_ADDOPTS; nothing else here sets it.
+    """
+    if config.getoption("junitprefix", None) == "gato_ros" and not config.option.markexpr:
+        config.option.markexpr = "not slow"
+
+
 @pytest.fixture(scope="session")
 def ros_domain_id() -> int:
     """A ROS_DOMAIN_ID unique to this pytest run (0..101 are valid with default ports)."""

@@ -6,8 +6,8 @@ Runs without `launch` installed (the launch file is read as source; test_launch_
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import importlib.util
-import re
 from pathlib import Path
 
 import pytest
@@ -15,10 +15,10 @@ import yaml
 
 from gato_ros.cli import build_parser
 from gato_ros.launch_runner.graph import (
-    STACKING, ArgParam, Condition, GraphArgumentError, GraphSpec, LaunchArg, NodeSpec, node_parameters,
+    PACKAGE, STACKING, ArgParam, Condition, GraphArgumentError, GraphSpec, LaunchArg, NodeSpec, node_parameters,
 )
 from gato_ros.launch_runner.runner import RunnerError, node_command, write_overrides
-from gato_ros.paths import config_dir, launch_dir, share_dir
+from gato_ros.paths import config_dir, launch_dir
 
 LAUNCH_FILE = launch_dir() / "stacking.launch.py"
 
@@ -49,14 +49,31 @@ def test_launch_file_takes_everything_from_the_shared_graph() -> None:
     assert "generate_launch_description" in funcs
 
 
+def _console_scripts() -> set[str]:
+    """The console scripts of the gato_ros distribution as installed (pip, pip -e, colcon, colcon --symlink-install)."""
+    try:
+        dist = importlib.metadata.distribution(PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("gato_ros is imported from a tree that is not installed (no distribution metadata)")
+    return {ep.name for ep in dist.entry_points if ep.group == "console_scripts"}
+
+
 def test_graph_nodes_are_installed_executables_with_parameter_files() -> None:
-    setup_src = (share_dir() / "setup.py").read_text()
-    nodes = ast.literal_eval(re.search(r"NODES = (\(.*?\))", setup_src).group(1))
+    scripts = _console_scripts()
+    assert "gato-ros" in scripts
     for spec in STACKING.nodes:
-        assert spec.executable in nodes, f"{spec.executable} is not a console script in setup.py"
+        assert spec.executable in scripts, f"{spec.executable} is not a console script of the installed package"
         assert spec.module.startswith("gato_ros.nodes.")
         for name in spec.param_files:
             assert name.endswith(".yaml")
+            assert (config_dir() / name).is_file(), f"{name} is not in {config_dir()}"
+    try:  # in an ament prefix (colcon), launch_ros runs <prefix>/lib/gato_ros/<executable>
+        from ament_index_python.packages import get_package_prefix
+        prefix = Path(get_package_prefix(PACKAGE))
+    except (ImportError, LookupError, OSError):  # pip-only: no ament index (or no AMENT_PREFIX_PATH)
+        return
+    for spec in STACKING.nodes:
+        assert (prefix / "lib" / PACKAGE / spec.executable).is_file(), f"{spec.executable} not in {prefix}/lib/{PACKAGE}"
 
 
 @pytest.mark.parametrize("node", ["agent", "safety"])

@@ -16,18 +16,33 @@ class AgentConfigError(ValueError):
 class AgentConfig:
     """Agent parameters (SPEC `agent` node). Empty `model_dir` means the default model, empty `prompt_demo` none."""
 
-    model_dir: str = ""
-    prompt_demo: str = ""
-    control_rate_hz: float = 20.0
-    joint_names: tuple[str, ...] = field(default=DEFAULT_JOINT_NAMES)
-    execution_provider: str = "auto"
-    max_context_tokens: int = 1024
-    intra_op_threads: int = 0      # ONNX Runtime threads; 0 = one per core
-    instruction: str = ""
-    image_timeout_s: float = 0.5   # newest image older than this: publish nothing
-    state_timeout_s: float = 0.25  # newest joint state older than this: publish nothing
-    objects_timeout_s: float = 0.25  # newest /sim/object_poses older than this (models with object_state): nothing
-    diagnostics_period_s: float = 1.0
+    model_dir: str = field(default="", metadata={"doc": "model directory (gato.json + ONNX graphs); empty: "
+                                                        "models/default"})
+    prompt_demo: str = field(default="", metadata={"doc": "rosbag2 directory of one demonstration fed as the prompt; "
+                                                          "empty: none"})
+    control_rate_hz: float = field(default=20.0, metadata={"doc": "control ticks per second (/gato/effort_command "
+                                                                  "rate; the tick deadline is 1/rate)",
+                                                           "range": (0.1, 1000.0)})
+    joint_names: tuple[str, ...] = field(default=DEFAULT_JOINT_NAMES, metadata={
+        "doc": "joint order of proprioception and of the effort command", "constraints": "8 distinct names"})
+    execution_provider: str = field(default="auto", metadata={"doc": "ONNX Runtime provider: auto (CUDA if present), "
+                                                                     "cpu or cuda",
+                                                              "constraints": "one of auto, cpu, cuda"})
+    max_context_tokens: int = field(default=1024, metadata={"doc": "tokens kept in the KV cache window",
+                                                           "range": (64, 1 << 20)})
+    intra_op_threads: int = field(default=0, metadata={"doc": "ONNX Runtime intra-op threads; 0 = one per core",
+                                                       "range": (0, 1024)})
+    instruction: str = field(default="", metadata={"doc": "instruction text given to the policy; empty: none (the "
+                                                          "policy's default)"})
+    image_timeout_s: float = field(default=0.5, metadata={"doc": "newest image older than this: publish nothing",
+                                                          "range": (0.001, 3600.0)})
+    state_timeout_s: float = field(default=0.25, metadata={"doc": "newest joint state older than this: publish nothing",
+                                                           "range": (0.001, 3600.0)})
+    objects_timeout_s: float = field(default=0.25, metadata={"doc": "newest /sim/object_poses older than this (models "
+                                                                    "with object_state): publish nothing",
+                                                             "range": (0.001, 3600.0)})
+    diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period",
+                                                               "range": (0.01, 3600.0)})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "joint_names", tuple(self.joint_names))

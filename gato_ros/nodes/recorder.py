@@ -51,12 +51,14 @@ class RecorderConfig:
                              metadata={"doc": "instruction text stored with each episode"})
     source: str = field(default="teleop", metadata={"doc": "'teleop', 'agent' or 'sim_expert'"})
     camera: str = field(default="basket_front_left", metadata={"doc": "camera name stored with the episode"})
-    control_rate_hz: float = field(default=20.0, metadata={"doc": "rate of /gato/effort_command (demo step rate)"})
+    control_rate_hz: float = field(default=20.0, metadata={"doc": "rate of /gato/effort_command (demo step rate)",
+                                                           "range": (0.1, 1000.0)})
     auto_start: bool = field(default=False, metadata={"doc": "start recording at once and restart on each new "
                                                              "sim episode"})
-    flush_period_s: float = field(default=1.0, metadata={"doc": "write buffered data to disk this often"})
-    name_prefix: str = "episode"
-    diagnostics_period_s: float = 1.0
+    flush_period_s: float = field(default=1.0, metadata={"doc": "write buffered data to disk this often",
+                                                         "range": (0.01, 3600.0)})
+    name_prefix: str = field(default="episode", metadata={"doc": "episode folders are <name_prefix>_<date>_<time>_<n>"})
+    diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period", "range": (0.01, 3600.0)})
 
     def __post_init__(self) -> None:
         if not self.output_dir:

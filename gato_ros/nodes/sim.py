@@ -54,17 +54,23 @@ class SimConfigError(ValueError):
 class SimConfig:
     """Parameters of the sim node (mirrored one to one as ROS parameters)."""
 
-    seed: int = field(default=0, metadata={"doc": "seed of the first episode; ~/reset uses seed+1, seed+2, ..."})
+    seed: int = field(default=0, metadata={"doc": "seed of the first episode; ~/reset uses seed+1, seed+2, ...",
+                                           "range": (0, 2**31 - 1)})
     object_set: str = field(default="rgb_train_random", metadata={"doc": "RGB object triplet set"})
-    cell: str = field(default="primitive", metadata={"doc": "'primitive' (fast) or 'real' (benchmark meshes)"})
+    cell: str = field(default="primitive", metadata={"doc": "'primitive' (fast) or 'real' (benchmark meshes)",
+                                                     "constraints": "one of primitive, real"})
     camera: str = field(default="basket_front_left", metadata={"doc": "camera published on /camera/image_raw"})
-    image_width: int = 64
-    image_height: int = 64
-    real_time_factor: float = field(default=1.0, metadata={"doc": "sim seconds per wall second; 0 = max speed"})
-    control_rate_hz: float = field(default=20.0, metadata={"doc": "image and camera_info rate"})
-    joint_state_rate_hz: float = field(default=100.0, metadata={"doc": "/joint_states and /clock rate (sim time)"})
+    image_width: int = field(default=64, metadata={"doc": "camera image width (px)", "range": (16, 4096)})
+    image_height: int = field(default=64, metadata={"doc": "camera image height (px)", "range": (16, 4096)})
+    real_time_factor: float = field(default=1.0, metadata={"doc": "sim seconds per wall second; 0 = max speed",
+                                                           "range": (0.0, 1000.0)})
+    control_rate_hz: float = field(default=20.0, metadata={"doc": "image and camera_info rate",
+                                                           "range": (0.1, 1000.0)})
+    joint_state_rate_hz: float = field(default=100.0, metadata={"doc": "/joint_states and /clock rate (sim time); "
+                                                                       ">= control_rate_hz",
+                                                                "range": (0.1, 10000.0)})
     publish_clock: bool = field(default=True, metadata={"doc": "publish /clock (sim time) for use_sim_time"})
-    diagnostics_period_s: float = 1.0
+    diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period", "range": (0.01, 3600.0)})
 
     def __post_init__(self) -> None:
         if self.cell not in ("primitive", "real"):
