@@ -15,7 +15,8 @@ from typing import Any
 
 from gato_ros import JOINT_NAMES
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: object_state/use_image/action_positions/decoding, gripper action_scale 2, effort_limit
+DECODING_MODES = ("argmax", "expected", "median")  # how an action value is read from its 1024-bin distribution
 
 
 class ConfigError(ValueError):
@@ -70,9 +71,15 @@ class TokenizerConfig:
     proprio_mu_law: bool = True
     action_mu_law: bool = False
     camera: str = "basket_front_left"
+    use_image: bool = True          # image patches in the observation block
+    object_state: bool = False      # the 21 object-pose values (gato_ros.observation) after proprio
+    action_positions: bool = True   # action tokens carry their dimension index (docs/MODEL.md: not in the paper)
+    decoding: str = "expected"      # argmax | expected | median over the 1024 value bins (docs/MODEL.md)
 
     def __post_init__(self) -> None:
         _check_types("tokenizer", self)
+        if self.decoding not in DECODING_MODES:
+            raise ConfigError(f"tokenizer.decoding must be one of {list(DECODING_MODES)}, got {self.decoding!r}")
         for name in ("mu", "M", "patch_size", "image_height", "image_width", "num_pos_bins"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"tokenizer.{name} must be positive, got {getattr(self, name)}")
@@ -97,10 +104,15 @@ class TokenizerConfig:
 
 @dataclass(frozen=True)
 class RobotConfig:
-    """Action layout: efforts in `joint_names` order, divided by `action_scale` before tokenizing."""
+    """Action layout: efforts in `joint_names` order, divided by `action_scale` before tokenizing.
+
+    `effort_limit` is each command's valid range (decoded efforts are clipped to it). The gripper's scale (2.0) is
+    twice its limit so that its +-1 commands land at +-0.5, away from the edge bins that clipped torques fill.
+    """
 
     joint_names: tuple[str, ...] = JOINT_NAMES
-    action_scale: tuple[float, ...] = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 1.0)
+    action_scale: tuple[float, ...] = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 2.0)
+    effort_limit: tuple[float, ...] = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 1.0)
 
     def __post_init__(self) -> None:
         _check_types("robot", self)
@@ -110,8 +122,11 @@ class RobotConfig:
             raise ConfigError(f"robot.joint_names has duplicates: {list(self.joint_names)}")
         if len(self.joint_names) != len(self.action_scale):
             raise ConfigError(f"robot: {len(self.joint_names)} joint_names but {len(self.action_scale)} action_scale")
-        if any(not (s > 0 and math.isfinite(s)) for s in self.action_scale):
-            raise ConfigError(f"robot.action_scale must be positive and finite, got {self.action_scale}")
+        if len(self.joint_names) != len(self.effort_limit):
+            raise ConfigError(f"robot: {len(self.joint_names)} joint_names but {len(self.effort_limit)} effort_limit")
+        for name in ("action_scale", "effort_limit"):
+            if any(not (s > 0 and math.isfinite(s)) for s in getattr(self, name)):
+                raise ConfigError(f"robot.{name} must be positive and finite, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,10 @@ def test_defaults_are_the_documented_layout():
     assert t.text_model == "tokenizer/gato_text.model" and t.proprio_mu_law and not t.action_mu_law
     assert t.camera == "basket_front_left" and t.num_patches == 16
     assert cfg.robot.joint_names == JOINT_NAMES and len(JOINT_NAMES) == 8
-    assert cfg.robot.action_scale == (80, 80, 40, 40, 9, 9, 9, 1)
+    assert t.use_image and not t.object_state and t.action_positions and t.decoding == "expected"
+    assert cfg.robot.action_scale == (80, 80, 40, 40, 9, 9, 9, 2)  # gripper +-1 -> +-0.5, off the clipping bins
+    assert cfg.robot.effort_limit == (80, 80, 40, 40, 9, 9, 9, 1)
+    assert cfg.format_version == 2
     assert cfg.control_rate_hz == 20.0 and cfg.num_actions == 8 and cfg.model == {}
 
 
@@ -46,7 +49,11 @@ def _written(tmp_path, mutate):
     (lambda d: d["vocab"].update(extra=1), r"'vocab': unknown keys \['extra'\]"),
     (lambda d: d.pop("robot"), r"missing keys \['robot'\]"),
     (lambda d: d["tokenizer"].pop("mu"), r"'tokenizer': missing keys \['mu'\]"),
-    (lambda d: d.update(format_version=2), "format_version 2 is not supported"),
+    (lambda d: d.update(format_version=1), "format_version 1 is not supported"),
+    (lambda d: d.update(format_version=3), "format_version 3 is not supported"),
+    (lambda d: d["tokenizer"].update(decoding="mode"), "tokenizer.decoding must be one of"),
+    (lambda d: d["tokenizer"].update(object_state="yes"), "tokenizer.object_state has the wrong type"),
+    (lambda d: d["robot"].update(effort_limit=[1.0] * 7), "8 joint_names but 7 effort_limit"),
     (lambda d: d.update(vocab=[1]), "'vocab' must be an object"),
     (lambda d: d.update(model="tiny"), "'model' must be an object"),
     (lambda d: d["tokenizer"].update(patch_size="16"), "tokenizer.patch_size has the wrong type"),

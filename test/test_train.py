@@ -21,9 +21,11 @@ def _demos(root, n=3, t=6):
     rng = np.random.default_rng(0)
     for i in range(n):
         q = rng.normal(size=(t, 8))
+        objects = np.tile([0.1, 0.2, 0.05, 1.0, 0.0, 0.0, 0.0], (t, 3)) + rng.normal(size=(t, 21)) * 0.01
         write_episode(root / f"ep{i}", Episode(rng.integers(0, 255, (t, 64, 64, 3), dtype=np.uint8), q,
                                               rng.normal(size=(t, 8)), np.tanh(q) * 5,
-                                              instruction="stack the red object on the blue object", success=True))
+                                              instruction="stack the red object on the blue object", success=True,
+                                              object_state=objects))
 
 
 def _cfg(tmp_path, **kw):
@@ -59,6 +61,34 @@ def test_train_resume_and_outputs(tmp_path):
     assert rows[0].startswith("step,loss") and len(rows) == 7  # header + 6 logged steps across the resume
     assert [r["step"] for r in json.loads((tmp_path / "run" / "metrics.json").read_text())] == [1, 2, 3, 4, 5, 6]
     assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
+
+
+def test_object_state_run_writes_its_gato_json_and_heldout_metric(tmp_path):
+    """Tokenizer overrides, the window and prompt budget reach gato.json; image-free windows start with the
+    instruction; the held-out action error is logged."""
+    from gato_ros.tokenizer import GatoTokenizer, Modality
+    from gato_ros.train.data import Mixture, load_control
+    from gato_ros.train.loop import gato_config_for
+
+    _demos(tmp_path / "demos", n=2, t=5)
+    cfg = _cfg(tmp_path, steps=2, tokenizer={"use_image": False, "object_state": True}, prompt_tokens=200,
+               action_sigma_bins=8.0, eval_paths=[str(tmp_path / "demos")], eval_every=1, eval_windows=2)
+    _, gcfg, _ = load_checkpoint(train(cfg, progress=False))
+    assert not gcfg.tokenizer.use_image and gcfg.tokenizer.object_state
+    assert gcfg.model["context_window"] == 128 and gcfg.model["prompt_tokens"] == 64  # min(200, 128 // 2)
+    rows = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert all(0 <= r["heldout_action_error"] < 2 for r in rows)
+    tok = GatoTokenizer(gato_config_for(cfg))
+    mix = Mixture([load_control(cfg.datasets[0], tok, progress=False)], 128, 0.0, 0, seed=0)
+    window = mix.sample()
+    n_text = int((window.modality == Modality.TEXT).sum())
+    assert n_text > 0 and (window.modality[:n_text] == Modality.TEXT).all() and window.loss_mask[:n_text].sum() == 0
+    assert not (window.modality == Modality.IMAGE).any() and window.local_pos[n_text] == 0
+    assert (len(window) - n_text) % tok.tokens_per_timestep() == 0 and tok.tokens_per_timestep() == 45
+    with pytest.raises(ConfigError, match="tokenizer: unknown keys"):
+        _cfg(tmp_path, tokenizer={"objects": True})
+    with pytest.raises(ConfigError, match="decoding"):
+        _cfg(tmp_path, tokenizer={"decoding": "mode"})
 
 
 def test_schedule_and_config_errors(tmp_path):

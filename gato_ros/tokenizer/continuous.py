@@ -63,3 +63,28 @@ def detokenize_continuous(ids: np.ndarray, mu_law: bool = True, mu: float = MU, 
         raise ValueError(f"ids {bad.tolist()} are outside the continuous range [{offset}, {offset + num_bins})")
     y = bin_centres(bins, num_bins)
     return _expand(y, mu, m) if mu_law else y
+
+
+def read_bins(logits: np.ndarray, mode: str) -> np.ndarray:
+    """A value in [-1, 1] per row of bin logits [..., N]: `argmax` (its centre), `expected` (mean of the softmax
+    over bin centres) or `median` (where the softmax's CDF crosses 1/2, linear inside that bin).
+
+    Expected and median are continuous (not snapped to a bin): an ordinal-trained head spreads its mass over
+    neighbouring bins, and their mean/median is a finer estimate than the single most likely bin.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    n = logits.shape[-1]
+    if mode == "argmax":
+        return bin_centres(np.argmax(logits, axis=-1), n)
+    p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    if mode == "expected":
+        return p @ bin_centres(np.arange(n), n)
+    if mode == "median":
+        cdf = np.cumsum(p, axis=-1)
+        b = np.minimum((cdf < 0.5).sum(axis=-1), n - 1)
+        below = np.take_along_axis(cdf, b[..., None], -1)[..., 0] - np.take_along_axis(p, b[..., None], -1)[..., 0]
+        mass = np.maximum(np.take_along_axis(p, b[..., None], -1)[..., 0], 1e-300)
+        frac = np.clip((0.5 - below) / mass, 0.0, 1.0)
+        return -1.0 + (b + frac) * (2.0 / n)
+    raise ValueError(f"unknown decoding mode {mode!r}: argmax, expected or median")

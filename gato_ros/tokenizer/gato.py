@@ -9,8 +9,8 @@ import numpy as np
 
 from gato_ros.config import GatoConfig
 from gato_ros.episode import Episode
-from gato_ros.observation import PROPRIO_SIZE, proprio_from_joints
-from gato_ros.tokenizer.continuous import detokenize_continuous, tokenize_continuous
+from gato_ros.observation import OBJECT_STATE_SIZE, PROPRIO_SIZE, proprio_from_joints
+from gato_ros.tokenizer.continuous import detokenize_continuous, inv_mu_law, tokenize_continuous, to_bins
 from gato_ros.tokenizer.errors import TokenizerError
 from gato_ros.tokenizer.image import image_to_patches, patch_spans, preprocess_image
 from gato_ros.tokenizer.sequence import Modality, TokenSequence, block, concat, windows, with_prompt
@@ -25,6 +25,7 @@ class GatoTokenizer:
         self.vocab = config.vocab
         self.tok = config.tokenizer
         self.action_scale = np.asarray(config.robot.action_scale, dtype=np.float64)
+        self.effort_limit = np.asarray(config.robot.effort_limit, dtype=np.float64)
         self.spans = patch_spans(self.tok.image_height, self.tok.image_width, self.tok.patch_size)
         self._model_dir = Path(model_dir) if model_dir is not None else None
         self._text: TextTokenizer | None = None
@@ -62,27 +63,52 @@ class GatoTokenizer:
             raise TokenizerError(f"text must be a str, got {type(text).__name__}")
         return self.text.encode(text)[: self.tok.max_text_tokens]
 
-    def observation(self, image: np.ndarray, proprio: np.ndarray, text: str | None = None) -> TokenSequence:
-        """One observation block `[text, image patches, proprio, '|']` with local positions 0..n-1."""
-        parts = []
-        if text:
-            parts.append(block(self.text_ids(text), Modality.TEXT, self.tok.patch_size))
-        try:
-            img = preprocess_image(image, self.tok.image_size)
-        except ValueError as exc:
-            raise TokenizerError(str(exc)) from exc
-        patches = image_to_patches(img, self.tok.patch_size)
-        parts.append(block(np.zeros(len(patches), np.int64), Modality.IMAGE, self.tok.patch_size,
-                           patches=patches, patch_pos=self.spans))
-        proprio = np.asarray(proprio, dtype=np.float64).reshape(-1)
-        if proprio.shape != (PROPRIO_SIZE,):
-            raise TokenizerError(f"proprio must have {PROPRIO_SIZE} values (gato_ros.observation.proprio_from_joints),"
-                                 f" got {proprio.shape[0]}")
+    def instruction(self, text: str | None) -> TokenSequence:
+        """The instruction block: TEXT tokens without loss or local position, tagged timestep -1.
+
+        Training puts it after the (optional) prompt and before the window's timesteps, where the runtime pins it,
+        so every timestep is seen with the instruction in context and with the same local positions.
+        """
+        ids = self.text_ids(text) if text else np.zeros(0, np.int64)
+        return block(ids, Modality.TEXT, self.tok.patch_size).without_loss().with_timestep(-1)
+
+    def _vector(self, values: np.ndarray | None, size: int, what: str) -> np.ndarray:
+        if values is None:
+            raise TokenizerError(f"this gato.json's observation needs {what} ({size} values), got None")
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        if values.shape != (size,):
+            raise TokenizerError(f"{what} must have {size} values, got {values.shape[0]}")
+        return values
+
+    def observation(self, image: np.ndarray | None, proprio: np.ndarray, text: str | None = None,
+                    objects: np.ndarray | None = None) -> TokenSequence:
+        """`[text][image patches if use_image][proprio][objects if object_state]['|']`.
+
+        Local positions count the observation tokens from 0 (image patches always start at 0); text tokens have
+        none, so a timestep looks the same whether or not the instruction precedes it.
+        """
+        parts = [self.instruction(text)] if text else []
+        if self.tok.use_image:
+            if image is None:
+                raise TokenizerError("this gato.json's observation needs an image (tokenizer.use_image), got None")
+            try:
+                img = preprocess_image(image, self.tok.image_size)
+            except ValueError as exc:
+                raise TokenizerError(str(exc)) from exc
+            patches = image_to_patches(img, self.tok.patch_size)
+            parts.append(block(np.zeros(len(patches), np.int64), Modality.IMAGE, self.tok.patch_size,
+                               patches=patches, patch_pos=self.spans))
+        proprio = self._vector(proprio, PROPRIO_SIZE, "proprio (gato_ros.observation.proprio_from_joints)")
         parts.append(block(self._continuous(proprio, self.tok.proprio_mu_law), Modality.CONTINUOUS,
                            self.tok.patch_size))
+        if self.tok.object_state:
+            objects = self._vector(objects, OBJECT_STATE_SIZE, "object state (gato_ros.observation.object_state_from_poses)")
+            parts.append(block(self._continuous(objects, self.tok.proprio_mu_law), Modality.CONTINUOUS,
+                               self.tok.patch_size))
         parts.append(block(np.array([self.vocab.separator_id]), Modality.SEPARATOR, self.tok.patch_size))
         seq = concat(parts)
-        seq.local_pos = np.arange(len(seq), dtype=np.int64)
+        obs = seq.modality != int(Modality.TEXT)
+        seq.local_pos[obs] = np.arange(int(obs.sum()), dtype=np.int64)
         return seq
 
     def action_ids(self, efforts: np.ndarray) -> np.ndarray:
@@ -96,24 +122,41 @@ class GatoTokenizer:
             scaled = np.clip(scaled, -1.0, 1.0)
         return self._continuous(scaled, self.tok.action_mu_law)
 
+    def action_positions(self) -> np.ndarray:
+        """Local positions of the action tokens: their dimension index (tokenizer.action_positions), else -1."""
+        n = len(self.action_scale)
+        return np.arange(n, dtype=np.int64) if self.tok.action_positions else np.full(n, -1, np.int64)
+
     def actions(self, efforts: np.ndarray) -> TokenSequence:
-        """The action block: one ACTION token per joint, with loss, local position -1."""
-        return block(self.action_ids(efforts), Modality.ACTION, self.tok.patch_size)
+        """The action block: one ACTION token per joint, with loss, local position = its dimension index."""
+        return block(self.action_ids(efforts), Modality.ACTION, self.tok.patch_size, local_pos=self.action_positions())
 
     def decode_action_token(self, index: int, token_id: int) -> float:
-        """The effort (raw units) of action dimension `index` from its token id (bin centre x action_scale)."""
+        """The effort (raw units) of action dimension `index` from its token id (its bin centre)."""
         try:
             tid = operator.index(token_id)
         except TypeError as exc:
             raise TokenizerError(f"action token id must be an integer, got {token_id!r}") from exc
-        if not 0 <= index < len(self.action_scale):
-            raise TokenizerError(f"action index {index} outside [0, {len(self.action_scale)})")
         try:
-            value = detokenize_continuous(np.array([tid], np.int64), self.tok.action_mu_law, self.tok.mu, self.tok.M,
+            value = detokenize_continuous(np.array([tid], np.int64), False, self.tok.mu, self.tok.M,
                                           self.vocab.num_bins, self.vocab.continuous_offset)[0]
         except ValueError as exc:
             raise TokenizerError(f"action {index}: {exc}") from exc
-        return float(value * self.action_scale[index])
+        return self.decode_action_value(index, value)
+
+    def decode_action_value(self, index: int, value: float) -> float:
+        """The effort (raw units) of action dimension `index` from a value in the bins' [-1, 1] space (a bin centre
+        or a continuous expected/median value): inverse mu-law if used, x action_scale, clipped to effort_limit."""
+        if not 0 <= index < len(self.action_scale):
+            raise TokenizerError(f"action index {index} outside [0, {len(self.action_scale)})")
+        y = float(np.clip(value, -1.0, 1.0))
+        x = float(inv_mu_law(y, self.tok.mu, self.tok.M)) if self.tok.action_mu_law else y
+        limit = self.effort_limit[index]
+        return float(np.clip(x * self.action_scale[index], -limit, limit))
+
+    def value_token(self, value: float) -> int:
+        """The id of the bin nearest to a value in [-1, 1] (what is fed back after continuous decoding)."""
+        return int(to_bins(np.array([value]), self.vocab.num_bins)[0]) + self.vocab.continuous_offset
 
     def decode_actions(self, token_ids: np.ndarray) -> np.ndarray:
         """All action dimensions of one timestep from their token ids."""
@@ -122,22 +165,27 @@ class GatoTokenizer:
             raise TokenizerError(f"expected {len(self.action_scale)} action tokens, got {len(ids)}")
         return np.array([self.decode_action_token(i, t) for i, t in enumerate(ids)])
 
-    def timestep(self, image: np.ndarray, proprio: np.ndarray, efforts: np.ndarray, t: int,
-                 text: str | None = None) -> TokenSequence:
+    def timestep(self, image: np.ndarray | None, proprio: np.ndarray, efforts: np.ndarray, t: int,
+                 text: str | None = None, objects: np.ndarray | None = None) -> TokenSequence:
         """Observation block then action block, all tagged with timestep `t`."""
-        return concat([self.observation(image, proprio, text), self.actions(efforts)]).with_timestep(t)
+        return concat([self.observation(image, proprio, text, objects), self.actions(efforts)]).with_timestep(t)
 
     def episode(self, ep: Episode) -> TokenSequence:
-        """All timesteps of an episode; the instruction is the text of its first timestep."""
+        """All timesteps of an episode, without its instruction (that is `instruction(ep.instruction)`)."""
         if len(ep) == 0:
             raise TokenizerError("cannot tokenize an empty episode")
         if tuple(ep.joint_names) != tuple(self.config.robot.joint_names):
             raise TokenizerError(f"episode joints {list(ep.joint_names)} differ from gato.json robot.joint_names "
                                  f"{list(self.config.robot.joint_names)}")
+        if self.tok.object_state and ep.object_state is None:
+            raise TokenizerError("this gato.json needs object state (tokenizer.object_state) but the episode has no "
+                                 "object_state (record the demos with object poses)")
+        objects = ep.object_state if self.tok.object_state else [None] * len(ep)
         steps = []
         for t in range(len(ep)):
             proprio = proprio_from_joints(ep.joint_positions[t], ep.joint_velocities[t])
-            steps.append(self.timestep(ep.images[t], proprio, ep.actions[t], t, ep.instruction if t == 0 else None))
+            steps.append(self.timestep(ep.images[t] if self.tok.use_image else None, proprio, ep.actions[t], t,
+                                       objects=objects[t]))
         return concat(steps)
 
     def windows(self, seq: TokenSequence, length: int = 1024) -> list[TokenSequence]:
@@ -145,11 +193,14 @@ class GatoTokenizer:
         return windows(seq, length)
 
     def with_prompt(self, seq: TokenSequence, prompt_ep: Episode | TokenSequence | None, rng: np.random.Generator,
-                    length: int = 1024, prompt_prob: float = 0.25, prompt_tokens: int = 256) -> TokenSequence:
-        """Prompt conditioning (see `sequence.with_prompt`); `prompt_ep` is another episode of the same task."""
+                    length: int = 1024, prompt_prob: float = 0.25, prompt_tokens: int = 256,
+                    instruction: str | None = None) -> TokenSequence:
+        """A training window [prompt][instruction][timesteps] (see `sequence.with_prompt`); `prompt_ep` is another
+        episode of the same task."""
         prompt = self.episode(prompt_ep) if isinstance(prompt_ep, Episode) else prompt_ep
-        return with_prompt(seq, prompt, length, rng, prompt_prob, prompt_tokens)
+        return with_prompt(seq, prompt, length, rng, prompt_prob, prompt_tokens, self.instruction(instruction))
 
     def tokens_per_timestep(self, with_text: int = 0) -> int:
         """Tokens in one timestep (plus `with_text` instruction tokens)."""
-        return with_text + len(self.spans) + PROPRIO_SIZE + 1 + len(self.action_scale)
+        return (with_text + len(self.spans) * self.tok.use_image + PROPRIO_SIZE
+                + OBJECT_STATE_SIZE * self.tok.object_state + 1 + len(self.action_scale))

@@ -1,4 +1,4 @@
-"""Sequencing: timesteps `[text, image patches, proprio, '|', actions]`, windows, prompts and batches."""
+"""Sequencing: timesteps `[image patches, proprio, objects, '|', actions]`, windows, prompts and batches."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class TokenSequence:
 
     tokens: np.ndarray  # int64 [L]
     modality: np.ndarray  # int8 [L]
-    local_pos: np.ndarray  # int64 [L]: index in the timestep's observation block, -1 for action/pad
+    local_pos: np.ndarray  # int64 [L]: index in the observation block; action: its dimension; -1 text/pad
     patches: np.ndarray  # float32 [L, 3, p, p]
     patch_pos: np.ndarray  # float32 [L, 4]: row0, row1, col0, col1 in [0, 1]
     loss_mask: np.ndarray  # float32 [L]
@@ -126,16 +126,22 @@ def prompt_slice(prompt: TokenSequence, budget: int, rng: np.random.Generator) -
 
 
 def with_prompt(seq: TokenSequence, prompt: TokenSequence | None, length: int, rng: np.random.Generator,
-                prompt_prob: float = 0.25, prompt_tokens: int = 256) -> TokenSequence:
-    """Prompt conditioning: with probability `prompt_prob` prepend (loss-free) timesteps of a same-task episode.
+                prompt_prob: float = 0.25, prompt_tokens: int = 256,
+                instruction: TokenSequence | None = None) -> TokenSequence:
+    """A training window laid out like the runtime's context: [prompt][instruction][whole timesteps of `seq`].
 
-    The result is a random window of `seq` of at most `length` tokens, behind the prompt when one is drawn.
+    With probability `prompt_prob` a loss-free prompt of whole timesteps of a same-task episode comes first (at
+    most min(prompt_tokens, length // 2) tokens); the episode's instruction block (if any) follows, then a random
+    window of `seq` fills the rest, so the total fits `length`. Deterministic for a seeded `rng`.
     """
-    if prompt is None or len(prompt) == 0 or rng.random() >= prompt_prob:
-        return random_window(seq, length, rng)
-    head = prompt_slice(prompt, min(prompt_tokens, length // 2), rng).without_loss()
-    body = random_window(seq, length - len(head), rng)
-    return concat([head.with_timestep(-1), body]) if len(head) else body
+    head: list[TokenSequence] = []
+    if prompt is not None and len(prompt) and rng.random() < prompt_prob:
+        head.append(prompt_slice(prompt, min(prompt_tokens, length // 2), rng).without_loss().with_timestep(-1))
+    if instruction is not None and len(instruction):
+        head.append(instruction)
+    n_head = sum(len(h) for h in head)
+    body = random_window(seq, length - n_head, rng)
+    return concat([*head, body]) if n_head else body
 
 
 def collate(seqs: list[TokenSequence], length: int | None = None, pad_id: int = 33025) -> dict:
@@ -158,10 +164,12 @@ def collate(seqs: list[TokenSequence], length: int | None = None, pad_id: int = 
         "loss_mask": np.zeros((b, length), np.float32),
         "timestep": np.full((b, length), -1, np.int64),
     }
+    image = int(Modality.IMAGE)
     for i, s in enumerate(seqs):
         n = len(s)
         for f in FIELDS:
-            out[f][i, :n] = getattr(s, f)
+            if f != "patches" or (s.modality == image).any():  # patches are zero elsewhere: skip the copy
+                out[f][i, :n] = getattr(s, f)
     return {k: torch.from_numpy(v) for k, v in out.items()}
 
 

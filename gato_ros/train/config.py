@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from gato_ros.config import ConfigError
+from gato_ros.config import ConfigError, TokenizerConfig
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,11 @@ class TrainConfig:
     grad_clip: float = 1.0
     prompt_prob: float = 0.25
     prompt_tokens: int = 256
+    action_sigma_bins: float = 32.0    # HL-Gauss target width over the 1024 action bins; 0 = one-hot (the paper)
+    tokenizer: dict[str, Any] = field(default_factory=dict)  # TokenizerConfig overrides (gato.json `tokenizer`)
+    eval_paths: tuple[str, ...] = ()   # held-out demo roots for the action metric (empty: no metric)
+    eval_every: int = 0                # steps between held-out action metrics (0: never)
+    eval_windows: int = 16             # held-out windows per metric (fixed, drawn once)
     checkpoint_every: int = 250
     log_every: int = 10
     device: str = "auto"               # auto | cpu | cuda
@@ -72,12 +77,25 @@ class TrainConfig:
             sets.append(DatasetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}))
         if "betas" in values:
             values["betas"] = tuple(values["betas"])
+        if "eval_paths" in values:
+            values["eval_paths"] = tuple(values["eval_paths"])
         cfg = cls(**values, datasets=tuple(sets))
         if not cfg.datasets:
             raise ConfigError(f"{where}: no datasets")
         if any(d.weight <= 0 for d in cfg.datasets):
             raise ConfigError(f"{where}: dataset weights must be positive")
+        if cfg.action_sigma_bins < 0:
+            raise ConfigError(f"{where}: action_sigma_bins must be >= 0, got {cfg.action_sigma_bins}")
+        cfg.tokenizer_config()  # unknown keys or bad values fail here, before any data is read
         return cfg
+
+    def tokenizer_config(self) -> TokenizerConfig:
+        """gato.json's tokenizer section: the defaults with this config's `tokenizer:` overrides."""
+        known = {f.name for f in dataclasses.fields(TokenizerConfig)}
+        unknown = sorted(set(self.tokenizer) - known)
+        if unknown:
+            raise ConfigError(f"training config tokenizer: unknown keys {unknown}; known: {sorted(known)}")
+        return TokenizerConfig(**self.tokenizer)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -23,6 +23,7 @@ class Source:
 
     config: DatasetConfig
     sequences: list[TokenSequence]
+    instructions: list[TokenSequence | None]  # per sequence: its instruction block (control data) or None
     prompt_ids: list[int]
     tokens: int
     control: bool
@@ -30,8 +31,12 @@ class Source:
 
 def compact(seq: TokenSequence) -> TokenSequence:
     """Store patches as float16 (half the memory; collate restores float32). Patch values are
-    (pixel/127.5 - 1)/4 in [-0.25, 0.25], where float16 resolves every one of the 256 pixel levels."""
-    seq.patches = seq.patches.astype(np.float16)
+    (pixel/127.5 - 1)/4 in [-0.25, 0.25], where float16 resolves every one of the 256 pixel levels.
+    A sequence without images keeps one zero patch broadcast over its tokens (no memory per token)."""
+    if (seq.modality == int(Modality.IMAGE)).any():
+        seq.patches = seq.patches.astype(np.float16)
+    else:
+        seq.patches = np.broadcast_to(np.zeros((1, *seq.patches.shape[1:]), np.float16), seq.patches.shape)
     return seq
 
 
@@ -42,7 +47,7 @@ def load_control(cfg: DatasetConfig, tok: GatoTokenizer, progress: bool = True) 
         dirs += list_episodes(root)
     if not dirs:
         raise DemoError(f"dataset {cfg.name}: no demo bags under {list(cfg.paths)}")
-    seqs, prompts = [], []
+    seqs, instructions, prompts = [], [], []
     for d in tqdm(dirs, desc=f"tokenize {cfg.name}", disable=not progress, unit="ep"):
         try:
             ep = read_episode(d)
@@ -52,9 +57,10 @@ def load_control(cfg: DatasetConfig, tok: GatoTokenizer, progress: bool = True) 
         if ep.success or not cfg.only_successful_prompts:
             prompts.append(len(seqs))
         seqs.append(compact(tok.episode(ep)))
+        instructions.append(tok.instruction(ep.instruction))
     if not seqs:
         raise DemoError(f"dataset {cfg.name}: none of {len(dirs)} bags could be read")
-    return Source(cfg, seqs, prompts, sum(len(s) for s in seqs), True)
+    return Source(cfg, seqs, instructions, prompts, sum(len(s) for s in seqs), True)
 
 
 def load_text(cfg: DatasetConfig, tok: GatoTokenizer) -> Source:
@@ -69,11 +75,12 @@ def load_text(cfg: DatasetConfig, tok: GatoTokenizer) -> Source:
                 seqs.append(seq)
     if not seqs:
         raise ValueError(f"dataset {cfg.name}: no text in {list(cfg.text_files)}")
-    return Source(cfg, seqs, [], sum(len(s) for s in seqs), False)
+    return Source(cfg, seqs, [None] * len(seqs), [], sum(len(s) for s in seqs), False)
 
 
 class Mixture:
-    """Samples training sequences: a dataset by weight, an episode uniformly, a window, maybe a prompt."""
+    """Samples training sequences: a dataset by weight, an episode uniformly, a window laid out like the runtime's
+    context ([prompt, maybe][instruction][whole timesteps])."""
 
     def __init__(self, sources: list[Source], seq_len: int, prompt_prob: float, prompt_tokens: int, seed: int) -> None:
         self.sources = sources
@@ -90,7 +97,8 @@ class Mixture:
             return random_window(seq, self.seq_len, self.rng)
         others = [j for j in src.prompt_ids if j != i]
         prompt = src.sequences[int(self.rng.choice(others))] if others else None
-        return with_prompt(seq, prompt, self.seq_len, self.rng, self.prompt_prob, self.prompt_tokens)
+        return with_prompt(seq, prompt, self.seq_len, self.rng, self.prompt_prob, self.prompt_tokens,
+                           src.instructions[i])
 
     def batch(self, size: int) -> list[TokenSequence]:
         return [self.sample() for _ in range(size)]

@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from gato_ros.config import default_config
-from gato_ros.model.gato import CONFIGS, Gato, load_checkpoint, save_checkpoint
-from gato_ros.tokenizer import GatoTokenizer, Modality, collate
-from gato_ros.train.config import TrainConfig
+from gato_ros.config import GatoConfig
+from gato_ros.model.gato import CONFIGS, VALUE_START, Gato, load_checkpoint, save_checkpoint
+from gato_ros.tokenizer import GatoTokenizer, Modality, collate, read_bins
+from gato_ros.tokenizer.continuous import bin_centres
+from gato_ros.train.config import DatasetConfig, TrainConfig
 from gato_ros.train.data import Mixture, load_control, load_text
 
 LOG = logging.getLogger(__name__)
@@ -75,6 +76,44 @@ def write_metrics(rows: list[dict], run: Path) -> None:
     (run / "metrics.json").write_text(json.dumps(rows, indent=1))
 
 
+def gato_config_for(cfg: TrainConfig) -> GatoConfig:
+    """The gato.json a run writes: tokenizer overrides, the network (with overrides), the training window and
+    prompt budget (the runtime sizes its context and prompt with them)."""
+    if cfg.model not in CONFIGS:
+        raise ValueError(f"unknown model config {cfg.model!r}; choose from {sorted(CONFIGS)}")
+    model_cfg = dataclasses.replace(CONFIGS[cfg.model], **cfg.model_overrides)
+    return GatoConfig(tokenizer=cfg.tokenizer_config(),
+                      model={"name": cfg.model, **dataclasses.asdict(model_cfg), "context_window": cfg.seq_len,
+                             "prompt_tokens": min(cfg.prompt_tokens, cfg.seq_len // 2)})
+
+
+def heldout_batch(cfg: TrainConfig, tok: GatoTokenizer) -> dict | None:
+    """A fixed batch of held-out windows (instruction + timesteps, no prompt) for the action metric, or None."""
+    if not (cfg.eval_paths and cfg.eval_every):
+        return None
+    src = load_control(DatasetConfig(name="heldout", paths=cfg.eval_paths), tok, progress=False)
+    mixture = Mixture([src], cfg.seq_len, 0.0, 0, cfg.seed)
+    return collate(mixture.batch(cfg.eval_windows), cfg.seq_len)
+
+
+def action_error(model: Gato, batch: dict, tok: GatoTokenizer) -> float:
+    """Mean |decoded - true| action effort over a batch's action targets, in units of each joint's effort limit,
+    decoded the way gato.json says (`tokenizer.decoding`)."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        x = model.embed(*(batch[k] for k in ("tokens", "modality", "local_pos", "patches", "patch_pos")))
+        h, _, _ = model.transformer(x)
+        is_action = batch["modality"][:, 1:] == int(Modality.ACTION)
+        logits = model.action_logits(h[:, :-1][is_action]).cpu().numpy()
+    model.train(was_training)
+    dims = np.arange(int(is_action.sum())) % tok.num_actions  # action targets come in whole blocks of n_actions
+    true = bin_centres(batch["tokens"][:, 1:][is_action].cpu().numpy() - VALUE_START, tok.vocab.num_bins)
+    pred = read_bins(logits, tok.tok.decoding)
+    scale = tok.action_scale[dims] / tok.effort_limit[dims]
+    return float(np.mean(np.abs(pred - true) * scale))
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train per `cfg`; returns the final checkpoint path (run_dir/checkpoint.pt)."""
     run = Path(cfg.run_dir)
@@ -84,13 +123,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
     ckpt_path = run / "checkpoint.pt"
-    if cfg.model not in CONFIGS:
-        raise ValueError(f"unknown model config {cfg.model!r}; choose from {sorted(CONFIGS)}")
+    gato_config = gato_config_for(cfg)
     model_cfg = dataclasses.replace(CONFIGS[cfg.model], **cfg.model_overrides)
-    gato_config = default_config(name=cfg.model, **dataclasses.asdict(model_cfg))
     tok = GatoTokenizer(gato_config)
     sources = [load_control(d, tok, progress) if d.paths else load_text(d, tok) for d in cfg.datasets]
     mixture = Mixture(sources, cfg.seq_len, cfg.prompt_prob, cfg.prompt_tokens, cfg.seed)
+    heldout = heldout_batch(cfg, tok)
     model = Gato(model_cfg).to(device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -123,19 +161,25 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
         batch = {k: v.to(device) for k, v in collate(mixture.batch(cfg.batch_size), cfg.seq_len).items()}
-        loss = model.loss(batch)
+        loss = model.loss(batch, cfg.action_sigma_bins)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
         opt.step()
         tokens_since += int((batch["modality"] != PAD).sum())
+        if heldout is not None and ((step + 1) % cfg.eval_every == 0 or step == start):
+            t_eval = time.perf_counter()
+            heldout_error = action_error(model, {k: v.to(device) for k, v in heldout.items()}, tok)
+            t_last += time.perf_counter() - t_eval  # tokens/s counts training only
         losses.append(float(loss.detach()))
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
             now = time.perf_counter()
             row = {"step": step + 1, "loss": sum(losses) / len(losses), "lr": lr_at(step, cfg),
                    "grad_norm": grad_norm, "tokens_per_s": tokens_since / (now - t_last)}
+            if heldout is not None:  # the latest evaluation (one CSV schema)
+                row["heldout_action_error"] = heldout_error
             rows.append(row)
-            t_last, tokens_since, losses = now, 0, []
+            t_last, tokens_since, losses = time.perf_counter(), 0, []
             bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
             write_metrics(rows, run)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
