@@ -63,12 +63,17 @@ class GraphMonitor:
                 self._status[status.name] = (now, values)
 
     def latest(self, node_name: str) -> dict[str, str]:
-        """Merged newest values of the statuses named `<node_name>: ...` (empty when none arrived)."""
+        """Merged newest values of the statuses named `<node_name>: ...` (empty when none arrived), with `_age_s`:
+        seconds since the newest of them arrived (a dead or frozen node's values grow old, not current)."""
         merged: dict[str, str] = {}
+        newest = None
         with self._lock:
-            for name, (_, values) in sorted(self._status.items()):
+            for name, (t, values) in sorted(self._status.items()):
                 if name.split(":", 1)[0].strip() == node_name:
                     merged.update(values)
+                    newest = t if newest is None else max(newest, t)
+        if newest is not None:
+            merged["_age_s"] = f"{time.monotonic() - newest:.3f}"
         return merged
 
     def sim_success_since(self, since: float, node_name: str = "sim") -> bool:

@@ -24,6 +24,10 @@ from gato_ros.launch_runner.graph import STACKING, GraphSpec, NodeSpec, as_bool,
 from gato_ros.launch_runner.processes import ProcessSet
 
 
+#: A node's diagnostics older than this are reported as stale in the summary.
+STALE_AFTER_S = 3.0
+
+
 class RunnerError(RuntimeError):
     """The graph could not be started (missing parameter file, lifecycle transition refused, ...)."""
 
@@ -68,6 +72,19 @@ class Summary:
         out["successes"] = self.successes
         return out
 
+    def _agent_state(self) -> str:
+        """The agent's last reported state, marked when it is not current (the agent died or went quiet)."""
+        message = self.agent.get("_message", "?")
+        if "agent" in self.early_exits:
+            return f"exited (code {self.early_exits['agent']}; last report: {message})"
+        age = self.agent.get("_age_s")
+        try:
+            if age is not None and float(age) > STALE_AFTER_S:
+                return f"stale (no report for {float(age):.1f} s; last: {message})"
+        except ValueError:
+            pass
+        return message
+
     def text(self) -> str:
         lines = ["== gato-ros run stacking: summary =="]
         if self.episodes:
@@ -79,7 +96,7 @@ class Summary:
             lines.append(f"agent step latency: p50 {a.get('tick_p50_ms', '?')} ms, p99 {a.get('tick_p99_ms', '?')} ms, "
                          f"deadline misses {a.get('tick_deadline_misses', '?')}/{a.get('tick_ticks', '?')}, "
                          f"commands {a.get('published', '?')}, provider {a.get('provider', '?')}, "
-                         f"state: {a.get('_message', '?')}")
+                         f"state: {self._agent_state()}")
         else:
             lines.append("agent step latency: no agent diagnostics received")
         lines.append(f"safety interventions: {self.safety_interventions if self.safety_interventions is not None else '?'}"
@@ -99,7 +116,7 @@ def interventions_from(values: Mapping[str, str]) -> int | None:
             return None
     total, found = 0, False
     for key, value in values.items():
-        if key.startswith("_") or key in ("mode", "last_reason"):
+        if key.startswith("_") or key in ("mode", "last_reason", "reason", "armed"):
             continue
         try:
             total += int(value)
@@ -176,6 +193,7 @@ class Runner:
                     if spec.lifecycle:
                         monitor.bring_up(spec.name, self.options.lifecycle_timeout_s, self.stop_event,
                                          lambda: self._check_children(fatal=True))
+                self._enable_safety(monitor)
                 if on_started is not None:
                     on_started(self)
                 self._drive(monitor)
@@ -190,6 +208,18 @@ class Runner:
         return self.summary
 
     # ------------------------------------------------------------------ internals
+    def _enable_safety(self, monitor) -> None:
+        """The safety node starts holding (safe start). In sim the runner enables it once, at start (never again:
+        a later e-stop stays latched); on a robot the operator calls /safety/reset."""
+        if not any(s.name == "safety" for s in self.nodes):
+            return
+        if as_bool(self.values["sim"], "sim"):
+            ok, message = monitor.call_trigger("safety/reset", timeout_s=10.0)
+            print(f"[runner] safety: {'enabled' if ok else 'NOT enabled'} ({message})", flush=True)
+        else:
+            print("[runner] safety holds until the operator enables it: "
+                  "ros2 service call /safety/reset std_srvs/srv/Trigger", flush=True)
+
     def _check_children(self, fatal: bool = False) -> None:
         for child in self._procs.exited():
             if child.name not in self.summary.early_exits:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
@@ -23,7 +24,9 @@ from gato_ros.agent import (
     AgentConfig, EpisodeClock, ImageFormatError, InputAge, LatencyStats, ModelInputs, image_to_rgb, resolve_model_dir,
     stale_reason,
 )
+from gato_ros.agent.layout import JointLayout
 from gato_ros.nodes.common import (
+    ANY_PUBLISHER_QOS,
     run_node,
     OBJECT_POSES_TOPIC, COMMAND_QOS, DIAGNOSTICS_QOS, ERROR, OK, SENSOR_QOS, STATE_QOS, WARN, declare_dataclass_parameters,
     diagnostic_array, diagnostic_status,
@@ -47,6 +50,7 @@ class AgentNode(LifecycleNode):
         super().__init__("agent", **kwargs)
         self.cfg: AgentConfig = declare_dataclass_parameters(self, AgentConfig)
         self._policy: Any = None
+        self._layout: JointLayout | None = None
         self._model_dir = ""
         self._image_size = (0, 0)
         self._image_msg: Image | None = None
@@ -68,11 +72,14 @@ class AgentNode(LifecycleNode):
         self._episodes = 0
         self._tick_timer = None
         self.create_subscription(Image, "camera/image_raw", self._on_image, SENSOR_QOS)
-        self.create_subscription(JointState, "joint_states", self._on_joint_state, STATE_QOS)
+        # best effort: matches the safety node and any driver (a reliable subscription ignores best-effort drivers)
+        self.create_subscription(JointState, "joint_states", self._on_joint_state, ANY_PUBLISHER_QOS)
         self._cmd_pub = self.create_publisher(Float64MultiArray, "gato/effort_command", COMMAND_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
-        self.create_timer(self.cfg.diagnostics_period_s, self._publish_diagnostics)
+        # diagnostics on the steady clock: with use_sim_time a dead sim must not freeze the last status
+        self.create_timer(self.cfg.diagnostics_period_s, self._publish_diagnostics,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -88,6 +95,8 @@ class AgentNode(LifecycleNode):
                 from gato_ros.demos.bag import read_episode
 
                 policy.set_prompt(read_episode(self.cfg.prompt_demo))
+            # the model's joints by name: same order passes, a permutation is reordered, anything else fails here
+            layout = JointLayout.match(policy.config.robot.joint_names, self.cfg.joint_names)
             self._image_size = image_size_of(policy)
             self._inputs = ModelInputs.of(policy.config.tokenizer)
             if self._inputs.objects and self._objects_sub is None:
@@ -100,7 +109,10 @@ class AgentNode(LifecycleNode):
             self.get_logger().error(self._reason or "")
             self._publish_diagnostics()  # say why at once: the runner reports it
             return TransitionCallbackReturn.FAILURE
-        self._policy, self._model_dir = policy, str(model_dir)
+        self._policy, self._model_dir, self._layout = policy, str(model_dir), layout
+        if not layout.identity:
+            self.get_logger().warning(f"model joint order {list(layout.model_names)} differs from joint_names "
+                                      f"{list(layout.node_names)}: reordering by name")
         self._set_reason(WARN, "configured, inactive")
         self.get_logger().info(f"loaded {model_dir} on {policy.provider}; image {self._image_size}")
         return TransitionCallbackReturn.SUCCESS
@@ -193,10 +205,12 @@ class AgentNode(LifecycleNode):
         q, qd = self._joints
         try:
             extra = {"objects": self._objects} if self._inputs.objects else {}
-            efforts = np.asarray(self._policy.act(image, proprio_from_joints(q, qd), self.cfg.instruction or None,
-                                                  **extra), dtype=float)
+            layout = self._layout
+            proprio = proprio_from_joints(layout.observation(q), layout.observation(qd))
+            efforts = np.asarray(self._policy.act(image, proprio, self.cfg.instruction or None, **extra), dtype=float)
             if efforts.shape != (8,) or not np.all(np.isfinite(efforts)):
                 raise ValueError(f"policy returned {efforts!r}, expected 8 finite efforts")
+            efforts = layout.efforts(efforts)
         except Exception as exc:  # a policy fault must not kill the node; safety holds on silence
             self._skip(ERROR, f"policy error: {type(exc).__name__}: {exc}")
             return
