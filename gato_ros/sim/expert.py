@@ -1,11 +1,16 @@
-"""Scripted torque expert that stacks red on blue: a phase machine over pinch-point targets, tracked by the
-Cartesian impedance controller (joint torques only) and the normalized gripper effort.
+"""Scripted torque expert that stacks red on blue: a state-feedback policy, so its action is a function of what
+it sees now (arm and gripper joint state, the objects' poses and shapes), never of a clock or a remembered phase.
 
-Phases: approach above red, descend, close, lift, move above blue, descend to place height, open, retreat.
+Why: a learner can only imitate what it can infer. The phase (approach, descend, close, lift, transport, place,
+release, retreat, done) is re-derived every step from the gripper opening, where red is relative to the pinch
+point and to blue, and heights; goals move smoothly with the state (no target jumps) and every step moves the
+pinch point at most a bounded distance towards its goal (bounded torques). Because `act` depends only on the
+current state, `label(obs)` can relabel any state a learner visits (DAgger). A failed grasp (gripper closed on
+nothing, or red slipping out) falls back to the approach by the same rules.
+
 It reads the objects' true poses and shapes from the simulator (privileged state, as scripted experts do).
-A failed grasp (red not lifted) or red not resting on blue after the retreat starts over from the approach
-while time remains. `done` means red rests on blue (SceneReader.red_on_blue); the benchmark's success test
-(StackingEnv.success) additionally needs the two objects' centres 0.03-0.05 m apart vertically.
+`done` means red rests on blue, released, and the arm has backed off (SceneReader.red_on_blue); the benchmark's
+success test (StackingEnv.success) additionally needs the objects' centres at the stacking height apart.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class ExpertError(RuntimeError):
 
 
 class Phase(str, enum.Enum):
+    """What the expert is doing this step (derived from the state; reported, never remembered)."""
+
     APPROACH = "approach"
     DESCEND = "descend"
     CLOSE = "close"
@@ -42,53 +49,44 @@ class Phase(str, enum.Enum):
 
 @dataclass(frozen=True)
 class ExpertConfig:
-    """Heights (m, base frame), speeds (m/s) and step counts (20 Hz control steps) of the scripted expert."""
+    """Heights (m, base frame), per-step moves (m, rad per 50 ms step), gripper angles (rad) and tolerances."""
 
     hover: float = 0.05  # pinch point above the tallest object's top while approaching
     lift: float = 0.04  # red's bottom above the taller of blue and green while transporting
     grasp_depth: float = 0.04  # pinch point below red's top (capped at half its height: grip near the middle)
     floor_clearance: float = 0.012  # pinch point never below the basket floor plus this
     place_gap: float = 0.003  # red's bottom above blue's top when released
-    retreat: float = 0.10
-    fast_speed: float = 0.25
-    slow_speed: float = 0.08
-    position_tolerance: float = 0.006
-    angle_tolerance: float = 0.05
-    close_steps: int = 10
-    release_steps: int = 8
-    settle_steps: int = 12  # a phase's move counts as done this many steps after its target arrived
-    phase_timeout_steps: int = 120
+    release_height: float = 0.006  # red's bottom within this of blue's top (and centred): open the gripper
+    stall_height: float = 0.02  # red's bottom within this above blue's top, centred, not descending: release
+    stall_speed: float = 0.01  # m/s: a descent slower than this has stopped
+    retreat: float = 0.08  # pinch point above red's top once released
+    fast_step: float = 0.012  # goal lead per control step in free space (x position_gain 10/s = 0.24 m/s)
+    slow_step: float = 0.005  # near objects
+    turn_step: float = 0.06  # rad of wrist lead per step
+    align_xy: float = 0.006  # pinch within this of red's centre (horizontally) to descend fully
+    align_yaw: float = 0.08  # rad
+    grasp_tolerance: float = 0.008  # pinch within this of the grasp point to close
+    gripper_open: float = 0.12  # driver angle below which the gripper counts as open
+    gripper_holding: tuple[float, float] = (0.15, 0.7)  # driver angles of a closed grip on an object
+    holding_distance: float = 0.035  # red's centre within this of the pinch point (horizontally) while held
     max_gripper_width: float = 0.075  # widest object span the 2F-85 (85 mm stroke) grasps reliably
     finger_reach: float = 0.05  # open finger pads' distance from the pinch point along the closing axis
     finger_size: float = 0.02  # half extent of the zone around each open finger kept clear of other objects
-    speed_jitter: float = 0.15  # relative per-episode speed randomization (demo diversity)
+    turn_cost: float = 0.02  # m of grasp width a radian of wrist turn is worth (hysteresis of the grasp yaw)
 
 
-class _Segment:
-    """A straight-line pinch-point move at constant speed, with the matching feed-forward twist."""
+def _ramp(x: float, lo: float, hi: float) -> float:
+    """0 below lo, 1 above hi, linear between: the smooth switch every phase boundary goes through."""
+    return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0))
 
-    def __init__(self, start: Pose, goal: Pose, speed: float, dt: float) -> None:
-        self.start, self.goal = start, goal
-        self.delta = goal.position - start.position
-        self.rot = matrix_to_rotvec(goal.rotation @ start.rotation.T)
-        dist = float(np.linalg.norm(self.delta))
-        self.duration = max(dist / max(speed, 1e-6), float(np.linalg.norm(self.rot)) / 1.0, dt)
-        self.t = 0.0
-        self.dt = dt
-        self.overtime = 0  # control steps since the target arrived at the goal
 
-    def advance(self) -> tuple[Pose, np.ndarray]:
-        """Target pose and twist one control step later."""
-        self.overtime += int(self.t >= self.duration)
-        self.t = min(self.t + self.dt, self.duration)
-        s = self.t / self.duration
-        pose = Pose(self.start.position + s * self.delta, rotvec_to_matrix(s * self.rot) @ self.start.rotation)
-        twist = np.zeros(6) if s >= 1.0 else np.concatenate([self.delta, self.rot]) / self.duration
-        return pose, twist
+def _clamp(v: np.ndarray, limit: float) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v if n <= limit else v * (limit / n)
 
-    @property
-    def finished(self) -> bool:
-        return self.t >= self.duration
+
+def _yaw(rotation: np.ndarray) -> float:
+    return float(np.arctan2(rotation[1, 0], rotation[0, 0]))
 
 
 class ScriptedExpert:
@@ -101,118 +99,138 @@ class ScriptedExpert:
         self.scene = SceneReader(env)
         self.robot = self.scene.robot
         self.controller = CartesianImpedanceController(self.robot, gains)
-        self.dt = 1.0 / float(getattr(env, "control_rate_hz", 20.0))
-        self.seed = int(seed)
+        self.seed = int(seed)  # kept for the API; the policy itself is deterministic
         self.phase: Phase | None = None
         self.attempts = 0
 
     # ------------------------------------------------------------------ public API
     @property
     def done(self) -> bool:
-        """True once red rests on blue, released, and the arm has retreated."""
+        """True once red rests on blue, released, and the arm has backed off."""
         return self.phase is Phase.DONE
 
     def reset(self, obs: Any) -> None:
-        """Start a new episode from its first observation (randomness drawn from (seed, env.seed), so an episode
-        replays the same whatever ran before it)."""
-        rng = np.random.default_rng([self.seed, int(getattr(self.env, "seed", 0))])
-        self.speed_scale = 1.0 + self.config.speed_jitter * rng.uniform(-1.0, 1.0)
+        """Start of an episode: the null-space posture is the start posture (the same home pose every episode)."""
+        self.controller.set_posture(np.asarray(obs.q, dtype=np.float64)[:7])
         self.attempts = 0
-        self.controller.set_posture(np.asarray(obs.q, dtype=np.float64)[:7])  # keep the start posture
-        self._start_attempt(np.asarray(obs.q, dtype=np.float64))
+        self.phase = Phase.APPROACH
+        self.red, self.blue = self.scene.geometry("red"), self.scene.geometry("blue")
 
     def act(self, obs: Any) -> np.ndarray:
-        """Efforts for this control step (arm torques in Nm, gripper in [-1, 1])."""
+        """Efforts for this control step (arm torques in Nm, gripper in [-1, 1]); counts grasp attempts."""
         if self.phase is None:
             raise ExpertError("ScriptedExpert.act called before reset")
+        before = self.phase
+        action = self.label(obs)
+        if self.phase is Phase.CLOSE and before is not Phase.CLOSE:
+            self.attempts += 1
+        return action
+
+    def label(self, obs: Any) -> np.ndarray:
+        """The expert's action for any state (a function of `obs` and the scene now; usable for DAgger)."""
         q, qd = np.asarray(obs.q, dtype=np.float64), np.asarray(obs.qd, dtype=np.float64)
-        self.steps_in_phase += 1
-        self._update_phase(q)
-        target, twist = self.segment.advance()
-        tau = self.controller.torques(q[:7], qd[:7], target, twist)
-        return np.concatenate([tau, [self.gripper]])
+        pose = self.controller.pose(q[:7])
+        velocity = np.asarray(self.robot.jacobian(q[:7]), dtype=np.float64)[:3] @ qd[:7]
+        goal, rotation, step, gripper = self._decide(pose, velocity, float(q[7]))
+        delta = goal - pose.position
+        lead = pose.position + np.append(_clamp(delta[:2], step[0]), np.clip(delta[2], -step[1], step[1]))
+        turn = _clamp(matrix_to_rotvec(rotation @ pose.rotation.T), self.config.turn_step)
+        target = Pose(lead, rotvec_to_matrix(turn) @ pose.rotation)
+        tau = self.controller.torques(q[:7], qd[:7], target)
+        return np.concatenate([tau, [gripper]])
 
-    # ------------------------------------------------------------------ phases
-    def _start_attempt(self, q: np.ndarray) -> None:
-        """Re-read the objects and head above red with the gripper open."""
-        self.attempts += 1
-        self.red = self.scene.geometry("red")
-        self.blue = self.scene.geometry("blue")
-        current = self.controller.pose(q[:7])
-        self.grasp_rotation = self._grasp_rotation(self.red, current.rotation)
-        self.gripper = GRIPPER_OPEN
-        tallest = max(self.red.top, self.blue.top, self.scene.geometry("green").top)
-        above = np.array([*self.red.center[:2], tallest + self.config.hover])
-        self._go(Phase.APPROACH, Pose(above, self.grasp_rotation), self.config.fast_speed, current)
-
-    def _go(self, phase: Phase, goal: Pose, speed: float, start: Pose | None = None) -> None:
-        start = start if start is not None else self.segment.goal
-        self.phase = phase
-        self.steps_in_phase = 0
-        self.segment = _Segment(start, goal, speed * self.speed_scale, self.dt)
-
-    def _reached(self, q: np.ndarray) -> bool:
-        """The pinch point is at the goal, or has had `settle_steps` to get there (blocked by a contact)."""
-        if not self.segment.finished:
-            return False
-        if self.segment.overtime >= self.config.settle_steps:
-            return True
-        err = self.controller.pose(q[:7]).error_to(self.segment.goal)
-        return (np.linalg.norm(err[:3]) < self.config.position_tolerance
-                and np.linalg.norm(err[3:]) < self.config.angle_tolerance)
-
-    def _update_phase(self, q: np.ndarray) -> None:
+    # ------------------------------------------------------------------ the policy
+    def _decide(self, pose: Pose, velocity: np.ndarray, grip: float) -> tuple[np.ndarray, np.ndarray, tuple[float, float], float]:
+        """(goal position, goal rotation, (horizontal, vertical) lead per step, gripper command) from the state (pinch pose and linear
+        velocity, gripper angle, objects); sets `phase`."""
         c = self.config
-        reached = self._reached(q) or self.steps_in_phase > c.phase_timeout_steps
-        goal = self.segment.goal
-        if self.phase is Phase.APPROACH and reached:
-            z = max(self.red.top - min(c.grasp_depth, 0.5 * self.red.height), self.scene.floor_z + c.floor_clearance)
-            self._go(Phase.DESCEND, Pose([*goal.position[:2], z], goal.rotation), c.slow_speed)
-        elif self.phase is Phase.DESCEND and reached:
-            self.gripper = GRIPPER_CLOSE
-            self._go(Phase.CLOSE, goal, c.slow_speed)
-        elif self.phase is Phase.CLOSE and self.steps_in_phase >= c.close_steps:
-            self.blue = self.scene.geometry("blue")
-            red = self.scene.geometry("red")
-            clear = max(self.blue.top, self.scene.geometry("green").top) + c.lift
-            z = goal.position[2] + clear - red.bottom
-            self._go(Phase.LIFT, Pose([*goal.position[:2], z], goal.rotation), c.slow_speed)
-        elif self.phase is Phase.LIFT and reached:
-            red = self.scene.geometry("red")
-            if red.bottom < self.scene.floor_z + 0.02:  # red not lifted with the hand: try again
-                self._start_attempt(q)
-                return
-            offset = self.controller.pose(q[:7]).position[:2] - red.center[:2]  # red's place in the hand
-            xy = self.blue.center[:2] + offset
-            self._go(Phase.TRANSPORT, Pose([*xy, goal.position[2]], goal.rotation), c.fast_speed)
-        elif self.phase is Phase.TRANSPORT and reached:
-            red, self.blue = self.scene.geometry("red"), self.scene.geometry("blue")
-            pinch = self.controller.pose(q[:7]).position
-            xy = goal.position[:2] + (self.blue.center[:2] - red.center[:2])  # correct residual offset
-            z = pinch[2] - (red.bottom - (self.blue.top + c.place_gap))
-            self._go(Phase.PLACE, Pose([*xy, z], goal.rotation), c.slow_speed)
-        elif self.phase is Phase.PLACE and reached:
-            self.gripper = GRIPPER_OPEN
-            self._go(Phase.RELEASE, goal, c.slow_speed)
-        elif self.phase is Phase.RELEASE and self.steps_in_phase >= c.release_steps:
-            up = goal.position + np.array([0.0, 0.0, c.retreat])
-            self._go(Phase.RETREAT, Pose(up, goal.rotation), c.slow_speed)
-        elif self.phase is Phase.RETREAT and reached:
-            if self.scene.red_on_blue():
-                self._go(Phase.DONE, goal, c.slow_speed)
-            else:
-                self._start_attempt(q)
+        red, blue, green = (self.scene.geometry(col) for col in ("red", "blue", "green"))
+        self.red, self.blue = red, blue
+        p = pose.position
+        to_pinch = red.center - p
+        between_fingers = float(np.linalg.norm(to_pinch[:2])) < c.holding_distance \
+            and red.bottom - 0.015 < p[2] < red.top + 0.015
+        holding = between_fingers and c.gripper_holding[0] < grip < c.gripper_holding[1]
+        red_xy_to_blue = float(np.linalg.norm(red.center[:2] - blue.center[:2]))
+        above_blue = red.bottom - blue.top
+        seated = red_xy_to_blue < 0.02 and -0.01 < above_blue < c.release_height
+        # lowering over blue but stopped short (the fingers rest on a wider blue): let go from there
+        stalled = holding and red_xy_to_blue < 0.015 and 0.0 < above_blue < c.stall_height and \
+            float(velocity[2]) > -c.stall_speed
+        if seated or stalled:
+            return self._release(pose, grip, red)
+        if holding:
+            return self._carry(pose, red, blue, green, red_xy_to_blue)
+        return self._approach(pose, grip, red, blue, green)
+
+    def _release(self, pose: Pose, grip: float, red: ObjectGeometry) -> tuple[np.ndarray, np.ndarray, tuple[float, float], float]:
+        """Red sits on blue: open in place, then back straight up; done once open and clear."""
+        c = self.config
+        p = pose.position
+        if grip > c.gripper_open:
+            self.phase = Phase.RELEASE
+            return p.copy(), pose.rotation, (c.slow_step, c.slow_step), GRIPPER_OPEN
+        up = np.array([p[0], p[1], red.top + c.retreat])
+        self.phase = Phase.DONE if up[2] - p[2] < 0.01 else Phase.RETREAT
+        return up, pose.rotation, (c.slow_step, c.slow_step), GRIPPER_OPEN
+
+    def _carry(self, pose: Pose, red: ObjectGeometry, blue: ObjectGeometry, green: ObjectGeometry,
+               red_xy_to_blue: float) -> tuple[np.ndarray, np.ndarray, tuple[float, float], float]:
+        """Red in the hand: lift clear of the others, move over blue (sideways only once clear), lower onto it."""
+        c = self.config
+        p = pose.position
+        clear = max(blue.top, green.top) + c.lift  # red's bottom while transporting
+        carry_z = p[2] + clear - red.bottom
+        place_z = p[2] + blue.top + c.place_gap - red.bottom
+        over_xy = p[:2] + blue.center[:2] - red.center[:2]  # pinch xy that puts red over blue
+        height = _ramp(red.bottom, clear - 0.03, clear - 0.005)  # how far sideways motion is allowed
+        xy = p[:2] + height * (over_xy - p[:2])
+        lower = 1.0 - _ramp(red_xy_to_blue, 0.012, 0.024)  # over blue: go down to the place height
+        z = carry_z + lower * (place_z - carry_z)
+        if lower > 0.5:
+            self.phase = Phase.PLACE
+        else:
+            self.phase = Phase.LIFT if height < 1.0 else Phase.TRANSPORT
+        step = (c.fast_step if height == 1.0 else c.slow_step, c.slow_step if lower > 0.0 else c.fast_step)
+        return np.array([xy[0], xy[1], z]), pose.rotation, step, GRIPPER_CLOSE
+
+    def _approach(self, pose: Pose, grip: float, red: ObjectGeometry, blue: ObjectGeometry,
+                  green: ObjectGeometry) -> tuple[np.ndarray, np.ndarray, tuple[float, float], float]:
+        """Red not held: open, go above red at the grasp yaw, descend once aligned, close at the grasp point."""
+        c = self.config
+        p = pose.position
+        rotation = self._grasp_rotation(red, pose.rotation)
+        tallest = max(red.top, blue.top, green.top)
+        hover_z = tallest + c.hover
+        grasp_z = max(red.top - min(c.grasp_depth, 0.5 * red.height), self.scene.floor_z + c.floor_clearance)
+        xy_err = float(np.linalg.norm(p[:2] - red.center[:2]))
+        yaw_err = abs(float(np.angle(np.exp(1j * (_yaw(rotation) - _yaw(pose.rotation))))))
+        misaligned = max(_ramp(xy_err, c.align_xy, 2.5 * c.align_xy), _ramp(yaw_err, c.align_yaw, 2.5 * c.align_yaw))
+        z = grasp_z + misaligned * (hover_z - grasp_z)
+        # far below the hover height: rise before moving sideways (never sweep through the objects)
+        sideways = max(_ramp(p[2], tallest + 0.005, tallest + 0.03), 1.0 - _ramp(xy_err, 0.01, 0.03))
+        xy = p[:2] + sideways * (red.center[:2] - p[:2])
+        at_grasp = xy_err < c.grasp_tolerance and abs(p[2] - grasp_z) < c.grasp_tolerance and yaw_err < c.align_yaw
+        closed_on_nothing = grip >= c.gripper_holding[1]
+        gripper = GRIPPER_CLOSE if at_grasp and not closed_on_nothing else GRIPPER_OPEN
+        if gripper == GRIPPER_CLOSE:
+            self.phase = Phase.CLOSE
+        else:
+            self.phase = Phase.DESCEND if misaligned < 1.0 and p[2] < hover_z - 0.01 else Phase.APPROACH
+        low = p[2] < tallest + 0.02
+        step = (c.slow_step if low else c.fast_step, c.slow_step if low or misaligned < 1.0 else c.fast_step)
+        return np.array([xy[0], xy[1], z]), rotation, step, gripper
 
     # ------------------------------------------------------------------ grasp choice
     def _grasp_rotation(self, red: ObjectGeometry, current: np.ndarray) -> np.ndarray:
         """Top-down gripper rotation whose closing axis spans red's narrowest horizontal width (<= max width),
-        keeps the open fingers clear of the other objects, and among equivalent yaws (the gripper is symmetric
-        under pi) turns the wrist least."""
+        keeps the open fingers clear of the other objects, and among near-equal yaws (the gripper is symmetric
+        under pi) turns the wrist least from where it is now: the turn cost is the hysteresis that keeps the
+        choice from jumping when red moves a little."""
         c = self.config
         down = self.scene.top_down_rotation
         axis0 = down @ self.scene.closing_axis
-        cur_yaw = float(np.arctan2(current[1, 0], current[0, 0]))
-        down_yaw = float(np.arctan2(down[1, 0], down[0, 0]))
+        cur_yaw, down_yaw = _yaw(current), _yaw(down)
         center = red.center[:2]
         xy = red.vertices[:, :2] - center
         others = np.concatenate([self.scene.geometry(col).vertices[:, :2] for col in ("green", "blue")]) - center
@@ -228,6 +246,6 @@ class ScriptedExpert:
             cost = width + (1.0 if width > c.max_gripper_width else 0.0) + (0.5 if blocked else 0.0)
             for cand in (yaw, yaw + np.pi):
                 turn = abs(np.angle(np.exp(1j * (down_yaw + cand - cur_yaw))))
-                if cost + 0.01 * turn < best_cost:
-                    best, best_cost = cand, cost + 0.01 * turn
+                if cost + c.turn_cost * turn < best_cost:
+                    best, best_cost = cand, cost + c.turn_cost * turn
         return yaw_matrix(best) @ down
