@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from gato_ros.config import default_config
 from gato_ros.tokenizer import (
-    GatoTokenizer, bin_centres, detokenize_continuous, detokenize_discrete, inv_mu_law, mu_law, to_bins,
+    GatoTokenizer, bin_centres, detokenize_continuous, detokenize_discrete, inv_mu_law, mu_law, read_bins, to_bins,
     tokenize_continuous, tokenize_discrete,
 )
 
@@ -79,11 +79,25 @@ def test_round_trip_error_over_sawyer_torque_range():
         ids = np.stack([tok.action_ids(np.where(np.arange(8) == j, v, 0.0)) for v in x[::50]])
         decoded = np.array([tok.decode_action_token(j, i) for i in ids[:, j]])
         action_max.append(np.abs(decoded - x[::50]).max())
-        assert action_max[-1] <= limit / 1024 + 1e-9  # half a bin of 2*limit/1024
+        assert action_max[-1] <= tok.action_scale[j] / 1024 + 1e-9  # half a bin of 2*scale/1024
     # measured figures (printed with -s): raw mu-law 0.785 Nm at 80 Nm, action path 0.078 Nm
     print("raw mu-law max error per joint (Nm):", np.round(raw_max, 4).tolist())
     print("action path max error per joint (Nm):", np.round(action_max, 5).tolist())
     assert raw_max[0] < 0.8 and action_max[0] < 0.08
+
+
+def test_read_bins_decoding_modes():
+    """argmax = the bin centre; expected and median are continuous, inside the distribution's support."""
+    logits = np.full((2, 1024), -1e9)
+    logits[0, 600] = 0.0
+    logits[1, 100:104] = 0.0  # four equally likely bins: mean = median = their middle edge
+    assert read_bins(logits, "argmax")[0] == bin_centres(np.array([600]))[0]
+    assert read_bins(logits, "expected")[0] == pytest.approx(bin_centres(np.array([600]))[0])
+    assert read_bins(logits, "median")[0] == pytest.approx(bin_centres(np.array([600]))[0])
+    assert read_bins(logits, "expected")[1] == pytest.approx(-1 + 102 * 2 / 1024)
+    assert read_bins(logits, "median")[1] == pytest.approx(-1 + 102 * 2 / 1024)
+    with pytest.raises(ValueError, match="decoding"):
+        read_bins(logits, "mode")
 
 
 @settings(max_examples=200, deadline=None)
@@ -112,8 +126,8 @@ def test_property_action_path_round_trip(joint, effort):
     ids = tok.action_ids(efforts)
     assert np.all((ids >= 32000) & (ids < 33024))
     decoded = tok.decode_action_token(joint, int(ids[joint]))
-    limit = SAWYER_EFFORT[joint]
-    assert abs(decoded - np.clip(effort, -limit, limit)) <= limit / 1024 + 1e-9  # half a bin, saturating at the limit
+    limit = SAWYER_EFFORT[joint]  # half a bin of the action scale (gripper: 2.0), saturating at the effort limit
+    assert abs(decoded - np.clip(effort, -limit, limit)) <= tok.action_scale[joint] / 1024 + 1e-9
 
 
 @given(st.lists(st.integers(0, 1023), min_size=1, max_size=16))

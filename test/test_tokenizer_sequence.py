@@ -34,41 +34,87 @@ def test_modality_values_are_the_contract():
 
 def test_two_timestep_episode_layout_mask_and_positions():
     ep = _episode()
-    seq = TOK.episode(ep)
-    text_ids = TOK.text.encode(ep.instruction)
-    n_text = len(text_ids)
-    assert n_text > 0 and len(seq) == n_text + 2 * PER_STEP
-    expected_t0 = [Modality.TEXT] * n_text + [Modality.IMAGE] * 16 + [Modality.CONTINUOUS] * 15 \
-        + [Modality.SEPARATOR] + [Modality.ACTION] * 8
-    assert seq.modality.tolist() == [int(m) for m in expected_t0 + expected_t0[n_text:]]
+    seq = TOK.episode(ep)  # timesteps only: the instruction is its own block (TOK.instruction)
+    assert len(seq) == 2 * PER_STEP
+    expected_t = [Modality.IMAGE] * 16 + [Modality.CONTINUOUS] * 15 + [Modality.SEPARATOR] + [Modality.ACTION] * 8
+    assert seq.modality.tolist() == [int(m) for m in expected_t * 2]
     assert seq.tokens.dtype == np.int64 and seq.modality.dtype == np.int8 and seq.local_pos.dtype == np.int64
     assert seq.patches.dtype == np.float32 and seq.patch_pos.dtype == np.float32
     assert seq.loss_mask.dtype == np.float32 and seq.timestep.dtype == np.int64
-    # token ids: text, 0 for image patches, mu-law proprio, '|', scaled actions without mu-law
-    assert seq.tokens[:n_text].tolist() == text_ids.tolist()
-    for t, off in ((0, n_text), (1, n_text + PER_STEP)):
+    # token ids: 0 for image patches, mu-law proprio, '|', scaled actions without mu-law
+    for t, off in ((0, 0), (1, PER_STEP)):
         assert (seq.tokens[off:off + 16] == 0).all()
         proprio = proprio_from_joints(ep.joint_positions[t], ep.joint_velocities[t])
         assert seq.tokens[off + 16:off + 31].tolist() == tokenize_continuous(proprio, mu_law=True).tolist()
         assert seq.tokens[off + 31] == 33024
-        scaled = np.clip(ep.actions[t] / np.array([80, 80, 40, 40, 9, 9, 9, 1.0]), -1, 1)
+        scaled = np.clip(ep.actions[t] / np.array([80, 80, 40, 40, 9, 9, 9, 2.0]), -1, 1)
         assert seq.tokens[off + 32:off + 40].tolist() == tokenize_continuous(scaled, mu_law=False).tolist()
         assert np.array_equal(seq.patches[off:off + 16], image_to_patches(ep.images[t]))
         assert np.array_equal(seq.patch_pos[off:off + 16], patch_spans(64, 64))
-    # loss only on text and actions
-    assert seq.loss_mask.tolist() == [1.0] * n_text + ([0.0] * 32 + [1.0] * 8) + ([0.0] * 32 + [1.0] * 8)
-    # local positions: 0.. over the observation block (text and separator included), -1 on actions
-    obs0 = n_text + 32
-    assert seq.local_pos.tolist() == list(range(obs0)) + [-1] * 8 + list(range(32)) + [-1] * 8
-    assert seq.timestep.tolist() == [0] * (n_text + PER_STEP) + [1] * PER_STEP
+    # loss only on actions
+    assert seq.loss_mask.tolist() == ([0.0] * 32 + [1.0] * 8) * 2
+    # local positions: 0.. over the observation block (separator included), the dimension index on actions
+    assert seq.local_pos.tolist() == (list(range(32)) + list(range(8))) * 2
+    assert seq.timestep.tolist() == [0] * PER_STEP + [1] * PER_STEP
     assert (seq.patch_pos[seq.modality != Modality.IMAGE] == 0).all()
     assert (seq.patches[seq.modality != Modality.IMAGE] == 0).all()
-    assert seq.timestep_starts().tolist() == [0, n_text + PER_STEP]
+    assert seq.timestep_starts().tolist() == [0, PER_STEP]
+    # the instruction block: text ids, no loss, no local position, timestep -1
+    instr = TOK.instruction(ep.instruction)
+    assert instr.tokens.tolist() == TOK.text.encode(ep.instruction).tolist()
+    assert (instr.modality == Modality.TEXT).all() and instr.loss_mask.sum() == 0
+    assert (instr.local_pos == -1).all() and (instr.timestep == -1).all() and len(TOK.instruction("")) == 0
+    # an observation with text keeps the same observation positions as one without
+    obs_text = TOK.observation(ep.images[0], proprio_from_joints(ep.joint_positions[0], ep.joint_velocities[0]),
+                               ep.instruction)
+    n_text = len(instr)
+    assert obs_text.local_pos.tolist() == [-1] * n_text + list(range(32))
     # actions decode back within half a bin of the (clipped) efforts
     acts = seq.tokens[seq.modality == Modality.ACTION].reshape(2, 8)
     decoded = np.stack([TOK.decode_actions(a) for a in acts])
-    scale = TOK.action_scale
-    assert np.abs(decoded - np.clip(ep.actions, -scale, scale)).max() <= (scale / 1024).max() + 1e-9
+    limit = np.asarray(TOK.config.robot.effort_limit)
+    assert np.abs(decoded - np.clip(ep.actions, -limit, limit)).max() <= (TOK.action_scale / 1024).max() + 1e-9
+
+
+def test_object_state_and_image_free_observation():
+    """[proprio 15][objects 21, mu-law]['|']: 37 observation tokens, 45 per timestep; clear errors when missing."""
+    import dataclasses
+
+    from gato_ros.config import TokenizerConfig
+
+    tok = GatoTokenizer(dataclasses.replace(default_config(),
+                                            tokenizer=TokenizerConfig(use_image=False, object_state=True)))
+    ep = _episode(t=3)
+    with pytest.raises(TokenizerError, match="object_state"):
+        tok.episode(ep)
+    ep.object_state = np.random.default_rng(0).normal(size=(3, 21))
+    seq = tok.episode(ep)
+    assert len(seq) == 3 * 45 == 3 * tok.tokens_per_timestep() and not (seq.modality == Modality.IMAGE).any()
+    assert seq.tokens[15:36].tolist() == tokenize_continuous(ep.object_state[0], mu_law=True).tolist()
+    assert seq.local_pos[:45].tolist() == list(range(37)) + list(range(8))
+    obs = tok.observation(None, np.zeros(15), objects=np.zeros(21))
+    assert len(obs) == 37
+    with pytest.raises(TokenizerError, match="object state"):
+        tok.observation(None, np.zeros(15))
+    with pytest.raises(TokenizerError, match="21 values"):
+        tok.observation(None, np.zeros(15), objects=np.zeros(20))
+    with pytest.raises(TokenizerError, match="needs an image"):
+        TOK.observation(None, np.zeros(15))
+
+
+def test_windows_with_prompt_and_instruction_look_like_the_runtime_context():
+    """[prompt timesteps, no loss][instruction, no loss][whole timesteps], within the length."""
+    seq, prompt = TOK.episode(_episode(t=20)), TOK.episode(_episode(t=10, seed=1))
+    instr = TOK.instruction("stack the red object on the blue object")
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        w = with_prompt(seq, prompt, 300, rng, prompt_prob=1.0, prompt_tokens=120, instruction=instr)
+        n_prompt = int(((w.timestep == -1) & (w.modality != Modality.TEXT)).sum())
+        assert n_prompt % PER_STEP == 0 and n_prompt <= 120 and len(w) <= 300
+        assert w.modality[n_prompt:n_prompt + len(instr)].tolist() == [Modality.TEXT] * len(instr)
+        assert w.loss_mask[:n_prompt + len(instr)].sum() == 0
+        body = w[n_prompt + len(instr):]
+        assert (len(body) % PER_STEP == 0) and body.local_pos[0] == 0 and (body.timestep >= 0).all()
 
 
 def test_episode_without_instruction_and_tokens_per_timestep():
@@ -94,11 +140,9 @@ def test_property_windows_partition_on_timestep_boundaries(steps, length, with_t
 
 def test_windows_of_the_default_1024_and_too_small_windows():
     seq = TOK.episode(_episode(t=60))
-    n_text = len(TOK.text.encode(_episode().instruction))
     wins = TOK.windows(seq)
-    first_steps = (1024 - n_text) // PER_STEP
-    assert len(wins[0]) == n_text + first_steps * PER_STEP
-    assert len(wins[1]) == (1024 // PER_STEP) * PER_STEP and int(wins[1].timestep[0]) == first_steps
+    steps = 1024 // PER_STEP
+    assert len(wins[0]) == len(wins[1]) == steps * PER_STEP and int(wins[1].timestep[0]) == steps
     assert all(len(w) <= 1024 for w in wins) and sum(len(w) for w in wins) == len(seq)
     with pytest.raises(ValueError, match="more than the window"):
         windows(seq, PER_STEP - 1)
@@ -182,7 +226,7 @@ def test_observation_with_text_as_the_agent_builds_it():
     obs = TOK.observation(img, np.linspace(-3, 3, 15), text="stack the red object on the blue object")
     n_text = int((obs.modality == Modality.TEXT).sum())
     assert n_text > 0 and len(obs) == n_text + 32 and obs.tokens[-1] == 33024
-    assert obs.local_pos.tolist() == list(range(len(obs))) and (obs.timestep == 0).all()
-    assert obs.loss_mask.tolist() == [1.0] * n_text + [0.0] * 32
+    assert obs.local_pos.tolist() == [-1] * n_text + list(range(32)) and (obs.timestep[n_text:] == 0).all()
+    assert obs.loss_mask.tolist() == [0.0] * (n_text + 32)  # the instruction is conditioning, not a target
     assert np.allclose(obs.patches[obs.modality == Modality.IMAGE], 0.25)
     assert ((obs.tokens[n_text + 16:n_text + 31] >= 32000) & (obs.tokens[n_text + 16:n_text + 31] < 33024)).all()
