@@ -189,3 +189,17 @@ def test_fuzz_invariants(ops: list, safe_start: bool, hold_invalid: bool, latch:
         else:
             assert np.all(np.abs(out[ARM]) <= DAMP_LIMIT[ARM] + 1e-9)  # holding never pushes harder
         t += 0.01
+
+
+def test_filter_keeps_its_own_copy_of_inputs() -> None:
+    """The node passes the merger's arrays, which the next (implausible) message overwrites in place."""
+    f = make()
+    q, qd, cmd = np.zeros(8), np.zeros(8), np.full(8, 0.5)
+    f.joint_state(q, qd, 0.0)
+    f.command(cmd, 0.0)
+    f.output(0.0)
+    qd[0] = 1e3  # the merger took an implausible message; the filter refuses it but must not see it
+    cmd[:] = np.nan
+    assert f.joint_state(q, qd, 0.01) is False
+    out, mode, _ = f.output(0.01)
+    assert mode is Mode.FAULT and np.allclose(out[:7], 0.0)

@@ -6,7 +6,9 @@ must not stop the safety node from publishing hold torques.
 Threads (docs/SAFETY.md): the output loop runs in a thread of its own, paced on the steady clock, and spins the
 e-stop subscriptions (an internal node `<name>_estop`, every QoS) between ticks, so neither the output nor an
 e-stop ever waits behind command or joint-state callbacks; an e-stop publishes its hold at once. Commands are
-taken newest-wins (KEEP_LAST 1) by the node's own executor. After a (re)start the node holds until `~/reset`.
+taken by the output thread itself at each tick (an internal node `<name>_intake` that no executor spins: at most
+INTAKE_PER_TICK queued messages, oldest first, so the newest wins), so a command flood costs DDS a queue and the
+node a bounded, fixed amount of work per tick. After a (re)start the node holds until `~/reset`.
 """
 
 from __future__ import annotations
@@ -44,8 +46,10 @@ from gato_ros.safety.joints import JointStateError, JointStateMerger, JointState
 
 #: ros2_control's JointGroupEffortController subscribes with the system-default (reliable) QoS.
 OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
-#: Commands: any publisher, newest wins (a flood costs one queued message, not a backlog).
-COMMAND_INTAKE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+#: Commands: any publisher; the newest INTAKE_PER_TICK are kept (older ones of a flood are dropped by DDS).
+INTAKE_PER_TICK = 10
+COMMAND_INTAKE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=INTAKE_PER_TICK,
+                                reliability=ReliabilityPolicy.BEST_EFFORT)
 #: E-stop: one subscription per QoS family, so every publisher matches at least one (best effort matches any
 #: reliability; transient-local also gets a latched e-stop published before this node started).
 ESTOP_QOS_PROFILES = (
@@ -97,7 +101,6 @@ class SafetyNode(Node):
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.pub = self.create_publisher(Float64MultiArray, OUTPUT_TOPIC, OUTPUT_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
-        self.create_subscription(Float64MultiArray, COMMAND_TOPIC, self._on_command, COMMAND_INTAKE_QOS)
         self.create_subscription(JointState, STATE_TOPIC, self._on_joint_state, ANY_PUBLISHER_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_timer(self.config.diagnostics_period_s, self._diagnose, clock=steady)
@@ -105,6 +108,11 @@ class SafetyNode(Node):
         self.estop_node = Node(f"{self.get_name()}_estop", namespace=self.get_namespace(), context=self.context,
                                use_global_arguments=False, start_parameter_services=False, enable_rosout=False)
         estop_topic = self.resolve_topic_name(ESTOP_TOPIC)
+        # commands: taken by the output thread at each tick, never by an executor (see _take_commands)
+        self.intake_node = Node(f"{self.get_name()}_intake", namespace=self.get_namespace(), context=self.context,
+                                use_global_arguments=False, start_parameter_services=False, enable_rosout=False)
+        self._cmd_sub = self.intake_node.create_subscription(
+            Float64MultiArray, self.resolve_topic_name(COMMAND_TOPIC), self._on_command, COMMAND_INTAKE_QOS)
         for i, qos in enumerate(ESTOP_QOS_PROFILES):
             self.estop_node.create_subscription(Bool, estop_topic, lambda msg, i=i: self._on_estop(msg, i), qos)
         self._estop_executor = SingleThreadedExecutor(context=self.context)
@@ -208,11 +216,28 @@ class SafetyNode(Node):
         try:
             self._estop_executor.shutdown(timeout_sec=0.5)
             self.estop_node.destroy_node()
+            self.intake_node.destroy_node()
         finally:
             super().destroy_node()
 
+    def _take_commands(self) -> None:
+        """Feed the queued commands (at most INTAKE_PER_TICK, oldest first) to the filter; the newest wins."""
+        sub = self._cmd_sub
+        for _ in range(INTAKE_PER_TICK):
+            try:
+                with sub.handle:
+                    taken = sub.handle.take_message(sub.msg_type, sub.raw)
+            except Exception as exc:  # noqa: BLE001 - an intake failure holds (fault), it never stops the output
+                with self._lock:
+                    self.filter.fault(f"command intake: {type(exc).__name__}: {exc}", time.monotonic())
+                return
+            if taken is None:
+                return
+            self._on_command(taken[0])
+
     def _tick(self) -> None:
         """Publish once per period whatever happens: the filter's output, else the last safe vector held."""
+        self._take_commands()
         now = time.monotonic()
         if self._last_tick is not None:
             self._max_gap = max(self._max_gap, now - self._last_tick)

@@ -132,7 +132,7 @@ class SafetyFilter:
         """Take a requested effort vector; NaN/inf or a wrong length is refused and holds at once
         (with `hold_on_invalid_command` false the previous command stays until it times out)."""
         try:
-            arr = np.asarray(efforts, dtype=np.float64).reshape(-1)
+            arr = np.array(efforts, dtype=np.float64).reshape(-1)  # a copy, never the caller's array
         except (TypeError, ValueError, OverflowError):
             return self._invalid_command("malformed_command", f"command is not a numeric array: {efforts!r:.80}")
         if arr.shape[0] != self.n:
@@ -160,8 +160,8 @@ class SafetyFilter:
         its URDF limit) are refused and are a fault (hold, latched with `latch_faults`).
         """
         try:
-            q = np.asarray(q, dtype=np.float64).reshape(-1)
-            qd = np.asarray(qd, dtype=np.float64).reshape(-1)
+            q = np.array(q, dtype=np.float64).reshape(-1)  # copies: callers may reuse their arrays in place
+            qd = np.array(qd, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError, OverflowError):
             return self._reject("bad_joint_state", "joint state is not numeric")
         if q.shape[0] != self.n or qd.shape[0] != self.n:
