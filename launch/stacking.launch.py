@@ -1,4 +1,5 @@
-"""`ros2 launch gato_ros stacking.launch.py [sim:=true] [model:=DIR] [prompt_demo:=DIR] [teleop:=true] [record:=DIR]`.
+"""`ros2 launch gato_ros stacking.launch.py [sim:=true] [model:=DIR] [prompt_demo:=DIR] [teleop:=true] [record:=DIR]
+[urdf:=FILE]`.
 
 Builds the graph described in gato_ros.launch_runner.graph (shared with `gato-ros run stacking`): sim (optional),
 safety (always), agent (lifecycle: configured, then activated once it reaches `inactive`), teleop, recorder.
@@ -13,14 +14,16 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
 from launch.conditions import IfCondition, UnlessCondition
 from launch.events import matches_action
-from launch.substitutions import LaunchConfiguration, NotEqualsSubstitution
+from launch.substitutions import FileContent, IfElseSubstitution, LaunchConfiguration, NotEqualsSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
 
-from gato_ros.launch_runner.graph import PACKAGE, SIM_TIME_ARG, STACKING, Condition, NodeSpec
+from gato_ros.launch_runner.graph import (
+    PACKAGE, ROBOT_DESCRIPTION, SIM_TIME_ARG, STACKING, URDF_ARG, Condition, NodeSpec, urdf_file,
+)
 
 
 def _condition(cond: Condition | None):
@@ -37,11 +40,20 @@ def _condition(cond: Condition | None):
     raise ValueError(f"unknown condition kind {cond.kind!r}")
 
 
+def _robot_description() -> ParameterValue:
+    """URDF text of the file named by the `urdf` argument, else of the package URDF (as graph.urdf_file)."""
+    urdf = LaunchConfiguration(URDF_ARG)
+    path = IfElseSubstitution(NotEqualsSubstitution(urdf, ""), if_value=urdf, else_value=str(urdf_file("")))
+    return ParameterValue(FileContent(path), value_type=str)
+
+
 def _parameters(spec: NodeSpec, config_dir: str) -> list:
     """Parameter files first, then the values taken from launch arguments (these win, as in the runner)."""
     overrides: dict = {}
     if spec.sim_time:
         overrides[SIM_TIME_ARG] = ParameterValue(LaunchConfiguration(SIM_TIME_ARG), value_type=bool)
+    if spec.robot_description:
+        overrides[ROBOT_DESCRIPTION] = _robot_description()
     for p in spec.arg_params:
         overrides[p.param] = ParameterValue(LaunchConfiguration(p.arg), value_type=bool if p.kind == "bool" else str)
     return [os.path.join(config_dir, f) for f in spec.param_files] + ([overrides] if overrides else [])

@@ -19,6 +19,7 @@ from gato_ros.launch_runner.graph import (
 )
 from gato_ros.launch_runner.runner import RunnerError, node_command, write_overrides
 from gato_ros.paths import config_dir, launch_dir
+from gato_ros.robot import default_urdf_path
 
 LAUNCH_FILE = launch_dir() / "stacking.launch.py"
 
@@ -88,7 +89,7 @@ def test_parameter_files_exist_and_name_their_node(node: str) -> None:
 def test_defaults_conditions_and_typed_parameters() -> None:
     values = STACKING.resolve({})
     assert values == {"sim": "false", "model": "", "prompt_demo": "", "teleop": "false", "record": "",
-                      "use_sim_time": "false"}
+                      "use_sim_time": "false", "urdf": ""}
     assert [n.name for n in STACKING.active_nodes(values)] == ["safety", "agent"]
     values = STACKING.resolve({"sim": "true", "record": "/tmp/x", "model": "/m"})
     assert values["use_sim_time"] == "true"  # follows sim, like DeclareLaunchArgument(default=LaunchConfiguration)
@@ -98,7 +99,26 @@ def test_defaults_conditions_and_typed_parameters() -> None:
     assert node_parameters(STACKING.node("sim"), values) == {}  # the sim owns /clock, runs on wall time
     teleop = STACKING.resolve({"teleop": "True", "use_sim_time": "0"})
     assert [n.name for n in STACKING.active_nodes(teleop)] == ["safety", "teleop"]
-    assert node_parameters(STACKING.node("safety"), teleop) == {"use_sim_time": False}
+    urdf_text = default_urdf_path().read_text()
+    assert node_parameters(STACKING.node("safety"), teleop) == {"use_sim_time": False, "robot_description": urdf_text}
+    assert node_parameters(STACKING.node("teleop"), teleop)["robot_description"] == urdf_text
+
+
+def test_robot_description_is_the_urdf_text_of_the_urdf_argument(tmp_path: Path) -> None:
+    """safety and teleop get URDF text in robot_description (the ROS convention), from `urdf` or the package URDF."""
+    own = tmp_path / "arm.urdf"
+    own.write_text("<robot name='x'/>")
+    values = STACKING.resolve({"urdf": str(own)})
+    assert node_parameters(STACKING.node("safety"), values)["robot_description"] == "<robot name='x'/>"
+    assert "robot_description" not in node_parameters(STACKING.node("agent"), values)
+    with pytest.raises(GraphArgumentError, match="cannot read"):
+        node_parameters(STACKING.node("safety"), STACKING.resolve({"urdf": str(tmp_path / "missing.urdf")}))
+    # the launch file passes the same text: FileContent of the `urdf` argument, else of the package URDF
+    src = LAUNCH_FILE.read_text()
+    assert "FileContent(" in src and "ROBOT_DESCRIPTION" in src
+    override = write_overrides(STACKING.node("safety"), STACKING.resolve({}), tmp_path)
+    params = yaml.safe_load(override.read_text())["safety"]["ros__parameters"]
+    assert params["robot_description"] == default_urdf_path().read_text()  # the runner passes it too
 
 
 def test_bad_arguments_are_rejected() -> None:

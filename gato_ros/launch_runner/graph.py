@@ -7,12 +7,15 @@ conditions live here only, so `ros2 launch gato_ros stacking.launch.py` and `gat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
 
 PACKAGE = "gato_ros"
 TRUE_WORDS = ("true", "1")
 FALSE_WORDS = ("false", "0")
 SIM_TIME_ARG = "use_sim_time"  # launch argument and ROS parameter of the same name
+URDF_ARG = "urdf"  # launch argument: URDF file whose text nodes with `robot_description` get (ROS convention)
+ROBOT_DESCRIPTION = "robot_description"  # the parameter holding URDF text
 
 
 class GraphArgumentError(ValueError):
@@ -58,6 +61,7 @@ class NodeSpec:
     condition: Condition | None = None
     lifecycle: bool = False  # configure + activate right after start
     sim_time: bool = True    # takes use_sim_time (the sim itself owns /clock and runs on wall time)
+    robot_description: bool = False  # gets the URDF text of launch argument `urdf` as parameter robot_description
 
     @property
     def module(self) -> str:
@@ -124,11 +128,26 @@ def condition_holds(cond: Condition, values: Mapping[str, str]) -> bool:
     raise GraphArgumentError(f"unknown condition kind {cond.kind!r}")
 
 
+def urdf_file(value: str) -> Path:
+    """The URDF file that launch argument `urdf` names; empty: the package URDF."""
+    if value:
+        return Path(value)
+    from gato_ros.robot import default_urdf_path
+
+    return default_urdf_path()
+
+
 def node_parameters(node: NodeSpec, values: Mapping[str, str]) -> dict[str, object]:
     """Parameters the graph sets on `node` on top of its parameter files (typed)."""
     params: dict[str, object] = {}
     if node.sim_time:
         params[SIM_TIME_ARG] = as_bool(values[SIM_TIME_ARG], SIM_TIME_ARG)
+    if node.robot_description:
+        path = urdf_file(values[URDF_ARG])
+        try:
+            params[ROBOT_DESCRIPTION] = path.read_text()
+        except OSError as exc:
+            raise GraphArgumentError(f"launch argument {URDF_ARG}={values[URDF_ARG]!r}: cannot read {path}: {exc}") from exc
     for p in node.arg_params:
         params[p.param] = as_bool(values[p.arg], p.arg) if p.kind == "bool" else values[p.arg]
     return params
@@ -142,14 +161,16 @@ STACKING = GraphSpec(
         LaunchArg("teleop", "false", "true: teleop node commands the arm instead of the agent"),
         LaunchArg("record", "", "directory to record episodes into (rosbag2, MCAP); empty: no recording"),
         LaunchArg(SIM_TIME_ARG, "", "follow /clock; defaults to the value of sim", default_from="sim"),
+        LaunchArg(URDF_ARG, "", "URDF file passed as robot_description text to safety and teleop; empty: the "
+                                "package URDF (urdf/sawyer_2f85.urdf)"),
     ),
     nodes=(
         NodeSpec("sim", "sim", ("sim.yaml",), condition=Condition("sim", "if"), sim_time=False),
-        NodeSpec("safety", "safety", ("safety.yaml",)),
+        NodeSpec("safety", "safety", ("safety.yaml",), robot_description=True),
         NodeSpec("agent", "agent", ("agent.yaml",),
                  arg_params=(ArgParam("model_dir", "model"), ArgParam("prompt_demo", "prompt_demo")),
                  condition=Condition("teleop", "unless"), lifecycle=True),
-        NodeSpec("teleop", "teleop", ("teleop.yaml",), condition=Condition("teleop", "if")),
+        NodeSpec("teleop", "teleop", ("teleop.yaml",), condition=Condition("teleop", "if"), robot_description=True),
         NodeSpec("recorder", "recorder", ("recorder.yaml",), arg_params=(ArgParam("output_dir", "record"),),
                  condition=Condition("record", "nonempty")),
     ),
