@@ -224,7 +224,7 @@ class Observer:
             return None
         return self.wait_for(find, timeout, "hold output")
 
-    def active(self, timeout: float = 5.0) -> None:
+    def active(self, timeout: float = 10.0) -> None:
         """Stream CMD until the output carries it."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -232,7 +232,7 @@ class Observer:
             time.sleep(0.02)
             if any(np.allclose(o[1], CMD) for o in self.since(t)):
                 return
-        raise TimeoutError("output never became the command")
+        raise TimeoutError(f"output never became the command; safety diagnostics: {self.latest_diag()}")
 
     def close(self) -> None:
         self._stop.set()
@@ -348,11 +348,17 @@ def part_restart(obs: Observer, env: dict[str, str], proc: subprocess.Popen) -> 
         after = obs.since(t_start)
         held = all(np.allclose(o[:7], 0.0) for _, o in after)
         diag = obs.wait_for(lambda: obs.latest_diag() if obs.diag_since(t_start) else None, 5.0, "diagnostics")
+        redelivered = None
+        if latched_pub:  # the latched e-stop reaches the new node once discovery matches it (seconds under load)
+            diag = obs.wait_for(lambda: (d := obs.latest_diag()).get("mode") == "estop" and d, 20.0,
+                                "transient-local e-stop re-delivered")
+            redelivered = time.monotonic() - t_start
         message = obs.reset()
         t_reset = time.monotonic()
         obs.active()
         out[label] = {"held_until_reset": held, "outputs_while_held": len(after), "mode": diag.get("mode"),
                       "reason": diag.get("message"), "reset_message": message,
+                      "latched_estop_seen_after_restart_s": redelivered,
                       "first_output_after_start_s": t_first - t_start,
                       "active_after_reset_s": time.monotonic() - t_reset}
         if pub is not None:
