@@ -83,7 +83,7 @@ def test_model_dir_contents(exported: tuple[Path, torch.nn.Module]) -> None:
     meta = json.loads((out / "gato.json").read_text())["model"]["onnx"]
     assert (out / meta["prefill"]).is_file() and (out / meta["decode"]).is_file()
     assert meta["precision"] == "fp32" and meta["action_vocab_size"] == 1024
-    assert meta["format"] == "gato_ros.kv_buffers.v2"
+    assert meta["format"] == "gato_ros.kv_buffers.v3"
     assert (meta["n_layer"], meta["n_head"], meta["head_dim"]) == cache_shape(model)
     text_model = json.loads((out / "gato.json").read_text())["tokenizer"]["text_model"]
     assert (out / text_model).is_file()  # the SentencePiece model travels with the graphs
@@ -96,21 +96,23 @@ def test_embed_block_equals_model_embed(exported: tuple[Path, torch.nn.Module]) 
     feeds = block_inputs(*(block[f] for f in FIELDS))
     with torch.no_grad():
         ref = model.embed(*_torch(block))
-        got = embed_block(model, *(torch.from_numpy(feeds[n]) for n in ("tokens", "local_pos", "patches",
+        got = embed_block(model, *(torch.from_numpy(feeds[n]) for n in ("tokens", "modality", "local_pos", "patches",
                                                                          "patch_pos", "source")))
     np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=1e-5)
 
 
 def test_prefill_and_decode_match_pytorch(exported: tuple[Path, torch.nn.Module]) -> None:
-    """ONNX prefill after a cached block, then a decode, equal Gato.transformer with its concatenated cache."""
+    """ONNX prefill after a cached block, then a decode (an action token of dimension 3), equal Gato.transformer
+    with its concatenated cache."""
     out, model = exported
     first, second = _block(out, 0), _block(out, 1, with_actions=False)
-    token = torch.tensor([[32000 + 517]])
+    token, dim = torch.tensor([[32000 + 517]]), torch.tensor([[3]])
     with torch.no_grad():
         _, k, v = model.transformer(model.embed(*_torch(first)))
         h, k2, v2 = model.transformer(model.embed(*_torch(second)), k, v)
         ref = model.action_logits(h[:, -1:])[:, -1]
-        hd, k3, v3 = model.transformer(model.wte(token), k2, v2)
+        x = model.embed(token, torch.full_like(token, 5), dim, torch.zeros(1, 1, 3, 16, 16), torch.zeros(1, 1, 4))
+        hd, k3, v3 = model.transformer(x, k2, v2)
         ref_dec = model.action_logits(hd)[:, -1]
     t0 = k.shape[3]
     logits, new_k, new_v = _prefill(_session(out / "prefill.onnx"), second, t0, _buffers(model, k.numpy(), v.numpy()))
@@ -119,7 +121,8 @@ def test_prefill_and_decode_match_pytorch(exported: tuple[Path, torch.nn.Module]
     np.testing.assert_allclose(new_k, k2[:, :, :, t0:].numpy(), atol=ATOL, rtol=1e-4)
     np.testing.assert_allclose(new_v, v2[:, :, :, t0:].numpy(), atol=ATOL, rtol=1e-4)
     cache = _buffers(model, np.concatenate([k.numpy(), new_k], 3), np.concatenate([v.numpy(), new_v], 3))
-    got = _session(out / "decode.onnx").run(None, {"token": token.numpy(), "past_len": np.array(k2.shape[3]), **cache})
+    got = _session(out / "decode.onnx").run(None, {"token": token.numpy(), "local_pos": dim.numpy(),
+                                                   "past_len": np.array(k2.shape[3]), **cache})
     np.testing.assert_allclose(got[0], ref_dec.numpy(), atol=ATOL, rtol=1e-4)
     np.testing.assert_allclose(got[1], k3[:, :, :, -1:].numpy(), atol=ATOL, rtol=1e-4)
 

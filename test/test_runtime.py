@@ -53,7 +53,7 @@ def test_act_returns_efforts(model_dir: Path) -> None:
     image, proprio = _inputs(policy, 1)[0]
     efforts = policy.act(image, proprio)
     assert efforts.shape == (8,) and efforts.dtype == np.float64 and np.all(np.isfinite(efforts))
-    assert np.all(np.abs(efforts) <= np.array([80, 80, 40, 40, 9, 9, 9, 1]) + 1e-9)
+    assert np.all(np.abs(efforts) <= np.array([80, 80, 40, 40, 9, 9, 9, 1]) + 1e-9)  # robot.effort_limit
     assert policy.context_tokens == policy.window.total - 1  # the last action token waits for the next prefill
 
 
@@ -64,19 +64,22 @@ def test_instruction_is_text_of_the_first_timestep_only(model_dir: Path) -> None
     policy.act(i0, p0, "put the red object on the blue one")
     plain.act(i0, p0)
     assert policy.window.total > plain.window.total  # the instruction's text tokens
+    assert policy.window.steps[0] == plain.window.steps[0]  # pinned before the timestep, not inside it
+    n_text = policy.window.instruction
     policy.act(i1, p1, "put the red object on the blue one")
     plain.act(i1, p1)
-    assert policy.window.steps[-1] == plain.window.steps[-1]
+    assert list(policy.window.steps) == list(plain.window.steps) and policy.window.instruction == n_text
     policy.reset()
+    assert policy.window.total == 0
     policy.act(i0, p0, "put the red object on the blue one")
-    assert policy.window.total == list(policy.window.steps)[0] > plain.window.steps[0]
+    assert policy.window.total == n_text + plain.window.steps[0]
 
 
 def test_cached_decode_equals_full_recomputation(model_dir: Path) -> None:
     """Each action token's logits from the ONNX cache equal PyTorch recomputing the whole sequence."""
     from gato_ros.runtime.bench import TorchPolicy
 
-    policy = GatoPolicy(model_dir, provider="cpu", max_context_tokens=1024)
+    policy = GatoPolicy(model_dir, provider="cpu", max_context_tokens=1024, decoding="argmax")
     model, _ = random_model("tiny", seed=5)
     naive = TorchPolicy(model, policy.tokenizer, policy.n_actions, 1024, cached=False)
     for image, proprio in _inputs(policy, 4):
@@ -86,36 +89,48 @@ def test_cached_decode_equals_full_recomputation(model_dir: Path) -> None:
         np.testing.assert_array_equal(policy.last_bins, bins)
 
 
-def test_window_evicts_whole_timesteps_and_keeps_prompt(model_dir: Path) -> None:
+def _torch_action_logits(model, window: list, n_actions: int = 8) -> np.ndarray:
+    """The model run from scratch on a window (TokenSequences: prompt, instruction, timesteps; the last one's
+    actions are the tokens the policy fed back): [n_actions, 1024] logits predicting the last timestep's actions."""
+    import torch
+
+    from gato_ros.tokenizer import collate, concat
+
+    seq = concat(window)
+    batch = collate([seq], len(seq))
+    with torch.no_grad():
+        x = model.embed(*(batch[k] for k in ("tokens", "modality", "local_pos", "patches", "patch_pos")))
+        h, _, _ = model.transformer(x)
+        first = len(seq) - n_actions - 1  # the separator predicts the first action
+        return model.action_logits(h[0, first:first + n_actions]).numpy()
+
+
+@pytest.mark.parametrize("decoding", ["expected", "argmax"])
+def test_policy_equals_torch_on_the_training_window_through_evictions(model_dir: Path, decoding: str) -> None:
+    """An episode longer than the window: at every step (evictions included) the policy's action logits equal the
+    torch model's on [prompt][instruction][kept whole timesteps][this timestep], the window training builds."""
+    from gato_ros.tokenizer import concat
+
+    model, _ = random_model("tiny", seed=5)
     probe = GatoPolicy(model_dir, provider="cpu")
-    probe.act(*_inputs(probe, 1)[0])
-    step = probe.window.total  # tokens of one timestep (observation + 8 actions)
-    prompt_ep = _episode(probe, 2)
-    policy = GatoPolicy(model_dir, provider="cpu", max_context_tokens=6 * step)
+    step = probe.tokenizer.tokens_per_timestep()
+    policy = GatoPolicy(model_dir, provider="cpu", max_context_tokens=7 * step, decoding=decoding)
+    tok = policy.tokenizer
+    prompt_ep = _episode(policy, 2)
     policy.set_prompt(prompt_ep)
-    prompt = policy.context_tokens
-    assert prompt == policy.prompt_tokens > 0
-    prompt_k = policy.runner.cache_numpy()[0][:, :, :, :prompt].copy()
-    evictions = 0
-    for image, proprio in _inputs(policy, 12, seed=2):
-        before_k, _ = policy.runner.cache_numpy()
-        before_steps = list(policy.window.steps)
-        policy.act(image, proprio)
+    prompt = tok.episode(prompt_ep)
+    assert policy.prompt_tokens == len(prompt)
+    instruction = "put the red object on the blue one"
+    timesteps = []
+    for image, proprio in _inputs(policy, 16, seed=2):
+        policy.act(image, proprio, instruction)
         assert policy.window.total <= policy.max_context_tokens
-        k, _ = policy.runner.cache_numpy()
-        np.testing.assert_array_equal(k[:, :, :, :prompt], prompt_k)  # the prompt stays pinned
-        kept = list(policy.window.steps)[:-1]
-        dropped = before_steps[:len(before_steps) - len(kept)]
-        if dropped:
-            evictions += 1
-            assert before_steps[len(dropped):] == kept  # whole timesteps went, the rest is intact
-            n_drop = sum(dropped)
-            n_keep = sum(kept) - 1  # the previous step's last action token was prefilled just now
-            np.testing.assert_array_equal(k[:, :, :, prompt:prompt + n_keep],
-                                          before_k[:, :, :, prompt + n_drop:prompt + n_drop + n_keep])
-        starts = policy.window.boundaries()
-        assert starts[0] == prompt and np.all(np.diff(starts) == kept)
-    assert evictions >= 5
+        timesteps.append(concat([tok.observation(image, proprio), tok.action_block(policy.last_bins + 32000)]))
+        kept = timesteps[-len(policy.window.steps):]
+        ref = _torch_action_logits(model, [prompt, tok.instruction(instruction), *kept])
+        np.testing.assert_allclose(policy.last_logits, ref, atol=ATOL, rtol=1e-4)
+    assert policy.reprefills >= 2 and len(policy.window.steps) < len(timesteps)
+    assert policy.window.pinned == len(prompt) + len(tok.instruction(instruction))
 
 
 def test_reset_restores_prompt_prefix(model_dir: Path) -> None:
@@ -256,3 +271,51 @@ def test_device_buffer_path_equals_host_buffers(model_dir: Path) -> None:
         for a, b in zip(device.runner.cache_numpy(), host.runner.cache_numpy()):
             np.testing.assert_allclose(a, b, atol=1e-6)
     assert 0 < len(host.window.steps) < 8  # older timesteps were evicted
+
+
+def test_object_state_model_without_images(tmp_path: Path) -> None:
+    """A model observing [proprio][objects]['|'] (no image): exports, acts with image=None, equals torch, and says
+    clearly when the object state is missing."""
+    import dataclasses
+
+    from gato_ros.config import TokenizerConfig, default_config
+    from gato_ros.export.onnx_export import write_model_dir
+    from gato_ros.tokenizer import concat
+
+    model, model_cfg = random_model("tiny", seed=2)
+    config = dataclasses.replace(default_config(), tokenizer=TokenizerConfig(use_image=False, object_state=True),
+                                 model={"name": "tiny", "context_window": 200, "prompt_tokens": 90})
+    out = write_model_dir(model, config, tmp_path / "objects", model_cfg=model_cfg)
+    policy = GatoPolicy(out, provider="cpu", decoding="median")
+    assert policy.max_context_tokens == 200 and policy.max_prompt_tokens == 90  # from gato.json
+    assert GatoPolicy(out, provider="cpu", max_context_tokens=4096).max_context_tokens == 200
+    rng = np.random.default_rng(0)
+    with pytest.raises(InputShapeError, match="object state"):
+        policy.act(None, rng.normal(size=15))
+    with pytest.raises(InputShapeError, match="21 finite"):
+        policy.act(None, rng.normal(size=15), objects=np.zeros(20))
+    tok, timesteps = policy.tokenizer, []
+    for _ in range(8):
+        proprio, objects = rng.normal(size=15), rng.normal(size=21)
+        efforts = policy.act(None, proprio, "stack", objects=objects)
+        assert efforts.shape == (8,) and policy.window.steps[-1] == 45
+        timesteps.append(concat([tok.observation(None, proprio, objects=objects),
+                                 tok.action_block(policy.last_bins + 32000)]))
+        ref = _torch_action_logits(model, [tok.instruction("stack"), *timesteps[-len(policy.window.steps):]])
+        np.testing.assert_allclose(policy.last_logits, ref, atol=ATOL, rtol=1e-4)
+    assert policy.reprefills >= 1
+
+
+def test_decoding_modes_and_fed_back_token(model_dir: Path) -> None:
+    """expected/median give the continuous value (not a bin centre); the fed-back token is its nearest bin."""
+    from gato_ros.tokenizer import read_bins, to_bins
+
+    image, proprio = _inputs(GatoPolicy(model_dir, provider="cpu"), 1)[0]
+    for mode in ("argmax", "expected", "median"):
+        policy = GatoPolicy(model_dir, provider="cpu", decoding=mode)
+        efforts = policy.act(image, proprio)
+        values = read_bins(policy.last_logits, mode)
+        np.testing.assert_array_equal(policy.last_bins, to_bins(values))
+        np.testing.assert_allclose(efforts[:7], values[:7] * np.array([80, 80, 40, 40, 9, 9, 9]))
+    with pytest.raises(ValueError, match="decoding"):
+        GatoPolicy(model_dir, provider="cpu", decoding="mode")

@@ -39,3 +39,19 @@ def test_overflow_is_a_clear_error() -> None:
     w.set_prompt(40)
     with pytest.raises(ContextOverflowError, match="40-token prompt"):
         w.evict_for(30)
+
+
+def test_evict_to_fraction_drops_to_half_the_episode_budget_and_keeps_pinned_tokens():
+    w = TimestepWindow(200)
+    w.set_prompt(30)
+    w.instruction = 10  # pinned for the episode: budget 160
+    for _ in range(3):
+        w.begin_timestep(40)
+    assert w.evict_to_fraction(40) == 0  # 40 pinned + 120 + 40 = 200 fits exactly
+    w.begin_timestep(40)
+    assert w.total == 200 and w.evict_to_fraction(40) == 3  # keep <= 80 tokens with the incoming 40
+    assert list(w.steps) == [40] and w.pinned == 40
+    w.reset()
+    assert w.instruction == 0 and w.total == 30
+    with pytest.raises(ContextOverflowError):
+        w.evict_to_fraction(171)

@@ -37,11 +37,8 @@ def export_checkpoint(checkpoint: Path, out_dir: Path, *, int8: bool = False, sp
 
     if not Path(checkpoint).exists():
         raise ExportError(f"checkpoint {checkpoint} not found")
-    model, config, extra = load_checkpoint(checkpoint)
+    model, config, _ = load_checkpoint(checkpoint)
     model_cfg = getattr(model, "config", None) or getattr(model, "cfg", None)
-    window = (extra.get("train_config") or {}).get("seq_len")
-    if window:  # the runtime caps its context at the window the model was trained on
-        config = dataclasses.replace(config, model={**dict(config.model or {}), "context_window": int(window)})
     sp = sp_model or find_sp_model(config, [Path(checkpoint).parent])
     return write_model_dir(model, config, out_dir, int8=int8, sp_model=sp, model_cfg=model_cfg)
 

@@ -8,10 +8,11 @@ head_dim]; the runtime writes those into the buffers. No concatenation or stacki
 so a decode pass streams the weights and the cache once: what the memory-bandwidth bound assumes.
 
 prefill: a block of tokens (one timestep's observation, optionally preceded by the previous timestep's last
-action token, or a whole prompt demo) -> restricted action logits at the last position + new keys/values.
+action token; a prompt demo; or, after an eviction, the kept timesteps) -> restricted action logits at the last
+position + new keys/values. `modality` tells action tokens (action-dimension positions) from observation tokens.
 The ResNet patch embedding runs only on the block's image patches (`patches`, `patch_pos` hold those P
 patches; `source` picks, per position, a token embedding (index < S) or a patch embedding (S + j)).
-decode: one action token -> restricted action logits + its keys/values.
+decode: one action token and its dimension index (`local_pos`) -> restricted action logits + its keys/values.
 """
 
 from __future__ import annotations
@@ -21,18 +22,18 @@ import math
 import torch
 from torch import nn
 
-from gato_ros.model.gato import NUM_VALUES, VALUE_START, Attention, Block, Gato
+from gato_ros.model.gato import ACTION, NUM_VALUES, VALUE_START, Attention, Block, Gato
 
 ACTION_VOCAB_START = VALUE_START  # continuous values: ids 32000 + bin
 ACTION_VOCAB_SIZE = NUM_VALUES
 PATCH = 16
 
 
-def embed_block(model: Gato, tokens: torch.Tensor, local_pos: torch.Tensor, patches: torch.Tensor,
-                patch_pos: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+def embed_block(model: Gato, tokens: torch.Tensor, modality: torch.Tensor, local_pos: torch.Tensor,
+                patches: torch.Tensor, patch_pos: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """Gato.embed in eval mode with the patch ResNet run on the P image patches only.
 
-    tokens, local_pos [1, S]; patches [1, P, 3, p, p]; patch_pos [1, P, 4]; source [S] -> [1, S, D].
+    tokens, modality, local_pos [1, S]; patches [1, P, 3, p, p]; patch_pos [1, P, 4]; source [S] -> [1, S, D].
     """
     m = model
     _, p = patch_pos.shape[:2]
@@ -40,8 +41,7 @@ def embed_block(model: Gato, tokens: torch.Tensor, local_pos: torch.Tensor, patc
     img = img + m.row_pos(m._patch_bins(patch_pos[..., 0], patch_pos[..., 1])) \
         + m.col_pos(m._patch_bins(patch_pos[..., 2], patch_pos[..., 3]))
     x = torch.cat([m.wte(tokens), img], dim=1).index_select(1, source)
-    local = m.local_pos(local_pos.clamp(0, m.config.max_local_positions - 1))
-    return x + torch.where((local_pos >= 0).unsqueeze(-1), local, torch.zeros_like(local))
+    return x + m.positions(modality, local_pos)
 
 
 def attention_biases(n_new: int, capacity: torch.Tensor | int, past_len: torch.Tensor
@@ -104,18 +104,20 @@ class _CachedStep(nn.Module):
 class PrefillGraph(_CachedStep):
     """A token block + cache buffers -> next-action logits + the block's keys/values."""
 
-    def forward(self, tokens, local_pos, patches, patch_pos, source, past_len, *buffers):
-        return self.step(embed_block(self.model, tokens, local_pos, patches, patch_pos, source), past_len, buffers)
+    def forward(self, tokens, modality, local_pos, patches, patch_pos, source, past_len, *buffers):
+        x = embed_block(self.model, tokens, modality, local_pos, patches, patch_pos, source)
+        return self.step(x, past_len, buffers)
 
 
 class DecodeGraph(_CachedStep):
-    """One action token + cache buffers -> next-action logits + its keys/values.
+    """One action token + its dimension index + cache buffers -> next-action logits + its keys/values.
 
-    An action token's Gato embedding is its `wte` row (no patch, no local position): see Gato.embed.
+    An action token's Gato embedding is its `wte` row plus `action_pos` of its dimension: see Gato.positions.
     """
 
-    def forward(self, token, past_len, *buffers):
-        return self.step(self.model.wte(token), past_len, buffers)
+    def forward(self, token, local_pos, past_len, *buffers):
+        x = self.model.wte(token) + self.model.positions(torch.full_like(token, ACTION), local_pos)
+        return self.step(x, past_len, buffers)
 
 
 def cache_shape(model: Gato) -> tuple[int, int, int]:

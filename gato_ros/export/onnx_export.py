@@ -28,7 +28,7 @@ class ExportError(Exception):
 
 def _dynamic_axes(names: tuple[str, ...], n_layer: int) -> dict[str, dict[int, str]]:
     """Block length S, image patches P and buffer capacity C are free; everything else is fixed."""
-    axes: dict[str, dict[int, str]] = {"tokens": {1: "S"}, "local_pos": {1: "S"}, "source": {0: "S"},
+    axes: dict[str, dict[int, str]] = {"tokens": {1: "S"}, "modality": {1: "S"}, "local_pos": {1: "S"}, "source": {0: "S"},
                                        "patches": {1: "P"}, "patch_pos": {1: "P"},
                                        "new_k": {3: "S"}, "new_v": {3: "S"}}
     axes.update({f"past_k_{i}": {3: "C"} for i in range(n_layer)})
@@ -44,11 +44,13 @@ def export_graphs(model: nn.Module, out_dir: Path, opset: int = OPSET) -> dict[s
     seq, n_patch = 5, 2
     past_len = torch.tensor(3, dtype=torch.long)
     prefill_args = (
-        torch.zeros(1, seq, dtype=torch.long), torch.arange(seq, dtype=torch.long)[None],
+        torch.zeros(1, seq, dtype=torch.long), torch.tensor([[5, 1, 1, 3, 4]], dtype=torch.long),
+        torch.tensor([[7, 0, 1, 2, 3]], dtype=torch.long),
         torch.zeros(1, n_patch, 3, PATCH, PATCH), torch.zeros(1, n_patch, 4),
         torch.tensor([5, 6, 2, 3, 4], dtype=torch.long), past_len, *buffers,
     )
-    decode_args = (torch.full((1, 1), ACTION_VOCAB_START, dtype=torch.long), past_len, *buffers)
+    decode_args = (torch.full((1, 1), ACTION_VOCAB_START, dtype=torch.long), torch.ones(1, 1, dtype=torch.long),
+                   past_len, *buffers)
     caches = cache_input_names(n_layer)
     out_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():

@@ -85,6 +85,7 @@ class TorchPolicy:
         self.start, self.size = VALUE_START, NUM_VALUES
         self.window = TimestepWindow(context)
         self.action = int(Modality.ACTION)
+        self.positions = tokenizer.action_positions()
         c = model.config
         self.k = self.v = torch.zeros(c.n_layer, 1, c.n_head, 0, c.head_dim)
         self.rows: list[tuple[np.ndarray, ...]] = []  # naive: the token rows of each timestep in the window
@@ -99,9 +100,10 @@ class TorchPolicy:
     def prefill(self, *args: Any) -> tuple[Any, Any, Any]:
         return self._forward(list(args[:5]), args[5], args[6])
 
-    def decode(self, token: Any, k: Any, v: Any) -> tuple[Any, Any, Any]:
+    def decode(self, token: Any, k: Any, v: Any, dim: int) -> tuple[Any, Any, Any]:
+        """One action token of dimension `dim` (its action position, as the tokenizer gives it)."""
         t = self.torch
-        return self._forward([token, t.full_like(token, self.action), t.full_like(token, -1),
+        return self._forward([token, t.full_like(token, self.action), t.full_like(token, int(self.positions[dim])),
                               t.zeros(1, 1, 3, 16, 16), t.zeros(1, 1, 4)], k, v)
 
     def _t(self, fields: tuple[np.ndarray, ...]) -> list:
@@ -112,13 +114,13 @@ class TorchPolicy:
                 t.from_numpy(np.ascontiguousarray(fields[3], np.float32))[None],
                 t.from_numpy(np.ascontiguousarray(fields[4], np.float32))[None]]
 
-    def _action_row(self, token_id: int) -> tuple[np.ndarray, ...]:
-        return (np.array([token_id]), np.array([self.action]), np.array([-1]), np.zeros((1, 3, 16, 16), np.float32),
-                np.zeros((1, 4), np.float32))
+    def _action_row(self, token_id: int, dim: int) -> tuple[np.ndarray, ...]:
+        return (np.array([token_id]), np.array([self.action]), np.array([self.positions[dim]]),
+                np.zeros((1, 3, 16, 16), np.float32), np.zeros((1, 4), np.float32))
 
     def act(self, image: np.ndarray, proprio: np.ndarray, dry: bool = False) -> np.ndarray:
         """One control step; `dry` (naive only) appends random action tokens without computing (fast fill)."""
-        from gato_ros.runtime.policy import _fields, _with_action
+        from gato_ros.runtime.policy import _fields
 
         fields = _fields(self.tok.observation(image, proprio))
         dropped, n_steps = self.window.evict_for(len(fields[0]) + self.n_actions)
@@ -132,15 +134,16 @@ class TorchPolicy:
         bins = np.empty(self.n_actions, np.int64)
         with self.torch.inference_mode():
             if self.cached:
-                if self.pending is not None:
-                    fields = _with_action(fields, self.pending, self.action)
+                if self.pending is not None:  # the previous timestep's last action goes in with this observation
+                    row = self._action_row(self.pending, self.n_actions - 1)
+                    fields = tuple(np.concatenate([a, b.astype(a.dtype)]) for a, b in zip(row, fields))
                 logits, self.k, self.v = self.prefill(*self._t(fields), self.k, self.v)
                 for i in range(self.n_actions):
                     self.last_logits[i] = logits[0].numpy()
                     bins[i] = int(logits.argmax())
                     if i + 1 < self.n_actions:
                         tok = self.torch.tensor([[self.start + bins[i]]])
-                        logits, self.k, self.v = self.decode(tok, self.k, self.v)
+                        logits, self.k, self.v = self.decode(tok, self.k, self.v, i)
                 self.pending = self.start + int(bins[-1])
             else:
                 self.rows.append(fields)
@@ -148,7 +151,7 @@ class TorchPolicy:
                     if dry:
                         bins[i] = i
                         self.rows[-1] = tuple(np.concatenate([a, b]) for a, b in
-                                              zip(self.rows[-1], self._action_row(self.start + bins[i])))
+                                              zip(self.rows[-1], self._action_row(self.start + bins[i], i)))
                         continue
                     seq = [np.concatenate([r[j] for r in self.rows]) for j in range(5)]
                     empty = self.k[:, :, :, :0]
@@ -156,7 +159,7 @@ class TorchPolicy:
                     self.last_logits[i] = logits[0].numpy()
                     bins[i] = int(logits.argmax())
                     self.rows[-1] = tuple(np.concatenate([a, b]) for a, b in
-                                          zip(self.rows[-1], self._action_row(self.start + bins[i])))
+                                          zip(self.rows[-1], self._action_row(self.start + bins[i], i)))
         self.window.extend(self.n_actions)
         return bins
 

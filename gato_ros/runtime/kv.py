@@ -180,7 +180,8 @@ def block_inputs(tokens: np.ndarray, modality: np.ndarray, local_pos: np.ndarray
         patches, patch_pos = patches[image], patch_pos[image]
     else:  # a block without an image: one unused zero patch keeps the graph's shapes non-empty
         patches, patch_pos = np.zeros((1, *patches.shape[1:]), np.float32), np.zeros((1, 4), np.float32)
-    return {"tokens": np.asarray(tokens, np.int64)[None], "local_pos": np.asarray(local_pos, np.int64)[None],
+    return {"tokens": np.asarray(tokens, np.int64)[None], "modality": np.asarray(modality, np.int64)[None],
+            "local_pos": np.asarray(local_pos, np.int64)[None],
             "patches": np.ascontiguousarray(patches, np.float32)[None],
             "patch_pos": np.ascontiguousarray(patch_pos, np.float32)[None], "source": source}
 
@@ -204,6 +205,7 @@ class KVRunner:
         self.v_shape = [1, self.n_head, self.capacity, self.head_dim]
         # decode I/O that never changes shape: host arrays bound once by pointer, refilled in place
         self._token = np.zeros((1, 1), np.int64)
+        self._local_pos = np.zeros((1, 1), np.int64)
         self._past_len = np.zeros((), np.int64)
         self.n_logits = int(n_logits)
         self._logits = np.zeros((1, self.n_logits), np.float32)
@@ -265,15 +267,16 @@ class KVRunner:
         self._finish(binding, host_new, n_new)
         return logits[0]
 
-    def decode(self, token_id: int) -> np.ndarray:
-        """Append one action token; returns the next action token's logits."""
+    def decode(self, token_id: int, local_pos: int) -> np.ndarray:
+        """Append one action token (dimension index `local_pos`, -1 for none); returns the next token's logits."""
         if self.length + 1 > self.capacity:
             raise ContextOverflowError(f"the cache is full ({self.capacity} tokens)")
-        self._token[0, 0], self._past_len[()] = token_id, self.length
+        self._token[0, 0], self._local_pos[0, 0], self._past_len[()] = token_id, local_pos, self.length
         binding, host_new = self._decode_binding, None
         if binding is None or not isinstance(self.buffers, NumpyBuffers):
             binding = self.decode_sess.io_binding()
             binding.bind_input("token", "cpu", 0, np.int64, [1, 1], self._token.ctypes.data)
+            binding.bind_input("local_pos", "cpu", 0, np.int64, [1, 1], self._local_pos.ctypes.data)
             binding.bind_input("past_len", "cpu", 0, np.int64, [], self._past_len.ctypes.data)
             binding.bind_output("logits", "cpu", 0, np.float32, [1, self.n_logits], self._logits.ctypes.data)
             self._bind_cache(binding)

@@ -11,10 +11,10 @@ import onnxruntime as ort
 
 from gato_ros.runtime.errors import ModelLoadError
 
-PREFILL_INPUTS = ("tokens", "local_pos", "patches", "patch_pos", "source", "past_len")  # then the cache buffers
-DECODE_INPUTS = ("token", "past_len")  # then the cache buffers
+PREFILL_INPUTS = ("tokens", "modality", "local_pos", "patches", "patch_pos", "source", "past_len")  # then buffers
+DECODE_INPUTS = ("token", "local_pos", "past_len")  # then the cache buffers
 OUTPUTS = ("logits", "new_k", "new_v")
-GRAPH_FORMAT = "gato_ros.kv_buffers.v2"  # in-place cache buffers (v1 concatenated past/present: re-export)
+GRAPH_FORMAT = "gato_ros.kv_buffers.v3"  # v3: action-dimension positions (v2 had none; v1 concatenated the cache)
 
 
 def cache_input_names(n_layer: int) -> tuple[str, ...]:

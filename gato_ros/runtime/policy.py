@@ -1,49 +1,51 @@
 """GatoPolicy: the agent's ONNX Runtime policy with a KV cache, a pinned (prefix-cached) prompt and a sliding window.
 
-Each `act` appends one timestep: the previous timestep's last action token and this observation block are
-prefilled in one call, then one action token per joint is decoded greedily (value ids only) and fed back.
+The context is laid out the way training builds its windows (`GatoTokenizer.with_prompt`): [prompt timesteps]
+[instruction][whole timesteps of this episode]. Each `act` appends one timestep: the previous timestep's last
+action token and this observation block are prefilled in one call, then one action token per joint is decoded
+(value ids only, each with its dimension position) and fed back. When a timestep does not fit, the oldest
+timesteps are dropped down to half the episode budget and the kept ones are prefilled again after the pinned
+prompt and instruction, so the cache always equals the model run from scratch on a training-like window.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gato_ros.config import DECODING_MODES
+from gato_ros.observation import OBJECT_STATE_SIZE, PROPRIO_SIZE
 from gato_ros.runtime.errors import InputShapeError, ModelLoadError
 from gato_ros.runtime.kv import KVRunner
 from gato_ros.runtime.model_files import check_graphs, graph_meta, load_config
 from gato_ros.runtime.providers import open_sessions
 from gato_ros.runtime.window import TimestepWindow
+from gato_ros.tokenizer import GatoTokenizer, TokenSequence, concat, read_bins
 
 LOG = logging.getLogger("gato_ros.runtime")
-PROPRIO_DIM = 15
-ACTION_MODALITY = 5  # Modality.ACTION (ARCHITECTURE.md)
+EVICT_FRACTION = 0.5  # on overflow, keep at most this fraction of the episode budget (then re-prefill it)
 
 
-def _fields(seq: Any, start: int = 0, end: int | None = None) -> tuple[np.ndarray, ...]:
+def _fields(seq: TokenSequence, start: int = 0, end: int | None = None) -> tuple[np.ndarray, ...]:
     """(tokens, modality, local_pos, patches, patch_pos) rows [start:end] of a TokenSequence."""
     return tuple(np.asarray(getattr(seq, f))[start:end]
                  for f in ("tokens", "modality", "local_pos", "patches", "patch_pos"))
 
 
-def _with_action(fields: tuple[np.ndarray, ...], token_id: int, modality: int) -> tuple[np.ndarray, ...]:
-    """Prepend one action token (the previous timestep's last) to an observation block."""
-    tokens, mod, pos, patches, patch_pos = fields
-    return (np.concatenate([[token_id], tokens]).astype(np.int64),
-            np.concatenate([[modality], mod]).astype(np.int64),
-            np.concatenate([[-1], pos]).astype(np.int64),
-            np.concatenate([np.zeros((1, *patches.shape[1:]), np.float32), patches]),
-            np.concatenate([np.zeros((1, patch_pos.shape[1]), np.float32), patch_pos]))
-
-
 class GatoPolicy:
-    """Greedy Gato policy over an exported model directory (see `gato-ros export`)."""
+    """Gato policy over an exported model directory (see `gato-ros export`).
 
-    def __init__(self, model_dir: str | Path, provider: str = "auto", max_context_tokens: int = 1024,
-                 max_prompt_tokens: int | None = None, threads: int = 0) -> None:
+    `max_context_tokens` and `max_prompt_tokens` default to the training window and prompt budget in gato.json
+    (`model.context_window`, `model.prompt_tokens`); a larger context is capped at the training window.
+    `decoding` (argmax | expected | median) defaults to gato.json's `tokenizer.decoding`.
+    """
+
+    def __init__(self, model_dir: str | Path, provider: str = "auto", max_context_tokens: int | None = None,
+                 max_prompt_tokens: int | None = None, threads: int = 0, decoding: str | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.config = load_config(self.model_dir)
         self.meta = graph_meta(self.config, self.model_dir)
@@ -52,35 +54,32 @@ class GatoPolicy:
         check_graphs(self.meta, prefill, decode, self.model_dir)
         self.tokenizer = self._tokenizer()
         self.n_actions = len(self.config.robot.joint_names)
-        self.action_modality = self._action_modality()
+        self.decoding = decoding or self.config.tokenizer.decoding
+        if self.decoding not in DECODING_MODES:
+            raise ValueError(f"decoding must be one of {list(DECODING_MODES)}, got {self.decoding!r}")
         # a model attends no further back than it was trained to: its training window caps the context
-        trained = int((self.config.model or {}).get("context_window") or 0)
-        self.max_context_tokens = min(int(max_context_tokens), trained) if trained > 0 else int(max_context_tokens)
-        self.max_prompt_tokens = int(max_prompt_tokens or self.max_context_tokens // 2)
+        model = self.config.model or {}
+        trained = int(model.get("context_window") or 0)
+        context = int(max_context_tokens or trained or 1024)
+        self.max_context_tokens = min(context, trained) if trained else context
+        budget = min(int(model.get("prompt_tokens") or self.max_context_tokens), self.max_context_tokens // 2)
+        self.max_prompt_tokens = int(max_prompt_tokens or budget)
         self.runner = KVRunner(prefill, decode, self.provider, self.meta.cache_dims, capacity=self.max_context_tokens,
                                n_logits=self.meta.action_vocab_size)
         self.window = TimestepWindow(self.max_context_tokens)
+        self.action_positions = self.tokenizer.action_positions()
         self._steps = 0  # timesteps acted in this episode
-        self._pending: int | None = None  # last action token of the previous timestep, not yet in the cache
-        self.last_bins = np.zeros(self.n_actions, np.int64)  # value bins chosen by the last act()
+        self._history: deque[TokenSequence] = deque()  # the tokens of each timestep in the window (re-prefill)
+        self._pending = False  # the last timestep's last action token is not in the cache yet
+        self.last_bins = np.zeros(self.n_actions, np.int64)  # value bins fed back by the last act()
         self.last_logits = np.zeros((self.n_actions, self.meta.action_vocab_size), np.float32)
+        self.reprefills = 0  # evictions so far (each re-prefilled the kept timesteps)
 
-    def _tokenizer(self) -> Any:
-        from gato_ros.tokenizer import GatoTokenizer
-
+    def _tokenizer(self) -> GatoTokenizer:
         try:
             return GatoTokenizer(self.config, self.model_dir)
         except Exception as exc:
             raise ModelLoadError(f"tokenizer files in {self.model_dir} cannot be loaded: {type(exc).__name__}: {exc}") from exc
-
-    @staticmethod
-    def _action_modality() -> int:
-        try:
-            from gato_ros.tokenizer.sequence import Modality
-
-            return int(Modality.ACTION)
-        except ImportError:
-            return ACTION_MODALITY
 
     # ------------------------------------------------------------------ prompt and episodes
     @property
@@ -95,8 +94,7 @@ class GatoPolicy:
     def set_prompt(self, episode: Any | None) -> None:
         """Prefill a demonstration once and pin it at the front of the cache (None: no prompt); resets the episode."""
         self.runner.truncate(0)
-        self._pending = None
-        self._steps = 0
+        self._new_episode()
         if episode is None or len(episode) == 0:
             self.window.set_prompt(0)
             return
@@ -123,49 +121,75 @@ class GatoPolicy:
         """New episode: the cache goes back to the prefilled prompt."""
         self.runner.truncate(self.window.prompt)
         self.window.reset()
-        self._pending = None
+        self._new_episode()
+
+    def _new_episode(self) -> None:
+        self._history.clear()
+        self._pending = False
         self._steps = 0
 
     # ------------------------------------------------------------------ control step
-    def _check_inputs(self, image: Any, proprio: Any) -> tuple[np.ndarray, np.ndarray]:
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or min(image.shape[:2]) < 1:
-            raise InputShapeError(f"image must be an HxWx3 uint8 RGB array, got shape {image.shape} dtype {image.dtype}")
+    def _check_inputs(self, image: Any, proprio: Any, objects: Any
+                      ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+        tok = self.config.tokenizer
+        if tok.use_image:
+            if image is None:
+                raise InputShapeError("this model observes an image (gato.json tokenizer.use_image): got None")
+            image = np.asarray(image)
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or min(image.shape[:2]) < 1:
+                raise InputShapeError(f"image must be an HxWx3 uint8 RGB array, got shape {image.shape} "
+                                      f"dtype {image.dtype}")
         proprio = np.asarray(proprio, dtype=np.float64)
-        if proprio.shape != (PROPRIO_DIM,):
-            raise InputShapeError(f"proprio must have shape ({PROPRIO_DIM},) (7 arm positions, 7 arm velocities, "
+        if proprio.shape != (PROPRIO_SIZE,):
+            raise InputShapeError(f"proprio must have shape ({PROPRIO_SIZE},) (7 arm positions, 7 arm velocities, "
                                   f"gripper position), got {proprio.shape}")
         if not np.all(np.isfinite(proprio)):
             raise InputShapeError(f"proprio has non-finite values: {proprio}")
-        return image, proprio
+        if tok.object_state:
+            if objects is None:
+                raise InputShapeError("this model observes object state (gato.json tokenizer.object_state): pass "
+                                      "objects=gato_ros.observation.object_state_from_poses(...)")
+            objects = np.asarray(objects, dtype=np.float64)
+            if objects.shape != (OBJECT_STATE_SIZE,) or not np.all(np.isfinite(objects)):
+                raise InputShapeError(f"objects must be {OBJECT_STATE_SIZE} finite values, got shape {objects.shape}")
+        return (image if tok.use_image else None), proprio, (objects if tok.object_state else None)
 
-    def act(self, image_rgb_uint8: np.ndarray, proprio: np.ndarray, instruction: str | None = None) -> np.ndarray:
-        """Append this timestep and decode one action per joint; returns efforts[n_joints] (float64, raw units)."""
-        image, proprio = self._check_inputs(image_rgb_uint8, proprio)
-        # As in training (GatoTokenizer.episode), the instruction is text of the episode's first timestep only.
-        text = instruction or None if self._steps == 0 else None
-        fields = _fields(self.tokenizer.observation(image, proprio, text))
-        n_obs = len(fields[0])
-        dropped, _ = self.window.evict_for(n_obs + self.n_actions)
-        if dropped:
-            physical = dropped
-            if self._pending is not None and not self.window.steps:
-                physical, self._pending = dropped - 1, None  # its timestep went with the eviction
-            self.runner.evict(self.window.prompt, self.window.prompt + physical)
-        if self._pending is not None:
-            fields = _with_action(fields, self._pending, self.action_modality)
-        self.window.begin_timestep(n_obs)
-        logits = self.runner.prefill(*fields)
-        start = self.meta.action_vocab_start
+    def act(self, image: np.ndarray | None, proprio: np.ndarray, instruction: str | None = None,
+            objects: np.ndarray | None = None) -> np.ndarray:
+        """Append this timestep and decode one action per joint; returns efforts[n_joints] (float64, raw units).
+
+        `image` may be None for a model without images, `objects` (object state, 21 values) is needed only by a
+        model with `tokenizer.object_state`; `instruction` counts on the episode's first step (pinned after it).
+        """
+        image, proprio, objects = self._check_inputs(image, proprio, objects)
+        obs = self.tokenizer.observation(image, proprio, objects=objects)
+        blocks: list[TokenSequence] = []
+        if self._steps == 0 and instruction:
+            blocks.append(self.tokenizer.instruction(instruction))
+            self.window.instruction = len(blocks[0])
+        dropped = self.window.evict_to_fraction(len(obs) + self.n_actions, EVICT_FRACTION)
+        if dropped:  # the window moved: prefill the kept timesteps again after the pinned prompt + instruction
+            for _ in range(dropped):
+                self._history.popleft()
+            self.runner.truncate(self.window.pinned)
+            blocks += list(self._history)
+            self.reprefills += 1
+        elif self._pending:
+            blocks.append(self._history[-1][len(self._history[-1]) - 1:])
+        self.window.begin_timestep(len(obs))
+        logits = self.runner.prefill(*_fields(concat([*blocks, obs])))
+        ids = np.empty(self.n_actions, np.int64)
         efforts = np.empty(self.n_actions, np.float64)
         for i in range(self.n_actions):
             self.last_logits[i] = logits
-            b = int(np.argmax(logits))
-            self.last_bins[i] = b
-            efforts[i] = self.tokenizer.decode_action_token(i, start + b)
+            value = float(read_bins(logits, self.decoding))  # expected/median: continuous, not snapped
+            ids[i] = self.tokenizer.value_token(value)  # the nearest bin is what the model sees next
+            efforts[i] = self.tokenizer.decode_action_value(i, value)
             self.window.extend(1)
             if i + 1 < self.n_actions:
-                logits = self.runner.decode(start + b)
-        self._pending = start + int(self.last_bins[-1])
+                logits = self.runner.decode(int(ids[i]), int(self.action_positions[i]))
+        self.last_bins = ids - self.meta.action_vocab_start
+        self._history.append(concat([obs, self.tokenizer.action_block(ids)]))
+        self._pending = True
         self._steps += 1
         return efforts

@@ -129,7 +129,11 @@ class GatoTokenizer:
 
     def actions(self, efforts: np.ndarray) -> TokenSequence:
         """The action block: one ACTION token per joint, with loss, local position = its dimension index."""
-        return block(self.action_ids(efforts), Modality.ACTION, self.tok.patch_size, local_pos=self.action_positions())
+        return self.action_block(self.action_ids(efforts))
+
+    def action_block(self, ids: np.ndarray) -> TokenSequence:
+        """The action block of given token ids (the runtime's decoded actions)."""
+        return block(np.asarray(ids, np.int64), Modality.ACTION, self.tok.patch_size, local_pos=self.action_positions())
 
     def decode_action_token(self, index: int, token_id: int) -> float:
         """The effort (raw units) of action dimension `index` from its token id (its bin centre)."""
