@@ -133,8 +133,10 @@ class RecorderNode(Node):
         self.counts = {"episodes": 0, "images": 0, "joint_states": 0, "object_poses": 0, "commands": 0, "errors": 0}
         self.create_subscription(Image, "/camera/image_raw", self._on_image, SENSOR_QOS)
         self.create_subscription(JointState, "/joint_states", self._on_joint_state, INPUT_QOS)
-        self.create_subscription(Float64MultiArray, "/gato/effort_command", self._on_command, INPUT_QOS)
+        # observations before commands: messages waiting together are taken in this order, so a command never gets
+        # an earlier receipt time than the poses published with the joint state it followed
         self.create_subscription(PoseArray, OBJECT_POSES_TOPIC, self._on_object_poses, INPUT_QOS)
+        self.create_subscription(Float64MultiArray, "/gato/effort_command", self._on_command, INPUT_QOS)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, DIAGNOSTICS_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
         self.create_service(Trigger, "~/start", self._srv(self.start))
