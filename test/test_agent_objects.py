@@ -57,6 +57,10 @@ def test_agent_node_passes_object_poses_and_does_not_need_the_camera(ros_env) ->
         published = []
         node._cmd_pub = SimpleNamespace(publish=lambda msg: published.append(list(msg.data)))
         node._policy, node._inputs = FakePolicy(), ModelInputs(image=False, objects=True)
+        if hasattr(node, "_layout"):  # what configure sets up from the model's joint names
+            from gato_ros.agent.layout import JointLayout
+
+            node._layout = JointLayout.match(list(JOINT_NAMES), list(JOINT_NAMES))
         node._on_joint_state(JointState(name=list(JOINT_NAMES), position=[0.1] * 8, velocity=[0.0] * 8))
         node._tick()
         assert not published and node._reason == "no object poses received yet"  # like a missing image
