@@ -279,7 +279,9 @@ def part_flood(obs: Observer, proc: subprocess.Popen, env: dict[str, str], secon
                                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert flooder.stdout.readline().strip() == "ready"
-        time.sleep(1.0)  # discovery
+        t_idle = time.monotonic()
+        time.sleep(2.0)  # discovery; also the idle baseline of the output gaps
+        idle = [o for o in obs.since(t_idle)]
         rss0 = rss_mb(proc.pid)
         flooder.stdin.write("go\n")
         flooder.stdin.flush()
@@ -315,6 +317,8 @@ def part_flood(obs: Observer, proc: subprocess.Popen, env: dict[str, str], secon
         "output_rate_hz": (len(window) - 1) / (window[-1][0] - window[0][0]) if len(window) > 1 else 0.0,
         "longest_gap_ms_observed": 1e3 * float(g.max()), "p99_gap_ms_observed": 1e3 * float(np.percentile(g, 99)),
         "longest_gap_ms_node": 1e3 * node_gap,
+        "idle_longest_gap_ms_observed": 1e3 * float(gaps(idle).max()),
+        "idle_output_rate_hz": (len(idle) - 1) / (idle[-1][0] - idle[0][0]) if len(idle) > 1 else 0.0,
         "estop_latency_ms_max": max(lat) if lat else None, "estops": estops,
         "estops_missed": sum(e["latency_ms"] is None for e in estops),
         "rss_mb_before": rss0, "rss_mb_after": rss1, "outputs_within_limits": within_limits(obs.since(t0)),
@@ -323,8 +327,19 @@ def part_flood(obs: Observer, proc: subprocess.Popen, env: dict[str, str], secon
 
 
 def part_restart(obs: Observer, env: dict[str, str], proc: subprocess.Popen) -> tuple[dict[str, Any], subprocess.Popen]:
-    """E-stop latched, safety SIGKILLed and restarted while commands keep coming: it must hold until ~/reset."""
+    """E-stop latched, safety SIGKILLed and restarted while commands keep coming: it must hold until ~/reset.
+    Returns the results and the running safety process (on an exception the restarted one is stopped)."""
+    holder = [proc]
+    try:
+        return _restart(obs, env, holder), holder[0]
+    except BaseException:
+        stop(holder[0])
+        raise
+
+
+def _restart(obs: Observer, env: dict[str, str], holder: list[subprocess.Popen]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    proc = holder[0]
     for label, latched_pub in (("volatile_estop_publisher", False), ("transient_local_estop_publisher", True)):
         obs.reset()
         obs.active()
@@ -337,7 +352,7 @@ def part_restart(obs: Observer, env: dict[str, str], proc: subprocess.Popen) -> 
         obs.first_hold(time.monotonic() - 0.05)
         proc.kill()
         proc.wait()
-        proc = start_safety(env)
+        proc = holder[0] = start_safety(env)
         t_start = time.monotonic()
         obs.wait_for(lambda: obs.since(t_start), 30.0, "output of the restarted node")
         t_first = obs.since(t_start)[0][0]
@@ -364,7 +379,7 @@ def part_restart(obs: Observer, env: dict[str, str], proc: subprocess.Popen) -> 
         if pub is not None:
             pub.publish(obs._Bool(data=False))
             obs.node.destroy_publisher(pub)
-    return out, proc
+    return out
 
 
 def part_implausible(obs: Observer) -> dict[str, Any]:
@@ -469,7 +484,8 @@ def part_sigint_sim(env: dict[str, str], model_dir: Path, tmp: Path) -> dict[str
 
     with GraphMonitor("sigint_probe") as monitor:
         end = time.monotonic() + 240
-        while time.monotonic() < end and monitor.latest("agent").get("_message") != "acting":
+        while time.monotonic() < end and monitor.latest("agent").get("_message") != "acting" \
+                and runner.poll() is None:
             time.sleep(0.2)
         acting = monitor.latest("agent").get("_message") == "acting"
         safety_mode = monitor.latest("safety").get("mode")
@@ -485,6 +501,7 @@ def part_sigint_sim(env: dict[str, str], model_dir: Path, tmp: Path) -> dict[str
     reader.join(timeout=5)
     data = json.loads(summary.read_text()) if summary.is_file() else {}
     return {"agent_was_acting": acting, "safety_mode_before": safety_mode, "runner_exit_code": runner.returncode,
+            "runner_output_tail": lines[-6:],
             "runner_stop_s": took, "exits": data.get("exits", {}),
             "all_by_sigint_exit_0": bool(data.get("exits")) and all(
                 v == "stopped by SIGINT (exit 0)" for v in data.get("exits", {}).values())}
@@ -537,17 +554,17 @@ def main(argv: list[str] | None = None) -> int:
         args.model = tmp_model / "tiny"
         subprocess.run([*CLI, "export", "--random", "tiny", "--out", str(args.model)], check=True, env=env,
                        stdout=subprocess.DEVNULL, timeout=600)
-    print("permuted model ...", flush=True)
-    results["permuted_model"] = part_permuted(args.model)
-    print(json.dumps(results["permuted_model"]), flush=True)
-    print("agent SIGINT with a dead /clock ...", flush=True)
-    results["agent_sigint_dead_clock"] = agent_sigint_dead_clock(env)
-    print(json.dumps(results["agent_sigint_dead_clock"]), flush=True)
     if not args.skip_sim:
         print("sim:=true SIGINT ...", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             results["sigint_sim_graph"] = part_sigint_sim(env, args.model, Path(tmp))
         print(json.dumps(results["sigint_sim_graph"]), flush=True)
+    print("agent SIGINT with a dead /clock ...", flush=True)
+    results["agent_sigint_dead_clock"] = agent_sigint_dead_clock(env)
+    print(json.dumps(results["agent_sigint_dead_clock"]), flush=True)
+    print("permuted model ...", flush=True)  # in-process rclpy contexts: last
+    results["permuted_model"] = part_permuted(args.model)
+    print(json.dumps(results["permuted_model"]), flush=True)
     if tmp_model is not None:
         shutil.rmtree(tmp_model, ignore_errors=True)
     results["machine"]["loadavg_1m_at_end"] = os.getloadavg()[0]
