@@ -488,6 +488,9 @@ def part_sigint_sim(env: dict[str, str], model_dir: Path, tmp: Path) -> dict[str
                 and runner.poll() is None:
             time.sleep(0.2)
         acting = monitor.latest("agent").get("_message") == "acting"
+        end = time.monotonic() + 10
+        while time.monotonic() < end and monitor.latest("safety").get("mode") != "active" and runner.poll() is None:
+            time.sleep(0.1)
         safety_mode = monitor.latest("safety").get("mode")
     time.sleep(2.0)
     t0 = time.monotonic()

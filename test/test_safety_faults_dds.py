@@ -116,11 +116,16 @@ def test_ten_second_flood(safety) -> None:
 
 
 @pytest.mark.slow
-def test_sigint_stops_the_sim_graph(tiny_model: Path, ros_module_env: dict[str, str], tmp_path: Path) -> None:
+def test_sigint_stops_the_sim_graph(tiny_model: Path, ros_module_env: dict[str, str], tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("gato_ros.sim")
-    result = sf.part_sigint_sim(ros_module_env, tiny_model, tmp_path)
+    # a domain of its own: the module's observer still publishes /joint_states (a second driver would be a fault)
+    domain = str(int(ros_module_env["ROS_DOMAIN_ID"]) % 100 + 1)
+    monkeypatch.setenv("ROS_DOMAIN_ID", domain)
+    result = sf.part_sigint_sim(dict(ros_module_env, ROS_DOMAIN_ID=domain), tiny_model, tmp_path)
     print(f"\nSIGINT sim graph: {result}")
     assert result["agent_was_acting"] and result["runner_exit_code"] == 0
+    assert result["safety_mode_before"] == "active"
     assert result["all_by_sigint_exit_0"], result["exits"]
     assert result["runner_stop_s"] < 10.0
     assert np.isfinite(result["runner_stop_s"])
