@@ -63,6 +63,10 @@ def test_runner_brings_up_graph_and_sigint_leaves_nothing(tiny_model: Path, ros_
             nodes = wait_for(lambda: children_of(runner.pid) if len(children_of(runner.pid)) == 2 else None,
                              20.0, "two node processes (safety, agent)")
             wait_for(lambda: monitor.latest("agent").get("_message") == "acting", 120.0, "agent acting")
+            # not in sim the safety node holds until the operator enables it (safe start, docs/SAFETY.md)
+            wait_for(lambda: monitor.latest("safety").get("mode") == "hold", 10.0, "safety holding (safe start)")
+            ok, message = monitor.call_trigger("safety/reset", 10.0)
+            assert ok and "safe-start" in message, message
             wait_for(lambda: monitor.latest("safety").get("mode") == "active", 10.0, "safety active")
             t0 = time.monotonic()
             time.sleep(2.0)
