@@ -19,7 +19,7 @@ import numpy as np
 
 from gato_ros.config import DECODING_MODES
 from gato_ros.observation import OBJECT_STATE_SIZE, PROPRIO_SIZE
-from gato_ros.runtime.errors import InputShapeError, ModelLoadError
+from gato_ros.runtime.errors import ContextOverflowError, InputShapeError, ModelLoadError
 from gato_ros.runtime.kv import KVRunner
 from gato_ros.runtime.model_files import check_graphs, graph_meta, load_config
 from gato_ros.runtime.providers import open_sessions
@@ -167,7 +167,12 @@ class GatoPolicy:
         if self._steps == 0 and instruction:
             blocks.append(self.tokenizer.instruction(instruction))
             self.window.instruction = len(blocks[0])
-        dropped = self.window.evict_to_fraction(len(obs) + self.n_actions, EVICT_FRACTION)
+        try:
+            dropped = self.window.evict_to_fraction(len(obs) + self.n_actions, EVICT_FRACTION)
+        except ContextOverflowError:
+            if self._steps == 0:
+                self.window.instruction = 0  # nothing was prefilled
+            raise
         if dropped:  # the window moved: prefill the kept timesteps again after the pinned prompt + instruction
             for _ in range(dropped):
                 self._history.popleft()
