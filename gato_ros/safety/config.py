@@ -12,8 +12,14 @@ class SafetyConfigError(ValueError):
     """A safety setting is out of range or inconsistent."""
 
 
-def _doc(text: str) -> dict[str, str]:
-    return {"doc": text}
+def _doc(text: str, lo: float | None = None, hi: float | None = None, constraints: str = "") -> dict:
+    """Field metadata: the ROS parameter description, inclusive range and further constraint (ParameterDescriptor)."""
+    meta: dict = {"doc": text}
+    if lo is not None and hi is not None:
+        meta["range"] = (lo, hi)
+    if constraints:
+        meta["constraints"] = constraints
+    return meta
 
 
 @dataclass(frozen=True)
@@ -22,30 +28,38 @@ class SafetyConfig:
 
     robot_description: str = field(default="", metadata=_doc("URDF text (the ROS convention); wins over urdf_path"))
     urdf_path: str = field(default="", metadata=_doc("URDF file; empty = the package URDF"))
-    joint_names: tuple[str, ...] = field(default=JOINT_NAMES, metadata=_doc("order of every effort array"))
-    publish_rate_hz: float = field(default=100.0, metadata=_doc("rate of /effort_controller/commands"))
-    command_timeout_s: float = field(default=0.25, metadata=_doc("hold when the newest command is older"))
-    state_timeout_s: float = field(default=0.25, metadata=_doc("hold when any joint's state is older"))
-    max_effort_rate: float = field(default=800.0, metadata=_doc("torque rate limit of commands, Nm/s"))
-    position_margin_rad: float = field(default=0.15, metadata=_doc("damping zone inside each position limit"))
-    velocity_limit_scale: float = field(default=0.9, metadata=_doc("damp above this fraction of the URDF limit"))
+    joint_names: tuple[str, ...] = field(default=JOINT_NAMES, metadata=_doc("order of every effort array",
+        constraints="non-empty, unique"))
+    publish_rate_hz: float = field(default=100.0, metadata=_doc("rate of /effort_controller/commands", 1.0, 10000.0))
+    command_timeout_s: float = field(default=0.25, metadata=_doc("hold when the newest command is older",
+        0.001, 3600.0))
+    state_timeout_s: float = field(default=0.25, metadata=_doc("hold when any joint's state is older", 0.001, 3600.0))
+    max_effort_rate: float = field(default=800.0, metadata=_doc("torque rate limit of commands, Nm/s", 0.001, 1.0e6))
+    position_margin_rad: float = field(default=0.15, metadata=_doc("damping zone inside each position limit", 0.0, 6.3))
+    velocity_limit_scale: float = field(default=0.9, metadata=_doc("damp above this fraction of the URDF limit",
+        0.001, 1.0))
     limit_damping: tuple[float, ...] = field(
         default=(40.0, 40.0, 20.0, 20.0, 4.0, 4.0, 4.0, 0.0),
-        metadata=_doc("Nm s/rad near position/velocity limits, per joint (gripper entry unused)"),
+        metadata=_doc("Nm s/rad near position/velocity limits, per joint (gripper entry unused)",
+                      constraints="one value >= 0 per joint"),
     )
     hold_damping: tuple[float, ...] = field(
         default=(20.0, 20.0, 10.0, 10.0, 2.0, 2.0, 2.0, 0.0),
-        metadata=_doc("Nm s/rad while holding, per joint (gripper entry unused)"),
+        metadata=_doc("Nm s/rad while holding, per joint (gripper entry unused)",
+                      constraints="one value >= 0 per joint"),
     )
     damping_torque_limit: tuple[float, ...] = field(
         default=(40.0, 40.0, 20.0, 20.0, 4.5, 4.5, 4.5, 0.0),
-        metadata=_doc("bound on every damping torque (hold and limit damping), Nm, per joint"),
+        metadata=_doc("bound on every damping torque (hold and limit damping), Nm, per joint",
+                      constraints="one value >= 0 per joint"),
     )
     plausible_position_margin_rad: float = field(
-        default=0.5, metadata=_doc("a joint position beyond its limit by more than this is implausible (fault)"),
+        default=0.5, metadata=_doc("a joint position beyond its limit by more than this is implausible (fault)",
+                                   0.001, 10.0),
     )
     plausible_velocity_factor: float = field(
-        default=2.0, metadata=_doc("an arm joint speed above this multiple of its URDF velocity limit is implausible"),
+        default=2.0, metadata=_doc("an arm joint speed above this multiple of its URDF velocity limit is implausible",
+                                   1.0, 100.0),
     )
     safe_start: bool = field(default=True, metadata=_doc("after a (re)start, hold until ~/reset"))
     hold_on_invalid_command: bool = field(
@@ -56,7 +70,7 @@ class SafetyConfig:
         default=False, metadata=_doc("add URDF gravity torques (for arms without their own gravity compensation)"),
     )
     latch_faults: bool = field(default=True, metadata=_doc("an internal fault holds until ~/reset"))
-    diagnostics_period_s: float = field(default=1.0, metadata=_doc("period of /diagnostics"))
+    diagnostics_period_s: float = field(default=1.0, metadata=_doc("period of /diagnostics", 0.01, 3600.0))
 
     def __post_init__(self) -> None:
         n = len(self.joint_names)
