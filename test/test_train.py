@@ -104,7 +104,9 @@ def test_schedule_and_config_errors(tmp_path):
 @pytest.mark.slow
 def test_loss_falls_on_demo_data(tmp_path):
     _demos(tmp_path / "demos", n=2, t=4)
-    ckpt = train(_cfg(tmp_path, steps=60, checkpoint_every=60, prompt_prob=0.0, log_every=5), progress=False)
+    # one-hot targets: with HL-Gauss (sigma 32) the loss cannot fall below the target entropy, ~4.9 nats
+    ckpt = train(_cfg(tmp_path, steps=60, checkpoint_every=60, prompt_prob=0.0, log_every=5, action_sigma_bins=0.0),
+                 progress=False)
     rows = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert rows[0]["loss"] > 6.0 and rows[-1]["loss"] < rows[0]["loss"] * 0.6, rows
     assert ckpt.is_file()

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from gato_ros.config import GatoConfig
-from gato_ros.model.gato import CONFIGS, VALUE_START, Gato, load_checkpoint, save_checkpoint
+from gato_ros.model.gato import CONFIGS, VALUE_START, Gato, GatoModelConfig, load_checkpoint, save_checkpoint
 from gato_ros.tokenizer import GatoTokenizer, Modality, collate, read_bins
 from gato_ros.tokenizer.continuous import bin_centres
 from gato_ros.train.config import DatasetConfig, TrainConfig
@@ -124,7 +124,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     device = pick_device(cfg.device)
     ckpt_path = run / "checkpoint.pt"
     gato_config = gato_config_for(cfg)
-    model_cfg = dataclasses.replace(CONFIGS[cfg.model], **cfg.model_overrides)
+    model_cfg = GatoModelConfig.from_dict(gato_config.model)
     tok = GatoTokenizer(gato_config)
     sources = [load_control(d, tok, progress) if d.paths else load_text(d, tok) for d in cfg.datasets]
     mixture = Mixture(sources, cfg.seq_len, cfg.prompt_prob, cfg.prompt_tokens, cfg.seed)
