@@ -28,6 +28,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_generate)
 
+    dg = sub.add_parser("dagger", help="roll a model out and record the expert's action at every state it visits "
+                                       "(DAgger relabelling; resumable)")
+    dg.add_argument("--model", type=Path, required=True, help="model directory (gato.json + ONNX graphs)")
+    dg.add_argument("--out", type=Path, required=True, help="output directory (one episode_<seed> bag per episode)")
+    dg.add_argument("--episodes", type=int, default=100)
+    dg.add_argument("--seed", type=int, default=50_000, help="first seed (keep clear of demo and held-out seeds)")
+    dg.add_argument("--beta", type=float, default=0.0, help="per-step probability of executing the expert's action")
+    dg.add_argument("--cell", choices=("primitive", "real"), default="primitive")
+    dg.add_argument("--object-set", default="rgb_train_random")
+    dg.add_argument("--workers", type=int, default=None, help="parallel processes (default: os.cpu_count())")
+    dg.add_argument("--no-progress", action="store_true")
+    dg.set_defaults(func=_dagger)
+
     ls = sub.add_parser("list", help="one line per demo under ROOT: steps, duration, success, instruction")
     ls.add_argument("root", type=Path, nargs="?", default=Path("demos"))
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -82,6 +95,21 @@ def _generate(args: argparse.Namespace) -> int:
         return _fail(exc)
     ok = sum(bool(r.get("success")) for r in results)
     print(f"wrote {len(results)} demos to {args.out_dir} ({ok} successful)")
+    return 0
+
+
+def _dagger(args: argparse.Namespace) -> int:
+    from gato_ros.demos.dagger import collect_dagger
+
+    if not (args.model / "gato.json").is_file():
+        return _fail(ValueError(f"{args.model} is not a model directory (no gato.json)"))
+    try:
+        summary = collect_dagger(args.model, args.out, args.episodes, args.seed, args.cell, args.object_set,
+                                 args.beta, args.workers, progress=not args.no_progress)
+    except (ValueError, RuntimeError) as exc:
+        return _fail(exc)
+    print(f"{summary['episodes']} relabelled rollouts in {args.out} (rollout success "
+          f"{summary['rollout_success_rate']:.0%}, beta {args.beta})")
     return 0
 
 

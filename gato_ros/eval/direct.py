@@ -126,21 +126,37 @@ def _env(object_set: str) -> Any:
     return _W["envs"][object_set]
 
 
-def run_episode(object_set: str, seed: int) -> DirectEpisode:
-    """One episode in this process (after _init): policy or expert -> SafetyFilter -> StackingEnv."""
+def control_steps(env: Any, obs: Any, act: Any, safety: Any, max_steps: int, render: bool) -> Any:
+    """Drive `env` for `max_steps` control steps: efforts = act(obs), held by the SafetyFilter and re-filtered at its
+    publish rate against fresh joint states, as on the robot. Yields (obs acted on, efforts) after each step."""
+    pub_dt = 1.0 / safety.config.publish_rate_hz
+    ticks = max(1, round(1.0 / env.control_rate_hz / pub_dt))
+    substeps = max(1, round(pub_dt / env.physics_dt))
+    t = 0.0
+    for _ in range(max_steps):
+        efforts = np.asarray(act(obs), dtype=np.float64)
+        safety.command(efforts, t)
+        for k in range(ticks):
+            tk = t + k * pub_dt
+            safety.joint_state(obs.q, obs.qd, tk)
+            out, _, _ = safety.output(tk)
+            env.physics_step(out, substeps)
+        t += ticks * pub_dt
+        yield obs, efforts
+        obs = env.observe(render=render)
+
+
+def start_episode(object_set: str, seed: int) -> tuple[Any, Any, Any, Any, bool]:
+    """In a worker (after _init): (env, first obs, act function, fresh SafetyFilter, whether images are needed)
+    for the policy (or the expert) on `seed`."""
     from gato_ros.agent import ModelInputs
     from gato_ros.observation import proprio_from_joints
     from gato_ros.safety import SafetyFilter
 
     cfg: DirectConfig = _W["cfg"]
     env = _env(object_set)
-    start = time.perf_counter()
     safety = SafetyFilter(env.robot, _W["safety"])
     safety.reset()  # what the runner's ~/reset does before an episode (safe start)
-    pub_dt = 1.0 / safety.config.publish_rate_hz
-    control_dt = 1.0 / env.control_rate_hz
-    ticks = max(1, round(control_dt / pub_dt))
-    substeps = max(1, round(pub_dt / env.physics_dt))
     policy = _W.get("policy")
     inputs = ModelInputs.of(policy.config.tokenizer) if policy is not None else ModelInputs(image=False)
     obs = env.reset(seed=seed)
@@ -155,24 +171,28 @@ def run_episode(object_set: str, seed: int) -> DirectEpisode:
         expert = ScriptedExpert(env, seed)
         expert.reset(obs)
         act = expert.act
+    return env, obs, act, safety, inputs.image
+
+
+def run_episode(object_set: str, seed: int) -> DirectEpisode:
+    """One episode in this process (after _init): policy or expert -> SafetyFilter -> StackingEnv."""
+    cfg: DirectConfig = _W["cfg"]
+    start = time.perf_counter()
+    env, obs, act, safety, render = start_episode(object_set, seed)
+    act_s = 0.0
+
+    def timed(o: Any) -> np.ndarray:
+        nonlocal act_s
+        a0 = time.perf_counter()
+        efforts = act(o)
+        act_s += time.perf_counter() - a0
+        return efforts
+
     flags: list[bool] = []
     stages: list[str] = []
-    act_s = 0.0
-    t = 0.0
-    for _ in range(cfg.max_steps):
-        a0 = time.perf_counter()
-        efforts = np.asarray(act(obs), dtype=np.float64)
-        act_s += time.perf_counter() - a0
-        safety.command(efforts, t)
-        for k in range(ticks):
-            tk = t + k * pub_dt
-            safety.joint_state(obs.q, obs.qd, tk)
-            out, _, _ = safety.output(tk)
-            obs = env.physics_step(out, substeps)
-        t += ticks * pub_dt
+    for _ in control_steps(env, obs, timed, safety, cfg.max_steps, render):
         flags.append(bool(env.success()))
         stages.append(str(env.stage()))
-        obs = env.observe(render=inputs.image)
     step = held_success(flags)
     counts = {k: int(v) for k, v in sorted(safety.counts.items()) if v}
     return DirectEpisode(object_set, seed, step is not None, step, flags[-1],
