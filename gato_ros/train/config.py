@@ -43,7 +43,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     prompt_prob: float = 0.25
     prompt_tokens: int = 256
-    action_sigma_bins: float = 32.0    # HL-Gauss target width over the 1024 action bins; 0 = one-hot (the paper)
+    action_sigma_bins: float = 6.0     # HL-Gauss target width over the 1024 action bins; 0 = one-hot (the paper)
     tokenizer: dict[str, Any] = field(default_factory=dict)  # TokenizerConfig overrides (gato.json `tokenizer`)
     eval_paths: tuple[str, ...] = ()   # held-out demo roots for the action metric (empty: no metric)
     eval_every: int = 0                # steps between held-out action metrics (0: never)
