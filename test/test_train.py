@@ -153,3 +153,19 @@ def test_cli_trains_from_yaml_on_bags(tmp_path, capsys):
     (tmp_path / "e.yaml").write_text(json.dumps(cfg))
     assert main(["train", "--config", str(tmp_path / "e.yaml")]) == 2
     assert "nothing_here does not exist" in capsys.readouterr().err
+
+
+def test_init_checkpoint_starts_from_its_weights_at_step_zero(tmp_path):
+    _demos(tmp_path / "demos")
+    base = train(_cfg(tmp_path, steps=2, checkpoint_every=2), progress=False)
+    start, _, _ = load_checkpoint(base)
+    # lr 0: the fine-tune run must hold exactly the initial weights, with a fresh step count
+    tuned = train(_cfg(tmp_path, steps=1, lr=0.0, run_dir=str(tmp_path / "tune"), init_checkpoint=str(base)),
+                  progress=False)
+    model, _, extra = load_checkpoint(tuned)
+    assert extra["step"] == 1
+    for (name, a), b in zip(model.state_dict().items(), start.state_dict().values()):
+        assert torch.equal(a, b), name
+    with pytest.raises(ValueError, match="does not fit"):
+        train(_cfg(tmp_path, steps=1, run_dir=str(tmp_path / "bad"), init_checkpoint=str(base),
+                   model_overrides={**SMALL, "n_embd": 64}), progress=False)
