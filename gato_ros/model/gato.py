@@ -36,6 +36,7 @@ class GatoModelConfig:
     vocab_size: int = 33026
     max_local_positions: int = 512
     max_action_positions: int = 32  # rows of the action-dimension embedding (8 joints used)
+    smooth_value_init: bool = True  # value-id embeddings start as sinusoids of the value (see Gato._init_values)
     num_pos_bins: int = 128
     patch_size: int = 16
     patch_channels: int = 32
@@ -164,6 +165,8 @@ class Gato(nn.Module):
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
         self.ln_f = nn.LayerNorm(c.n_embd)
         self.apply(self._init)
+        if c.smooth_value_init:
+            self._init_values()
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -171,6 +174,18 @@ class Gato(nn.Module):
             nn.init.normal_(m.weight, std=0.02)
             if isinstance(m, nn.Linear) and m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+    @torch.no_grad()
+    def _init_values(self) -> None:
+        """Start the 1024 value-id embeddings as sinusoids of their bin's value (std 0.02, like the others): nearby
+        bins start alike, so continuous inputs (proprio, object poses) and the tied action head are ordinal from
+        the first step instead of 1024 unrelated vectors, each learned only from the windows that contain it."""
+        v = (torch.arange(NUM_VALUES, dtype=torch.float64) + 0.5) / NUM_VALUES * 2 - 1
+        freqs = torch.logspace(math.log10(0.5), math.log10(128.0), self.config.n_embd // 2, dtype=torch.float64)
+        angle = math.pi * v[:, None] * freqs[None, :]
+        emb = torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)
+        emb = torch.nn.functional.pad(emb, (0, self.config.n_embd - emb.shape[1]))
+        self.wte.weight[VALUE_START:VALUE_START + NUM_VALUES] = (0.02 * emb / emb.std()).to(self.wte.weight.dtype)
 
     def _patch_bins(self, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
         """Position bin of a patch span [lo, hi): uniform sample inside it in training, its centre otherwise."""
