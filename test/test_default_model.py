@@ -1,20 +1,24 @@
-"""The shipped default model loads with its own files and acts within the effort limits."""
+"""The shipped default model loads with its own files and acts within the effort limits, through evictions."""
 
 import numpy as np
 
+from gato_ros.agent import ModelInputs
+from gato_ros.observation import OBJECT_STATE_SIZE, PROPRIO_SIZE
 from gato_ros.paths import models_dir
 from gato_ros.runtime import GatoPolicy
-
-LIMITS = np.array([80, 80, 40, 40, 9, 9, 9, 1.0])
 
 
 def test_default_model_acts():
     policy = GatoPolicy(models_dir() / "default", provider="cpu")
-    assert policy.config.model["name"] == "tiny" and policy.max_context_tokens <= 256
+    limits = np.asarray(policy.config.robot.effort_limit)
+    assert policy.config.model["name"] == "tiny" and "random_init_seed" not in policy.config.model
     assert (models_dir() / "default" / "MODEL_CARD.md").is_file()
+    inputs = ModelInputs.of(policy.config.tokenizer)
     rng = np.random.default_rng(0)
-    for _ in range(8):  # more than a context window's worth of 40-token timesteps: eviction runs too
-        efforts = policy.act(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), rng.normal(size=15) * 0.1,
-                             "stack the red object on the blue object")
-        assert efforts.shape == (8,) and np.all(np.isfinite(efforts)) and np.all(np.abs(efforts) <= LIMITS)
-    assert 0 < policy.context_tokens <= 256
+    for _ in range(12):  # more timesteps than its context holds: eviction and re-prefill run too
+        image = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) if inputs.image else None
+        objects = rng.normal(size=OBJECT_STATE_SIZE) * 0.1 + [0, 0, 0.03, 1, 0, 0, 0] * 3 if inputs.objects else None
+        efforts = policy.act(image, rng.normal(size=PROPRIO_SIZE) * 0.1, "stack the red object on the blue object",
+                             objects=objects)
+        assert efforts.shape == (8,) and np.all(np.isfinite(efforts)) and np.all(np.abs(efforts) <= limits)
+    assert 0 < policy.context_tokens <= policy.max_context_tokens
