@@ -61,7 +61,7 @@ def _parameters(spec: NodeSpec, config_dir: str) -> list:
 
 def _node_actions(spec: NodeSpec, config_dir: str) -> list:
     common = dict(package=PACKAGE, executable=spec.executable, name=spec.name, output="screen",
-                  parameters=_parameters(spec, config_dir), remappings=list(spec.remaps),
+                  parameters=_parameters(spec, config_dir),
                   condition=_condition(spec.condition))
     if not spec.lifecycle:
         return [Node(**common)]

@@ -14,9 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-for _module in ("gato_ros.config", "gato_ros.tokenizer", "gato_ros.observation", "gato_ros.model", "gato_ros.runtime"):
-    pytest.importorskip(_module, reason="needs config, tokenizer, observation (2), model (3), runtime (4)")
-
 from lifecycle_msgs.msg import Transition  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402

@@ -9,13 +9,14 @@ from gato_ros.control import (
     DEFAULT_POSTURE, CartesianImpedanceController, ControlError, ImpedanceGains, Pose, yaw_matrix,
 )
 from gato_ros.control.pose import rotvec_to_matrix
+from gato_ros.robot import RobotModel, default_urdf_path
+from gato_ros.sim.env import StackingEnv
 
-robot_mod = pytest.importorskip("gato_ros.robot", reason="gato_ros.robot (issue 5, robot model) not built yet")
 
 
 @pytest.fixture(scope="module")
 def robot():
-    return robot_mod.RobotModel.from_file(robot_mod.default_urdf_path())
+    return RobotModel.from_file(default_urdf_path())
 
 
 def _q(rng: np.random.Generator) -> np.ndarray:
@@ -87,8 +88,7 @@ def test_bad_input_is_a_clear_error(robot) -> None:
 
 def test_controller_drives_pinch_point_to_target_in_mujoco(robot) -> None:
     """Real MuJoCo cell, 20 Hz torque commands: the pinch point settles within 5 mm / 0.03 rad in 2.5 s."""
-    env_mod = pytest.importorskip("gato_ros.sim.env", reason="StackingEnv (issue 5) not built yet")
-    env = env_mod.StackingEnv(cell="primitive")
+    env = StackingEnv(cell="primitive")
     obs = env.reset(seed=0)
     ctrl = CartesianImpedanceController(robot)
     start = ctrl.pose(obs.q[:7])

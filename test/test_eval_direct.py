@@ -49,7 +49,6 @@ def test_direct_expert_episode(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_direct_random_tiny_model_two_workers(tiny_model: Path, tmp_path: Path) -> None:
-    pytest.importorskip("gato_ros.runtime")
     out = evaluate_direct(DirectConfig(model_dir=tiny_model, episodes=2, max_steps=15, workers=2, out_dir=tmp_path,
                                        progress=False))
     assert [r["seed"] for r in out["episodes_detail"]] == [100_000, 100_001]

@@ -7,7 +7,7 @@ import pytest
 
 from gato_ros.control import yaw_matrix
 
-env_mod = pytest.importorskip("gato_ros.sim.env", reason="StackingEnv (issue 5) not built yet")
+import gato_ros.sim.env as env_mod
 from gato_ros.sim.expert import ExpertError, Phase, ScriptedExpert  # noqa: E402
 
 

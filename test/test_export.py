@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("gato_ros.model.gato", reason="needs the Gato model (issue 3)")
-pytest.importorskip("gato_ros.tokenizer", reason="needs the tokenizer (issue 2)")
 ort = pytest.importorskip("onnxruntime")
 
 from gato_ros.export.build import export_random, random_model  # noqa: E402

@@ -144,8 +144,6 @@ def test_runner_command_line_mirrors_launch_ros(tmp_path: Path) -> None:
     assert files == [str(config_dir() / "agent.yaml"), str(override)]  # overrides last, as in the launch file
     with pytest.raises(RunnerError, match="does not exist"):
         node_command(spec, tmp_path, None)
-    remapped = NodeSpec("x", "agent", (), remaps=(("camera/image_raw", "/cam/rgb"),))
-    assert node_command(remapped, tmp_path, None)[-2:] == ["-r", "camera/image_raw:=/cam/rgb"]
 
 
 def test_cli_options_are_the_launch_arguments() -> None:

@@ -17,8 +17,6 @@ import pytest
 launch_pytest = pytest.importorskip("launch_pytest")
 launch = pytest.importorskip("launch")
 pytest.importorskip("launch_ros")
-for _module in ("gato_ros.config", "gato_ros.tokenizer", "gato_ros.observation", "gato_ros.model", "gato_ros.runtime"):
-    pytest.importorskip(_module, reason="needs config, tokenizer, observation (2), model (3), runtime (4)")
 
 from launch.actions import IncludeLaunchDescription, RegisterEventHandler  # noqa: E402
 from launch.event_handlers import OnProcessExit, OnProcessStart, OnShutdown  # noqa: E402

@@ -1,9 +1,6 @@
 """A teleop episode recorded through EpisodeBagWriter (as the recorder streams it) prompts the agent's policy."""
 
 import numpy as np
-import pytest
-
-pytest.importorskip("gato_ros.runtime", reason="needs the runtime (issue 4)")
 
 from gato_ros.demos.bag import EpisodeBagWriter, read_episode  # noqa: E402
 

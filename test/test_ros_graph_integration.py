@@ -19,11 +19,6 @@ import numpy as np
 import pytest
 import yaml
 
-for _module in ("gato_ros.config", "gato_ros.tokenizer", "gato_ros.observation", "gato_ros.model", "gato_ros.runtime"):
-    pytest.importorskip(_module, reason="needs config, tokenizer, observation (2), model (3), runtime (4)")
-pytest.importorskip("gato_ros.robot", reason="the safety node needs gato_ros.robot (issue 5)")
-pytest.importorskip("gato_ros.sim", reason="the sim node needs gato_ros.sim (issue 5)")
-
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 

@@ -333,8 +333,9 @@ def test_params_file_and_robot_description(ros_env: dict[str, str], tmp_path: Pa
     """The node starts from config/safety.yaml plus the URDF as robot_description text (as a launch passes it)."""
     import yaml
 
-    robot = pytest.importorskip("gato_ros.robot")
-    urdf = Path(robot.default_urdf_path()).read_text()
+    from gato_ros.robot import default_urdf_path
+
+    urdf = Path(default_urdf_path()).read_text()
     extra = tmp_path / "robot_description.yaml"
     extra.write_text(yaml.safe_dump({"safety": {"ros__parameters": {"robot_description": urdf}}}))
     args = [sys.executable, "-m", "gato_ros.nodes.safety", "--ros-args", "--params-file",
@@ -376,7 +377,6 @@ def test_shutdown_leaves_zero_arm_torques(ros_env: dict[str, str], sig: int) -> 
 def test_in_sim_velocity_limit_and_hold_bring_the_arm_to_rest(ros_env: dict[str, str]) -> None:
     """Sim + safety: full wrist torque spins j6 up to ~0.9 rad/s unbraked (measured); with the braking threshold
     set to 10 % of its 4.545 rad/s limit, safety keeps it near 0.45 rad/s, then holds the arm still."""
-    pytest.importorskip("gato_ros.sim")
     sim = subprocess.Popen([sys.executable, "-m", "gato_ros.nodes.sim", "--ros-args", "-p", "image_width:=32",
                             "-p", "image_height:=32"], env=ros_env, cwd=ROOT, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)

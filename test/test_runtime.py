@@ -9,10 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("gato_ros.model.gato", reason="needs the Gato model (issue 3)")
-pytest.importorskip("gato_ros.tokenizer", reason="needs the tokenizer (issue 2)")
-pytest.importorskip("gato_ros.config", reason="needs gato_ros.config (issue 2)")
-
 from gato_ros.episode import Episode  # noqa: E402
 from gato_ros.export.build import export_random, random_model  # noqa: E402
 from gato_ros.runtime import (  # noqa: E402

@@ -7,9 +7,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("gato_ros.model.gato", reason="needs the Gato model (issue 3)")
-pytest.importorskip("gato_ros.tokenizer", reason="needs the tokenizer (issue 2)")
-
 from gato_ros.runtime.bandwidth import (  # noqa: E402
     measure_bandwidth, measure_gemm_flops, pass_flops, roofline_step_s, step_bound_s, streamed_weight_bytes,
 )

@@ -332,8 +332,9 @@ def test_package_config_file_matches_dataclass_defaults() -> None:
 
 
 def test_filter_with_package_urdf() -> None:
-    robot_mod = pytest.importorskip("gato_ros.robot")
-    robot = robot_mod.RobotModel.from_file(robot_mod.default_urdf_path())
+    from gato_ros.robot import RobotModel, default_urdf_path
+
+    robot = RobotModel.from_file(default_urdf_path())
     f = SafetyFilter(robot, SafetyConfig(add_gravity_compensation=True))
     np.testing.assert_allclose(f.limits.effort, EFFORT)
     np.testing.assert_allclose(f.limits.position[:7], POS[:7], atol=1e-3)

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("rclpy")
-pytest.importorskip("gato_ros.robot")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import safety_faults as sf  # noqa: E402
@@ -118,7 +117,6 @@ def test_ten_second_flood(safety) -> None:
 @pytest.mark.slow
 def test_sigint_stops_the_sim_graph(tiny_model: Path, ros_module_env: dict[str, str], tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("gato_ros.sim")
     # a domain of its own: the module's observer still publishes /joint_states (a second driver would be a fault)
     domain = str(int(ros_module_env["ROS_DOMAIN_ID"]) % 100 + 1)
     monkeypatch.setenv("ROS_DOMAIN_ID", domain)

@@ -43,7 +43,7 @@ def test_implausible_velocity_is_a_fault_and_never_full_torque(speed: float) -> 
     qd[0], qd[4] = speed, speed
     assert f.joint_state(np.zeros(8), qd, 0.01) is False
     out, mode, _ = f.output(0.01)
-    assert mode is Mode.FAULT and "implausible" not in out  # noqa: the mode carries it
+    assert mode is Mode.FAULT and "implausible" not in out  # the mode carries it
     assert np.all(np.abs(out[:7]) <= DAMP_LIMIT[:7] + 1e-12)  # was -80 Nm on j0 and -9 Nm on j4
     assert f.counts["implausible_joint_state"] == 1 and "right_j0" in f.last_reason
     # while e-stopped too: still refused and counted (it used to pass silently)

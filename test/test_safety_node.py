@@ -64,7 +64,6 @@ def test_diagnostic_status_levels(context: Context) -> None:
 
 
 def test_internal_exception_holds_and_publishing_goes_on(context: Context) -> None:
-    pytest.importorskip("gato_ros.robot")
     from gato_ros.nodes.safety import SafetyNode
 
     node = SafetyNode(context=context)

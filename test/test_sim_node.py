@@ -66,7 +66,6 @@ def test_package_config_matches_defaults() -> None:
 
 @pytest.mark.ros
 def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> None:
-    pytest.importorskip("gato_ros.sim")
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.context import Context

@@ -16,13 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gato-ros", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"gato_ros.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"gato_ros.cli.{name}":
-                continue  # subcommand not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"gato_ros.cli.{name}").register(sub)
     return parser
 
 

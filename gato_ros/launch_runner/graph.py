@@ -1,6 +1,6 @@
 """One declarative description of the stacking node graph, read by launch/stacking.launch.py and by the runner.
 
-Nodes, executables, parameter files (config/*.yaml), parameters set from launch arguments, remaps and start
+Nodes, executables, parameter files (config/*.yaml), parameters set from launch arguments and start
 conditions live here only, so `ros2 launch gato_ros stacking.launch.py` and `gato-ros run stacking` cannot drift.
 """
 
@@ -51,13 +51,12 @@ class Condition:
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One node of the graph: executable of package gato_ros, parameter files under config/, remaps, condition."""
+    """One node of the graph: executable of package gato_ros, parameter files under config/, condition."""
 
     name: str
     executable: str
     param_files: tuple[str, ...]
     arg_params: tuple[ArgParam, ...] = ()
-    remaps: tuple[tuple[str, str], ...] = ()
     condition: Condition | None = None
     lifecycle: bool = False  # configure + activate right after start
     sim_time: bool = True    # takes use_sim_time (the sim itself owns /clock and runs on wall time)

@@ -15,6 +15,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 from std_srvs.srv import Trigger
 
+from gato_ros.launch_runner.errors import RunnerError
 from gato_ros.nodes.common import DIAGNOSTICS_QOS, diagnostic_values, level_int
 
 TRUE_VALUES = ("true", "1", "yes")
@@ -141,8 +142,6 @@ class GraphMonitor:
     def bring_up(self, node_name: str, timeout_s: float, stop_event: threading.Event,
                  check: Callable[[], None]) -> None:
         """configure then activate a lifecycle node, like the launch file's event handlers."""
-        from gato_ros.launch_runner.runner import RunnerError
-
         deadline = time.monotonic() + timeout_s
         while True:  # wait for the node's lifecycle services (its process may still be importing)
             check()

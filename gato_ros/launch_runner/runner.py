@@ -21,15 +21,12 @@ from typing import Any, Mapping
 import yaml
 
 from gato_ros.launch_runner.graph import STACKING, GraphSpec, NodeSpec, as_bool, node_parameters
+from gato_ros.launch_runner.errors import RunnerError
 from gato_ros.launch_runner.processes import ProcessSet
 
 
 #: A node's diagnostics older than this are reported as stale in the summary.
 STALE_AFTER_S = 3.0
-
-
-class RunnerError(RuntimeError):
-    """The graph could not be started (missing parameter file, lifecycle transition refused, ...)."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +135,7 @@ def write_overrides(spec: NodeSpec, values: Mapping[str, str], folder: Path) -> 
 
 def node_command(spec: NodeSpec, config_dir: Path, override_file: Path | None,
                  python: str = sys.executable) -> list[str]:
-    """The command line that starts `spec` like launch_ros does: node name, parameter files, overrides, remaps."""
+    """The command line that starts `spec` like launch_ros does: node name, parameter files, overrides."""
     cmd = [python, "-m", spec.module, "--ros-args", "-r", f"__node:={spec.name}"]
     for name in spec.param_files:
         path = config_dir / name
@@ -147,8 +144,6 @@ def node_command(spec: NodeSpec, config_dir: Path, override_file: Path | None,
         cmd += ["--params-file", str(path)]
     if override_file is not None:
         cmd += ["--params-file", str(override_file)]
-    for src, dst in spec.remaps:
-        cmd += ["-r", f"{src}:={dst}"]
     return cmd
 
 

@@ -272,7 +272,7 @@ class KVRunner:
         if self.length + 1 > self.capacity:
             raise ContextOverflowError(f"the cache is full ({self.capacity} tokens)")
         self._token[0, 0], self._local_pos[0, 0], self._past_len[()] = token_id, local_pos, self.length
-        binding, host_new = self._decode_binding, None
+        binding = self._decode_binding
         if binding is None or not isinstance(self.buffers, NumpyBuffers):
             binding = self.decode_sess.io_binding()
             binding.bind_input("token", "cpu", 0, np.int64, [1, 1], self._token.ctypes.data)
@@ -302,14 +302,4 @@ class KVRunner:
             np.ascontiguousarray(v[:, :, :, self.slots.slots])
 
 
-def graph_inputs(sess: ort.InferenceSession) -> dict[str, list]:
-    """Input name -> shape (ints or symbolic names) of a session."""
-    return {i.name: list(i.shape) for i in sess.get_inputs()}
-
-
-def graph_outputs(sess: ort.InferenceSession) -> dict[str, list]:
-    return {o.name: list(o.shape) for o in sess.get_outputs()}
-
-
-__all__ = ["KVRunner", "CacheSlots", "NumpyBuffers", "OrtValueBuffers", "block_inputs", "graph_inputs",
-           "graph_outputs"]
+__all__ = ["KVRunner", "CacheSlots", "NumpyBuffers", "OrtValueBuffers", "block_inputs"]

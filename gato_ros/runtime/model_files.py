@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,7 +97,3 @@ def check_graphs(meta: GraphMeta, prefill: ort.InferenceSession, decode: ort.Inf
             raise ModelLoadError(f"{model_dir}/{getattr(meta, label)} returns {logits[-1]} logits but gato.json "
                                  f"says action_vocab_size={meta.action_vocab_size}")
 
-
-def read_json(path: Path) -> dict:
-    """Raw gato.json (tests and tools that edit it)."""
-    return json.loads(Path(path).read_text())

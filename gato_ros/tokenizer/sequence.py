@@ -172,10 +172,3 @@ def collate(seqs: list[TokenSequence], length: int | None = None, pad_id: int = 
                 out[f][i, :n] = getattr(s, f)
     return {k: torch.from_numpy(v) for k, v in out.items()}
 
-
-def __getattr__(name: str):  # ARCHITECTURE.md lists GatoTokenizer here; it lives in gato.py (no import cycle)
-    if name == "GatoTokenizer":
-        from gato_ros.tokenizer.gato import GatoTokenizer
-
-        return GatoTokenizer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
