@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gato_ros import JOINT_NAMES
+from gato_ros.interfaces import JOINT_NAMES
 
 FORMAT_VERSION = 2  # 2: object_state/use_image/action_positions/decoding, gripper action_scale 2, effort_limit
 DECODING_MODES = ("argmax", "expected", "median")  # how an action value is read from its 1024-bin distribution
+PROVIDERS = ("auto", "cpu", "cuda")  # ONNX Runtime execution providers a model runs on (auto: CUDA if it works)
 
 
 class ConfigError(ValueError):

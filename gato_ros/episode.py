@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gato_ros import JOINT_NAMES
-from gato_ros.observation import OBJECT_STATE_SIZE
+from gato_ros.interfaces import JOINT_NAMES, OBJECT_STATE_SIZE
 
 
 @dataclass

@@ -1,9 +1,14 @@
-"""The generated parts of docs/INTERFACES.md: node parameter tables (from the config dataclasses) and launch arguments.
+"""The ROS interfaces of gato_ros, each defined once: joint and observation layout, topic names, QoS profiles, the
+one `sensor_msgs/Image` decoder, and the generator of docs/INTERFACES.md.
 
-`python -m gato_ros.interfaces` rewrites the generated blocks of docs/INTERFACES.md; `--check` exits 1 when they are
-stale (test/test_interfaces_doc.py runs the same check). The config dataclasses are the one source: each field's
-metadata "doc" is its description and "range" (lo, hi) its inclusive range, the same text and range that
-`ros2 param describe` shows (gato_ros.nodes.common.parameter_descriptor).
+Every node, the demo bags, the runner and the tests import these names; nothing else spells a topic or a QoS.
+Importing this module needs neither rclpy nor a ROS install (`Qos.profile()` imports rclpy when called).
+
+`python -m gato_ros.interfaces` rewrites the generated blocks of docs/INTERFACES.md (QoS profiles, topics, node
+parameters, launch arguments); `--check` exits 1 when they are stale (test/test_interfaces_doc.py runs the same
+check). The config dataclasses are the one source of the parameters: each field's metadata "doc" is its
+description and "range" (lo, hi) its inclusive range, the same text and range that `ros2 param describe` shows
+(gato_ros.nodes.common.parameter_descriptor).
 """
 
 from __future__ import annotations
@@ -13,18 +18,142 @@ import dataclasses
 import importlib
 import sys
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gato_ros.launch_runner.graph import STACKING
+import numpy as np
+
+# ----------------------------------------------------------------------------- robot and observation layout
+
+#: Controlled joints: the order of every effort array, joint-state reordering and the model's actions.
+ARM_JOINTS: tuple[str, ...] = tuple(f"right_j{i}" for i in range(7))
+GRIPPER_JOINT: str = "gripper_joint"
+JOINT_NAMES: tuple[str, ...] = ARM_JOINTS + (GRIPPER_JOINT,)
+#: Proprioception: arm positions (7), arm velocities (7), gripper position (1) (gato_ros.observation builds it).
+PROPRIO_SIZE = 2 * len(ARM_JOINTS) + 1
+#: Object state (a diagnostic observation): per object, in this order, position (3) + quaternion wxyz (4).
+OBJECT_COLORS: tuple[str, ...] = ("red", "green", "blue")
+OBJECT_STATE_SIZE = 7 * len(OBJECT_COLORS)
+
+# ----------------------------------------------------------------------------- topics
+
+CAMERA_TOPIC = "/camera/image_raw"  # sensor_msgs/Image, rgb8 (bgr8 accepted)
+CAMERA_INFO_TOPIC = "/camera/camera_info"
+JOINT_STATES_TOPIC = "/joint_states"
+COMMAND_TOPIC = "/gato/effort_command"  # Float64MultiArray: JOINT_NAMES efforts from the agent or teleop
+EFFORT_OUTPUT_TOPIC = "/effort_controller/commands"  # the safety node's filtered efforts (ros2_control)
+ESTOP_TOPIC = "/gato/estop"  # std_msgs/Bool
+INSTRUCTION_TOPIC = "/gato/instruction"  # std_msgs/String (demo bags)
+OUTCOME_TOPIC = "/gato/outcome"  # std_msgs/String, JSON {"success": bool, ...} (demo bags)
+#: geometry_msgs/PoseArray in frame OBJECT_POSES_FRAME, poses in OBJECT_COLORS order.
+OBJECT_POSES_TOPIC = "/sim/object_poses"
+OBJECT_POSES_FRAME = "world"
+CLOCK_TOPIC = "/clock"
+DIAGNOSTICS_TOPIC = "/diagnostics"
+TELEOP_TWIST_TOPIC = "/teleop/twist"  # geometry_msgs/Twist, pinch-point velocity in the robot base frame
+TELEOP_GRIPPER_TOPIC = "/teleop/gripper"  # std_msgs/Float64, 0 open .. 1 closed
+
+# ----------------------------------------------------------------------------- QoS
+
+
+@dataclass(frozen=True)
+class Qos:
+    """A QoS profile as data (history is always keep-last); `profile()` builds the rclpy QoSProfile."""
+
+    depth: int
+    reliable: bool
+    transient_local: bool = False
+    note: str = ""
+
+    def profile(self) -> Any:
+        from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.depth,
+                          reliability=ReliabilityPolicy.RELIABLE if self.reliable else ReliabilityPolicy.BEST_EFFORT,
+                          durability=DurabilityPolicy.TRANSIENT_LOCAL if self.transient_local
+                          else DurabilityPolicy.VOLATILE)
+
+
+#: Images and other high-rate sensor streams: rclpy's qos_profile_sensor_data.
+SENSOR_QOS = Qos(5, reliable=False, note="the ROS sensor-data profile")
+#: Commands: reliable, only the newest (a stale command is worse than a lost one).
+COMMAND_QOS = Qos(1, reliable=True)
+#: Joint states (sim publisher) and object poses: reliable, small queue.
+STATE_QOS = Qos(5, reliable=True)
+#: Latched one-shot topics: late joiners still get the last message.
+LATCHED_QOS = Qos(1, reliable=True, transient_local=True)
+#: Subscriptions that must accept any publisher: best effort matches reliable and best-effort senders alike.
+ANY_PUBLISHER_QOS = Qos(10, reliable=False, note="matches reliable and best-effort publishers")
+#: Diagnostics: reliable, default depth (diagnostic_aggregator convention).
+DIAGNOSTICS_QOS = Qos(10, reliable=True)
+#: /clock from the sim.
+CLOCK_QOS = Qos(1, reliable=False)
+#: The safety output: ros2_control's JointGroupEffortController subscribes with the default (reliable) QoS.
+OUTPUT_QOS = Qos(10, reliable=True, note="ros2_control's default")
+#: Safety's command intake: any publisher; the newest INTAKE_PER_TICK are kept (DDS drops older ones of a flood).
+INTAKE_PER_TICK = 10
+COMMAND_INTAKE_QOS = Qos(INTAKE_PER_TICK, reliable=False, note="newest wins")
+#: Safety's e-stop: one subscription per QoS family, so every publisher matches one (best effort matches any
+#: reliability; transient-local also gets a latched e-stop published before safety started).
+ESTOP_QOS_FAMILIES = (Qos(10, reliable=False), Qos(10, reliable=True), LATCHED_QOS)
+ESTOP_QOS = ESTOP_QOS_FAMILIES[1]  # what an e-stop publisher should use (reliable); any other matches too
+#: The recorder's inputs: best effort, deep enough for 100 Hz joint states between executor turns.
+RECORDER_INPUT_QOS = Qos(50, reliable=False)
+#: name -> profile, for docs/INTERFACES.md
+QOS_PROFILES: dict[str, Qos] = {
+    "SENSOR_QOS": SENSOR_QOS, "COMMAND_QOS": COMMAND_QOS, "STATE_QOS": STATE_QOS, "LATCHED_QOS": LATCHED_QOS,
+    "ANY_PUBLISHER_QOS": ANY_PUBLISHER_QOS, "DIAGNOSTICS_QOS": DIAGNOSTICS_QOS, "CLOCK_QOS": CLOCK_QOS,
+    "OUTPUT_QOS": OUTPUT_QOS, "COMMAND_INTAKE_QOS": COMMAND_INTAKE_QOS,
+    **{f"ESTOP_QOS_FAMILIES[{i}]": q for i, q in enumerate(ESTOP_QOS_FAMILIES)},
+    "RECORDER_INPUT_QOS": RECORDER_INPUT_QOS,
+}
+
+#: How a boolean launch argument or diagnostic value is spelled (launch's IfCondition reads the same words).
+TRUE_WORDS = ("true", "1")
+FALSE_WORDS = ("false", "0")
+
+# ----------------------------------------------------------------------------- images
+
+IMAGE_ENCODINGS = ("rgb8", "bgr8")
+
+
+class ImageFormatError(ValueError):
+    """An image message cannot be turned into an RGB frame (encoding, sizes or data length)."""
+
+
+def image_msg_to_rgb(msg: Any) -> np.ndarray:
+    """sensor_msgs/Image (rclpy or rosbags; rgb8 or bgr8, any row padding) -> a new HxWx3 uint8 RGB array.
+
+    The frame keeps its size: cropping and resizing to the model's input is the tokenizer's alone
+    (gato_ros.tokenizer.image.preprocess_image), the same for the agent, the recorder and training.
+    """
+    encoding, height, width, step = msg.encoding, int(msg.height), int(msg.width), int(msg.step)
+    if encoding not in IMAGE_ENCODINGS:
+        raise ImageFormatError(f"unsupported image encoding {encoding!r}; expected one of {IMAGE_ENCODINGS}")
+    if height <= 0 or width <= 0:
+        raise ImageFormatError(f"image has no pixels ({width}x{height})")
+    if step < 3 * width:
+        raise ImageFormatError(f"step {step} is smaller than 3 * width = {3 * width}")
+    buf = np.frombuffer(msg.data, dtype=np.uint8)
+    if buf.size != step * height:
+        raise ImageFormatError(f"image data has {buf.size} bytes, expected step*height = {step}*{height} = "
+                               f"{step * height}")
+    img = buf.reshape(height, step)[:, : 3 * width].reshape(height, width, 3)
+    out = np.empty((height, width, 3), np.uint8)
+    out[...] = img[:, :, ::-1] if encoding == "bgr8" else img
+    return out
+
+
+# ----------------------------------------------------------------------------- docs/INTERFACES.md
 
 #: node name -> "module:ConfigClass" whose fields are that node's ROS parameters (declare_dataclass_parameters)
 NODE_CONFIGS: dict[str, str] = {
     "agent": "gato_ros.agent.config:AgentConfig",
     "safety": "gato_ros.safety.config:SafetyConfig",
-    "sim": "gato_ros.nodes.sim:SimConfig",
-    "teleop": "gato_ros.teleop.control:TeleopConfig",
-    "recorder": "gato_ros.nodes.recorder:RecorderConfig",
+    "sim": "gato_ros.sim.config:SimConfig",
+    "teleop": "gato_ros.teleop.config:TeleopConfig",
+    "recorder": "gato_ros.recorder.config:RecorderConfig",
 }
 DOC = Path(__file__).resolve().parent.parent / "docs" / "INTERFACES.md"
 BEGIN = "<!-- BEGIN GENERATED {name}: python -m gato_ros.interfaces -->"
@@ -87,7 +216,18 @@ def parameter_tables() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def qos_table() -> str:
+    out = ["| name (gato_ros.interfaces) | reliability | durability | history / depth |", "|---|---|---|---|"]
+    for name, q in QOS_PROFILES.items():
+        reliability = ("reliable" if q.reliable else "best effort") + (f" ({q.note})" if q.note else "")
+        durability = "transient local" if q.transient_local else "volatile"
+        out.append(f"| `{name}` | {reliability} | {durability} | keep last {q.depth} |")
+    return "\n".join(out) + "\n"
+
+
 def launch_arguments_table() -> str:
+    from gato_ros.launch_runner.graph import STACKING
+
     out = ["| argument | default | description |", "|---|---|---|"]
     for arg in STACKING.args:
         default = f"value of `{arg.default_from}`" if arg.default_from else _value(arg.default)
@@ -96,7 +236,7 @@ def launch_arguments_table() -> str:
 
 
 def blocks() -> dict[str, str]:
-    return {"parameters": parameter_tables(), "launch-arguments": launch_arguments_table()}
+    return {"qos": qos_table(), "parameters": parameter_tables(), "launch-arguments": launch_arguments_table()}
 
 
 def render(text: str) -> str:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-PROPRIO_SIZE = 15  # arm positions (7), arm velocities (7), gripper position (1)
+from gato_ros.interfaces import OBJECT_COLORS, PROPRIO_SIZE
+
+__all__ = ["JointNameError", "object_state_from_pose_array", "object_state_from_poses", "proprio_from_joints",
+           "reorder_joint_state"]
 
 
 class JointNameError(ValueError):
@@ -28,13 +32,10 @@ def proprio_from_joints(positions: Sequence[float], velocities: Sequence[float])
     """[q_arm(7), qd_arm(7), gripper position(1)] from 8-joint positions and velocities in joint_names order."""
     q = np.asarray(positions, dtype=np.float64).reshape(-1)
     qd = np.asarray(velocities, dtype=np.float64).reshape(-1)
-    if q.shape != (8,) or qd.shape != (8,):
-        raise ValueError(f"expected 8 joint positions and velocities, got {q.shape} and {qd.shape}")
-    return np.concatenate([q[:7], qd[:7], q[7:8]])
-
-
-OBJECT_COLORS: tuple[str, ...] = ("red", "green", "blue")
-OBJECT_STATE_SIZE = 7 * len(OBJECT_COLORS)  # per object: position (3, m, world frame) + quaternion wxyz (4)
+    arm = PROPRIO_SIZE // 2
+    if q.shape != (arm + 1,) or qd.shape != (arm + 1,):
+        raise ValueError(f"expected {arm + 1} joint positions and velocities, got {q.shape} and {qd.shape}")
+    return np.concatenate([q[:arm], qd[:arm], q[arm:]])
 
 
 def object_state_from_poses(poses: dict[str, tuple[Sequence[float], Sequence[float]]]) -> np.ndarray:
@@ -56,3 +57,14 @@ def object_state_from_poses(poses: dict[str, tuple[Sequence[float], Sequence[flo
         quat = quat / norm
         out.append(np.concatenate([pos, -quat if quat[0] < 0 else quat]))
     return np.concatenate(out)
+
+
+def object_state_from_pose_array(msg: Any) -> np.ndarray:
+    """[21] from a geometry_msgs/PoseArray (rosbags or rclpy message) with the poses in OBJECT_COLORS order."""
+    if len(msg.poses) != len(OBJECT_COLORS):
+        raise ValueError(f"object pose array has {len(msg.poses)} poses, expected {len(OBJECT_COLORS)} "
+                         f"({', '.join(OBJECT_COLORS)})")
+    return object_state_from_poses({
+        c: ((p.position.x, p.position.y, p.position.z), (p.orientation.w, p.orientation.x, p.orientation.y,
+                                                          p.orientation.z))
+        for c, p in zip(OBJECT_COLORS, msg.poses)})

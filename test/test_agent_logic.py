@@ -1,68 +1,16 @@
-"""Pure logic of the agent: image conversion, staleness, episode clock, latency stats, config, model lookup."""
+"""Pure logic of the agent: staleness, episode clock, latency stats, config, model lookup."""
 
 from __future__ import annotations
 
 import json
 import math
 
-import numpy as np
 import pytest
 
 from gato_ros.agent import (
-    AgentConfig, AgentConfigError, EpisodeClock, ImageFormatError, InputAge, LatencyStats, ModelDirError,
-    image_to_rgb, resolve_model_dir, stale_reason,
+    AgentConfig, AgentConfigError, EpisodeClock, InputAge, LatencyStats, ModelDirError, resolve_model_dir, stale_reason,
 )
 from gato_ros.paths import config_dir
-
-
-def _frame(h: int, w: int) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    return rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
-
-
-def test_rgb8_same_size_is_identity() -> None:
-    img = _frame(64, 64)
-    out = image_to_rgb("rgb8", 64, 64, 64 * 3, img.tobytes(), (64, 64))
-    np.testing.assert_array_equal(out, img)
-
-
-def test_bgr8_is_swapped_to_rgb() -> None:
-    img = _frame(8, 10)
-    out = image_to_rgb("bgr8", 8, 10, 30, img[:, :, ::-1].tobytes(), (8, 10))
-    np.testing.assert_array_equal(out, img)
-
-
-def test_row_padding_is_dropped() -> None:
-    img = _frame(4, 5)
-    padded = np.zeros((4, 20), np.uint8)
-    padded[:, :15] = img.reshape(4, 15)
-    out = image_to_rgb("rgb8", 4, 5, 20, padded.tobytes(), (4, 5))
-    np.testing.assert_array_equal(out, img)
-
-
-def test_resize_to_model_size_keeps_uniform_colour() -> None:
-    img = np.full((120, 160, 3), (200, 10, 30), np.uint8)
-    out = image_to_rgb("rgb8", 120, 160, 480, img.tobytes(), (64, 80))
-    assert out.shape == (64, 80, 3) and out.dtype == np.uint8
-    assert np.all(out == np.array([200, 10, 30], np.uint8))
-
-
-def test_resize_halves_a_block_pattern() -> None:
-    img = np.zeros((4, 4, 3), np.uint8)
-    img[:2, :2] = 255  # top-left block white
-    out = image_to_rgb("rgb8", 4, 4, 12, img.tobytes(), (2, 2))
-    assert out[0, 0].tolist() == [255, 255, 255] and out[1, 1].tolist() == [0, 0, 0]
-
-
-@pytest.mark.parametrize("encoding,h,w,step,nbytes,match", [
-    ("mono8", 4, 4, 12, 48, "encoding"),
-    ("rgb8", 4, 4, 12, 47, "bytes"),
-    ("rgb8", 4, 4, 8, 32, "step"),
-    ("rgb8", 0, 4, 12, 0, "no pixels"),
-])
-def test_malformed_images_raise_clear_errors(encoding, h, w, step, nbytes, match) -> None:
-    with pytest.raises(ImageFormatError, match=match):
-        image_to_rgb(encoding, h, w, step, bytes(nbytes), (4, 4))
 
 
 def test_stale_reason() -> None:

@@ -45,10 +45,11 @@ def test_agent_node_passes_object_poses_and_does_not_need_the_camera(ros_env) ->
     from rclpy.context import Context
     from sensor_msgs.msg import JointState
 
-    from gato_ros import JOINT_NAMES
+    from gato_ros.interfaces import JOINT_NAMES
     from gato_ros.nodes.agent import AgentNode
     from gato_ros.nodes.sim import pose_array
-    from gato_ros.observation import OBJECT_COLORS, object_state_from_poses
+    from gato_ros.interfaces import OBJECT_COLORS
+    from gato_ros.observation import object_state_from_poses
 
     context = Context()
     rclpy.init(context=context)

@@ -121,7 +121,8 @@ def test_killed_writer_leaves_a_recoverable_bag(tmp_path, flush):
 
 
 def _object_state(t: int, seed: int = 5) -> np.ndarray:
-    from gato_ros.observation import OBJECT_COLORS, object_state_from_poses
+    from gato_ros.interfaces import OBJECT_COLORS
+    from gato_ros.observation import object_state_from_poses
 
     rng = np.random.default_rng(seed)
     return np.stack([object_state_from_poses({c: (rng.normal(size=3), rng.normal(size=4)) for c in OBJECT_COLORS})
@@ -129,7 +130,7 @@ def _object_state(t: int, seed: int = 5) -> np.ndarray:
 
 
 def test_object_state_round_trip_and_old_bags_read_as_none(tmp_path):
-    from gato_ros.demos.bag import OBJECT_POSES_TOPIC
+    from gato_ros.interfaces import OBJECT_POSES_TOPIC
 
     ep = _episode(6)
     ep.object_state = _object_state(6)
@@ -147,7 +148,7 @@ def test_object_state_round_trip_and_old_bags_read_as_none(tmp_path):
 
 
 def test_object_poses_align_like_joint_states(tmp_path):
-    from gato_ros.observation import OBJECT_COLORS
+    from gato_ros.interfaces import OBJECT_COLORS
 
     rows = _object_state(3)
     with EpisodeBagWriter(tmp_path / "e", "x") as w:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gato_ros import JOINT_NAMES
+from gato_ros.interfaces import JOINT_NAMES
 from gato_ros.config import ConfigError, GatoConfig, RobotConfig, TokenizerConfig, VocabConfig, default_config
 
 

@@ -25,7 +25,7 @@ from lifecycle_msgs.msg import State  # noqa: E402
 from lifecycle_msgs.srv import GetState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 
-from gato_ros.nodes.common import COMMAND_QOS  # noqa: E402
+from gato_ros.interfaces import COMMAND_QOS  # noqa: E402
 
 from gato_ros.launch_runner.monitor import GraphMonitor  # noqa: E402
 from gato_ros.paths import launch_dir  # noqa: E402
@@ -126,7 +126,7 @@ def test_launch_sim_runs_and_sigint_stops_every_process_cleanly(lifecycle_record
         monitor.node.create_subscription(Float64MultiArray, "/effort_controller/commands",
                                          lambda m: safety_out.append(time.monotonic()), 10)
         monitor.node.create_subscription(Float64MultiArray, "/gato/effort_command",
-                                         lambda m: agent_out.append(time.monotonic()), COMMAND_QOS)
+                                         lambda m: agent_out.append(time.monotonic()), COMMAND_QOS.profile())
         end = time.monotonic() + 120.0
         state = None
         while time.monotonic() < end:

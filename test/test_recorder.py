@@ -27,9 +27,9 @@ from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_msgs.msg import Float64, Float64MultiArray  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from gato_ros import JOINT_NAMES  # noqa: E402
+from gato_ros.interfaces import JOINT_NAMES  # noqa: E402
 from gato_ros.demos.bag import list_episodes, read_episode, read_outcome  # noqa: E402
-from gato_ros.nodes.recorder import SimEpisode, decide_outcome, episode_dir, parse_sim_diagnostics  # noqa: E402
+from gato_ros.recorder import SimEpisode, decide_outcome, episode_dir, parse_sim_diagnostics  # noqa: E402
 
 pytestmark = pytest.mark.ros
 RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -326,7 +326,8 @@ def test_recorder_records_object_poses(ros_env, tmp_path):
 
     from gato_ros.nodes.recorder import RecorderNode
     from gato_ros.nodes.sim import pose_array
-    from gato_ros.observation import OBJECT_COLORS, object_state_from_poses
+    from gato_ros.interfaces import OBJECT_COLORS
+    from gato_ros.observation import object_state_from_poses
 
     rng = np.random.default_rng(0)
     rows = [object_state_from_poses({c: (rng.normal(size=3), rng.normal(size=4)) for c in OBJECT_COLORS})

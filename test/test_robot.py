@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gato_ros import JOINT_NAMES
+from gato_ros.interfaces import JOINT_NAMES
 from gato_ros.robot import RobotModel, URDFError, default_urdf_path
 
 SPEC_EFFORT = [80, 80, 40, 40, 9, 9, 9, 1]

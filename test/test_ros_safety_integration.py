@@ -33,7 +33,7 @@ from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Bool, Float64MultiArray  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from gato_ros import JOINT_NAMES  # noqa: E402
+from gato_ros.interfaces import JOINT_NAMES  # noqa: E402
 from gato_ros.nodes.common import diagnostic_values  # noqa: E402
 
 pytestmark = pytest.mark.ros

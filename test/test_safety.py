@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gato_ros import ARM_JOINTS, JOINT_NAMES
+from gato_ros.interfaces import ARM_JOINTS, JOINT_NAMES
 from gato_ros.safety import Mode, SafetyConfig, SafetyFilter
 from gato_ros.safety.config import SafetyConfigError
 from gato_ros.safety.filter import SafetyError

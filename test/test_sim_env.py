@@ -6,7 +6,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from gato_ros import JOINT_NAMES
+from gato_ros.interfaces import JOINT_NAMES
 from gato_ros.sim import EnvError, StackingEnv, objects, success
 from gato_ros.sim.env import HOME_Q
 

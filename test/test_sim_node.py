@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from gato_ros.nodes.common import config_from_params_file
-from gato_ros.nodes.sim import Pacer, SimConfig, SimConfigError, camera_info, stamp_from_seconds
+from gato_ros.nodes.sim import camera_info, stamp_from_seconds
+from gato_ros.sim.config import SimConfig, SimConfigError
+from gato_ros.sim.pacer import Pacer
 from gato_ros.paths import config_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,8 +78,10 @@ def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> Non
     from std_msgs.msg import Float64MultiArray
     from std_srvs.srv import Trigger
 
-    from gato_ros import JOINT_NAMES
-    from gato_ros.nodes.common import SENSOR_QOS, diagnostic_values
+    from gato_ros.interfaces import (
+        CAMERA_INFO_TOPIC, CAMERA_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_POSES_TOPIC, SENSOR_QOS,
+    )
+    from gato_ros.nodes.common import diagnostic_values
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "gato_ros.nodes.sim", "--ros-args", "-p", "image_width:=64", "-p",
@@ -98,15 +102,13 @@ def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> Non
                 got[key].append((time.monotonic(), msg))
         return cb
 
-    node.create_subscription(JointState, "/joint_states", keep("js"), 10)
+    node.create_subscription(JointState, JOINT_STATES_TOPIC, keep("js"), 10)
     from geometry_msgs.msg import PoseArray
 
-    from gato_ros.nodes.common import OBJECT_POSES_TOPIC
-
     node.create_subscription(PoseArray, OBJECT_POSES_TOPIC, keep("objects"), 50)
-    node.create_subscription(Image, "/camera/image_raw", keep("img"), SENSOR_QOS)
-    node.create_subscription(CameraInfo, "/camera/camera_info", keep("info"), SENSOR_QOS)
-    node.create_subscription(Clock, "/clock", keep("clock"), SENSOR_QOS)
+    node.create_subscription(Image, CAMERA_TOPIC, keep("img"), SENSOR_QOS.profile())
+    node.create_subscription(CameraInfo, CAMERA_INFO_TOPIC, keep("info"), SENSOR_QOS.profile())
+    node.create_subscription(Clock, "/clock", keep("clock"), SENSOR_QOS.profile())
     node.create_subscription(DiagnosticArray, "/diagnostics", keep("diag"), 10)
     cmd_pub = node.create_publisher(Float64MultiArray, "/effort_controller/commands", 10)
     reset = node.create_client(Trigger, "/sim/reset")
@@ -154,7 +156,7 @@ def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> Non
         assert abs(stamp.sec + stamp.nanosec * 1e-9 - clocks[-1]) < 1.0  # stamped with sim time
 
         # object poses: one PoseArray per joint state, same stamp, world frame, red/green/blue
-        from gato_ros.demos.bag import object_state_from_pose_array
+        from gato_ros.observation import object_state_from_pose_array
         from gato_ros.sim.env import StackingEnv
 
         with lock:

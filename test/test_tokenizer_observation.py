@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gato_ros import JOINT_NAMES
-from gato_ros.observation import PROPRIO_SIZE, JointNameError, proprio_from_joints, reorder_joint_state
+from gato_ros.interfaces import JOINT_NAMES, PROPRIO_SIZE
+from gato_ros.observation import JointNameError, proprio_from_joints, reorder_joint_state
 
 
 def test_proprio_layout_arm_positions_arm_velocities_gripper_position():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DEFAULT_JOINT_NAMES: tuple[str, ...] = tuple(f"right_j{i}" for i in range(7)) + ("gripper_joint",)
-PROVIDERS = ("auto", "cpu", "cuda")
+from gato_ros.config import PROVIDERS
+from gato_ros.interfaces import JOINT_NAMES
 
 
 class AgentConfigError(ValueError):
@@ -23,7 +23,7 @@ class AgentConfig:
     control_rate_hz: float = field(default=20.0, metadata={"doc": "control ticks per second (/gato/effort_command "
                                                                   "rate; the tick deadline is 1/rate)",
                                                            "range": (0.1, 1000.0)})
-    joint_names: tuple[str, ...] = field(default=DEFAULT_JOINT_NAMES, metadata={
+    joint_names: tuple[str, ...] = field(default=JOINT_NAMES, metadata={
         "doc": "joint order of proprioception and of the effort command", "constraints": "8 distinct names"})
     execution_provider: str = field(default="auto", metadata={"doc": "ONNX Runtime provider: auto (CUDA if present), "
                                                                      "cpu or cuda",

@@ -23,24 +23,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gato_ros import JOINT_NAMES
 from gato_ros.episode import Episode
+from gato_ros.interfaces import (
+    CAMERA_TOPIC, COMMAND_TOPIC, INSTRUCTION_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_COLORS, OBJECT_POSES_FRAME,
+    OBJECT_POSES_TOPIC, OBJECT_STATE_SIZE, ImageFormatError, OUTCOME_TOPIC, image_msg_to_rgb,
+)
 from gato_ros.observation import (
-    OBJECT_COLORS, OBJECT_STATE_SIZE, JointNameError, object_state_from_poses, reorder_joint_state,
+    JointNameError, object_state_from_pose_array, object_state_from_poses, reorder_joint_state,
 )
 
-IMAGE_TOPIC = "/camera/image_raw"
-JOINT_TOPIC = "/joint_states"
-COMMAND_TOPIC = "/gato/effort_command"
-INSTRUCTION_TOPIC = "/gato/instruction"
-OUTCOME_TOPIC = "/gato/outcome"
-#: Object poses (diagnostic observation): geometry_msgs/PoseArray, frame_id "world", poses in OBJECT_COLORS order.
-#: The one definition of this topic name: the sim node, the recorder and the agent node import it.
-OBJECT_POSES_TOPIC = "/sim/object_poses"
-OBJECT_POSES_FRAME = "world"
+#: The topics of a demo bag and their types (names: gato_ros.interfaces).
 TYPES = {
-    IMAGE_TOPIC: "sensor_msgs/msg/Image",
-    JOINT_TOPIC: "sensor_msgs/msg/JointState",
+    CAMERA_TOPIC: "sensor_msgs/msg/Image",
+    JOINT_STATES_TOPIC: "sensor_msgs/msg/JointState",
     COMMAND_TOPIC: "std_msgs/msg/Float64MultiArray",
     INSTRUCTION_TOPIC: "std_msgs/msg/String",
     OUTCOME_TOPIC: "std_msgs/msg/String",
@@ -110,7 +105,7 @@ class EpisodeBagWriter:
             header=t["std_msgs/msg/Header"](stamp=_stamp(self.ts, t_ns), frame_id=frame_id),
             height=img.shape[0], width=img.shape[1], encoding="rgb8", is_bigendian=0, step=img.shape[1] * 3,
             data=img.reshape(-1))
-        self._write(IMAGE_TOPIC, msg, t_ns)
+        self._write(CAMERA_TOPIC, msg, t_ns)
 
     def joint_state(self, names: list[str], position: np.ndarray, velocity: np.ndarray, effort: np.ndarray | None,
                     t_ns: int) -> None:
@@ -120,7 +115,7 @@ class EpisodeBagWriter:
             header=t["std_msgs/msg/Header"](stamp=_stamp(self.ts, t_ns), frame_id=""), name=list(names),
             position=np.asarray(position, np.float64).reshape(n), velocity=np.asarray(velocity, np.float64).reshape(n),
             effort=np.zeros(n) if effort is None else np.asarray(effort, np.float64).reshape(n))
-        self._write(JOINT_TOPIC, msg, t_ns)
+        self._write(JOINT_STATES_TOPIC, msg, t_ns)
 
     def object_poses(self, poses: dict[str, tuple[Any, Any]] | np.ndarray, t_ns: int) -> None:
         """Object poses as one PoseArray: `poses` is {color: (pos3, quat_wxyz4)} or an object_state row [21]."""
@@ -191,17 +186,6 @@ def _pose(types: Any, row: np.ndarray) -> Any:
                                                           z=float(row[6])))
 
 
-def object_state_from_pose_array(msg: Any) -> np.ndarray:
-    """[21] from a PoseArray (rosbags or rclpy message) with the poses in OBJECT_COLORS order."""
-    if len(msg.poses) != len(OBJECT_COLORS):
-        raise ValueError(f"object pose array has {len(msg.poses)} poses, expected {len(OBJECT_COLORS)} "
-                         f"({', '.join(OBJECT_COLORS)})")
-    return object_state_from_poses({
-        c: ((p.position.x, p.position.y, p.position.z), (p.orientation.w, p.orientation.x, p.orientation.y,
-                                                          p.orientation.z))
-        for c, p in zip(OBJECT_COLORS, msg.poses)})
-
-
 def write_episode(path: str | Path, ep: Episode) -> Path:
     """Write a whole Episode: per step t an image, a joint state (and object poses, when the episode has them)
     at t/rate and the command 1 ns later."""
@@ -232,13 +216,10 @@ class _Messages:
 
 
 def _image_rgb(msg: Any) -> np.ndarray:
-    if msg.encoding not in ("rgb8", "bgr8"):
-        raise DemoError(f"unsupported image encoding {msg.encoding!r} (rgb8 or bgr8)")
-    data = np.asarray(msg.data, dtype=np.uint8)
-    if msg.step < msg.width * 3 or len(data) < msg.step * msg.height:
-        raise DemoError(f"image data of {len(data)} bytes does not fit {msg.width}x{msg.height} step {msg.step}")
-    img = data[: msg.step * msg.height].reshape(msg.height, msg.step)[:, : msg.width * 3].reshape(msg.height, msg.width, 3)
-    return img[..., ::-1].copy() if msg.encoding == "bgr8" else img.copy()
+    try:
+        return image_msg_to_rgb(msg)
+    except ImageFormatError as exc:
+        raise DemoError(str(exc)) from exc
 
 
 def _read_messages(path: Path) -> _Messages:
@@ -251,9 +232,9 @@ def _read_messages(path: Path) -> _Messages:
             conns = [c for c in reader.connections if c.topic in TYPES]
             for conn, t_ns, raw in reader.messages(connections=conns):
                 msg = ts.deserialize_cdr(raw, conn.msgtype)
-                if conn.topic == IMAGE_TOPIC:
+                if conn.topic == CAMERA_TOPIC:
                     out.images.append((t_ns, _image_rgb(msg)))
-                elif conn.topic == JOINT_TOPIC:
+                elif conn.topic == JOINT_STATES_TOPIC:
                     out.joints.append((t_ns, msg))
                 elif conn.topic == COMMAND_TOPIC:
                     out.commands.append((t_ns, np.asarray(msg.data, dtype=np.float64)))
@@ -305,7 +286,7 @@ def _episode_from(path: Path, m: "_Messages", joint_names: tuple[str, ...],
     if not m.commands:
         raise DemoError(f"{path} has no {COMMAND_TOPIC} messages: no timestep to read")
     if not m.images or not m.joints:
-        raise DemoError(f"{path} lacks {IMAGE_TOPIC} or {JOINT_TOPIC} messages")
+        raise DemoError(f"{path} lacks {CAMERA_TOPIC} or {JOINT_STATES_TOPIC} messages")
     img_t = np.array([t for t, _ in m.images])
     js_t = np.array([t for t, _ in m.joints])
     obj_t = np.array([t for t, _ in m.objects], dtype=np.int64)

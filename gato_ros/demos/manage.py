@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 
 from gato_ros.demos.bag import (
-    COMMAND_TOPIC, IMAGE_TOPIC, JOINT_TOPIC, DemoError, _read_messages, custom_data, list_episodes,
+    DemoError, _read_messages, custom_data, list_episodes,
     read_episode_with_times, read_outcome, replace_bag,
 )
 from gato_ros.episode import Episode
+from gato_ros.interfaces import CAMERA_TOPIC, COMMAND_TOPIC, JOINT_STATES_TOPIC
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def trim(path: str | Path, start: int | None = None, stop: int | None = None, ve
     m = _read_messages(path)
     t0, t1 = int(times[start]), int(times[stop - 1])
     first = {}
-    for topic, stamps in ((IMAGE_TOPIC, [t for t, _ in m.images]), (JOINT_TOPIC, [t for t, _ in m.joints])):
+    for topic, stamps in ((CAMERA_TOPIC, [t for t, _ in m.images]), (JOINT_STATES_TOPIC, [t for t, _ in m.joints])):
         before = [t for t in stamps if t <= t0]
         first[topic] = max(before) if before else t0
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from gato_ros.interfaces import FALSE_WORDS, TRUE_WORDS
+
 PACKAGE = "gato_ros"
-TRUE_WORDS = ("true", "1")
-FALSE_WORDS = ("false", "0")
 SIM_TIME_ARG = "use_sim_time"  # launch argument and ROS parameter of the same name
 URDF_ARG = "urdf"  # launch argument: URDF file whose text nodes with `robot_description` get (ROS convention)
 ROBOT_DESCRIPTION = "robot_description"  # the parameter holding URDF text

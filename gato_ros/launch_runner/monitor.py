@@ -16,9 +16,9 @@ from rclpy.signals import SignalHandlerOptions
 from std_srvs.srv import Trigger
 
 from gato_ros.launch_runner.errors import RunnerError
-from gato_ros.nodes.common import DIAGNOSTICS_QOS, diagnostic_values, level_int
+from gato_ros.interfaces import DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, TRUE_WORDS
+from gato_ros.nodes.common import diagnostic_values, level_int
 
-TRUE_VALUES = ("true", "1", "yes")
 GOAL_STATES = {Transition.TRANSITION_CONFIGURE: "inactive", Transition.TRANSITION_ACTIVATE: "active"}
 
 
@@ -34,7 +34,8 @@ class GraphMonitor:
         self.context = Context()
         rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node(self.name, context=self.context)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, DIAGNOSTICS_QOS)
+        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics,
+                                      DIAGNOSTICS_QOS.profile())
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True)
@@ -82,7 +83,7 @@ class GraphMonitor:
         with self._lock:
             for name, (t, values) in self._status.items():
                 if t >= since and name.split(":", 1)[0].strip() == node_name \
-                        and values.get("success", "").strip().lower() in TRUE_VALUES:
+                        and values.get("success", "").strip().lower() in TRUE_WORDS:
                     return True
         return False
 

@@ -1,8 +1,9 @@
 """`agent` lifecycle node: newest image + joint state -> Gato policy -> /gato/effort_command at control_rate_hz.
 
-configure loads the model dir (ONNX, gato.json, SentencePiece) and the optional prompt demo (prefilled once);
-activate starts the control timer. Stale, missing or malformed inputs publish nothing and say why on /diagnostics,
-so the safety node holds. A new episode (cache back to the prompt) starts on `~/reset` (std_srvs/Trigger, which
+configure loads the model dir (ONNX, gato.json, SentencePiece) and the optional prompt demo (prefilled once) and
+creates the command publisher (a lifecycle publisher: it publishes only while active); activate starts the control
+timer. Images go to the policy at the camera's size: the tokenizer alone crops and resizes them, as in training.
+Stale, missing or malformed inputs publish nothing and say why on /diagnostics, so the safety node holds. A new episode (cache back to the prompt) starts on `~/reset` (std_srvs/Trigger, which
 the runner calls after the sim's `~/reset`) or when the joint-state stamps jump back (a sim restarting its clock).
 """
 
@@ -21,26 +22,19 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 from gato_ros.agent import (
-    AgentConfig, EpisodeClock, ImageFormatError, InputAge, LatencyStats, ModelInputs, image_to_rgb, resolve_model_dir,
-    stale_reason,
+    AgentConfig, EpisodeClock, InputAge, LatencyStats, ModelInputs, resolve_model_dir, stale_reason,
 )
 from gato_ros.agent.layout import JointLayout
-from gato_ros.nodes.common import (
-    ANY_PUBLISHER_QOS,
-    run_node,
-    OBJECT_POSES_TOPIC, COMMAND_QOS, DIAGNOSTICS_QOS, ERROR, OK, SENSOR_QOS, STATE_QOS, WARN, declare_dataclass_parameters,
-    diagnostic_array, diagnostic_status,
+from gato_ros.interfaces import (
+    ANY_PUBLISHER_QOS, CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC,
+    OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS, ImageFormatError, image_msg_to_rgb,
 )
-from gato_ros.observation import JointNameError, proprio_from_joints, reorder_joint_state
-
-
-def image_size_of(policy: Any) -> tuple[int, int]:
-    """(height, width) the model's tokenizer expects, from gato.json via the policy's config."""
-    tok = policy.config.tokenizer
-    size = getattr(tok, "image_size", None)
-    if size is None:
-        size = (tok.image_height, tok.image_width)
-    return int(size[0]), int(size[1])
+from gato_ros.nodes.common import (
+    ERROR, OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node,
+)
+from gato_ros.observation import (
+    JointNameError, object_state_from_pose_array, proprio_from_joints, reorder_joint_state,
+)
 
 
 class AgentNode(LifecycleNode):
@@ -52,7 +46,7 @@ class AgentNode(LifecycleNode):
         self._policy: Any = None
         self._layout: JointLayout | None = None
         self._model_dir = ""
-        self._image_size = (0, 0)
+        self._cmd_pub: Any = None  # lifecycle publisher, created in on_configure
         self._image_msg: Image | None = None
         self._image_t: float | None = None
         self._joints: tuple[np.ndarray, np.ndarray] | None = None
@@ -71,11 +65,10 @@ class AgentNode(LifecycleNode):
         self._skipped = 0
         self._episodes = 0
         self._tick_timer = None
-        self.create_subscription(Image, "camera/image_raw", self._on_image, SENSOR_QOS)
+        self.create_subscription(Image, CAMERA_TOPIC, self._on_image, SENSOR_QOS.profile())
         # best effort: matches the safety node and any driver (a reliable subscription ignores best-effort drivers)
-        self.create_subscription(JointState, "joint_states", self._on_joint_state, ANY_PUBLISHER_QOS)
-        self._cmd_pub = self.create_publisher(Float64MultiArray, "gato/effort_command", COMMAND_QOS)
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
+        self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state, ANY_PUBLISHER_QOS.profile())
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS.profile())
         self.create_service(Trigger, "~/reset", self._on_reset)
         # diagnostics on the steady clock: with use_sim_time a dead sim must not freeze the last status
         self.create_timer(self.cfg.diagnostics_period_s, self._publish_diagnostics,
@@ -83,7 +76,8 @@ class AgentNode(LifecycleNode):
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Load model, tokenizer and prompt demo; failure leaves the node unconfigured with the reason logged."""
+        """Load model, tokenizer and prompt demo, create the command publisher; failure leaves the node unconfigured
+        with the reason logged."""
         try:
             model_dir = resolve_model_dir(self.cfg.model_dir)
             from gato_ros.runtime import GatoPolicy
@@ -97,24 +91,26 @@ class AgentNode(LifecycleNode):
                 policy.set_prompt(read_episode(self.cfg.prompt_demo))
             # the model's joints by name: same order passes, a permutation is reordered, anything else fails here
             layout = JointLayout.match(policy.config.robot.joint_names, self.cfg.joint_names)
-            self._image_size = image_size_of(policy)
             self._inputs = ModelInputs.of(policy.config.tokenizer)
             if self._inputs.objects and self._objects_sub is None:
                 from geometry_msgs.msg import PoseArray
 
                 self._objects_sub = self.create_subscription(PoseArray, OBJECT_POSES_TOPIC, self._on_object_poses,
-                                                             STATE_QOS)
+                                                             STATE_QOS.profile())
         except Exception as exc:  # ModelLoadError, ModelDirError, bad bag...: report, do not crash
             self._set_reason(ERROR, f"configure failed: {type(exc).__name__}: {exc}")
             self.get_logger().error(self._reason or "")
             self._publish_diagnostics()  # say why at once: the runner reports it
             return TransitionCallbackReturn.FAILURE
         self._policy, self._model_dir, self._layout = policy, str(model_dir), layout
+        self._cmd_pub = self.create_lifecycle_publisher(Float64MultiArray, COMMAND_TOPIC, COMMAND_QOS.profile())
         if not layout.identity:
             self.get_logger().warning(f"model joint order {list(layout.model_names)} differs from joint_names "
                                       f"{list(layout.node_names)}: reordering by name")
         self._set_reason(WARN, "configured, inactive")
-        self.get_logger().info(f"loaded {model_dir} on {policy.provider}; image {self._image_size}")
+        tok = policy.config.tokenizer
+        image = f"image {tok.image_height}x{tok.image_width}" if tok.use_image else "no image"
+        self.get_logger().info(f"loaded {model_dir} on {policy.provider}; {image}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -129,15 +125,20 @@ class AgentNode(LifecycleNode):
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_timer()
-        self._policy = None
+        self._release()
         self._set_reason(WARN, "not configured")
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
         self._stop_timer()
         self._policy = None
-        return TransitionCallbackReturn.SUCCESS
+        if self._cmd_pub is not None:
+            self.destroy_lifecycle_publisher(self._cmd_pub)
+            self._cmd_pub = None
 
     def _stop_timer(self) -> None:
         if self._tick_timer is not None:
@@ -152,8 +153,6 @@ class AgentNode(LifecycleNode):
         self._image_msg, self._image_t = msg, self._now()
 
     def _on_object_poses(self, msg: Any) -> None:
-        from gato_ros.demos.bag import object_state_from_pose_array
-
         try:
             self._objects, self._objects_t, self._objects_error = object_state_from_pose_array(msg), self._now(), None
         except ValueError as exc:
@@ -196,7 +195,7 @@ class AgentNode(LifecycleNode):
         if reason is None and self._inputs.image and self._image_msg is not None:
             m = self._image_msg
             try:
-                image = image_to_rgb(m.encoding, m.height, m.width, m.step, m.data, self._image_size)
+                image = image_msg_to_rgb(m)
             except ImageFormatError as exc:
                 reason = f"bad image: {exc}"
         if reason is not None:
@@ -208,8 +207,9 @@ class AgentNode(LifecycleNode):
             layout = self._layout
             proprio = proprio_from_joints(layout.observation(q), layout.observation(qd))
             efforts = np.asarray(self._policy.act(image, proprio, self.cfg.instruction or None, **extra), dtype=float)
-            if efforts.shape != (8,) or not np.all(np.isfinite(efforts)):
-                raise ValueError(f"policy returned {efforts!r}, expected 8 finite efforts")
+            n = len(self.cfg.joint_names)
+            if efforts.shape != (n,) or not np.all(np.isfinite(efforts)):
+                raise ValueError(f"policy returned {efforts!r}, expected {n} finite efforts")
             efforts = layout.efforts(efforts)
         except Exception as exc:  # a policy fault must not kill the node; safety holds on silence
             self._skip(ERROR, f"policy error: {type(exc).__name__}: {exc}")

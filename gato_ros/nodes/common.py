@@ -1,4 +1,6 @@
-"""Helpers shared by the rclpy nodes: dataclass <-> ROS parameter mirroring, QoS profiles, diagnostics."""
+"""Helpers shared by the rclpy nodes: dataclass <-> ROS parameter mirroring, diagnostics, `run_node`.
+
+Topic names and QoS profiles live in gato_ros.interfaces."""
 
 from __future__ import annotations
 
@@ -12,33 +14,8 @@ import yaml
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-    qos_profile_sensor_data,
-)
-
-from gato_ros.demos.bag import OBJECT_POSES_FRAME, OBJECT_POSES_TOPIC  # noqa: F401 - topic names, defined once
 
 T = TypeVar("T")
-
-#: Images and other high-rate sensor streams (best effort, keep last 5), the ROS convention.
-SENSOR_QOS: QoSProfile = qos_profile_sensor_data
-#: Commands and states: reliable, keep only the newest (a stale command is worse than a lost one).
-COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE)
-#: Joint states: reliable, small queue (the safety node reads every one it can).
-STATE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
-#: Latched one-shot topics (instruction, e-stop): late joiners still get the last message.
-LATCHED_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.TRANSIENT_LOCAL,
-)
-#: Subscriptions that must accept any publisher: best effort matches reliable and best-effort senders alike.
-ANY_PUBLISHER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
-#: Diagnostics: reliable, default depth (diagnostic_aggregator convention).
-DIAGNOSTICS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class ParameterError(ValueError):

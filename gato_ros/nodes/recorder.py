@@ -9,11 +9,9 @@ Ctrl-C closes the open episode; a SIGKILL loses at most the last `flush_period_s
 
 from __future__ import annotations
 
-import math
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,99 +19,21 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from geometry_msgs.msg import PoseArray
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
-from gato_ros.demos.bag import DemoError, EpisodeBagWriter, object_state_from_pose_array, replace_bag
-from gato_ros.nodes.common import (
-    run_node,
-    OBJECT_POSES_TOPIC,
-    DIAGNOSTICS_QOS, OK, SENSOR_QOS, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status,
-    diagnostic_values,
+from gato_ros.demos.bag import DemoError, EpisodeBagWriter, replace_bag
+from gato_ros.interfaces import (
+    CAMERA_TOPIC, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC, OBJECT_POSES_TOPIC,
+    RECORDER_INPUT_QOS, SENSOR_QOS, image_msg_to_rgb,
 )
-
-INPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
-
-
-class RecorderError(ValueError):
-    """A recorder parameter is invalid."""
-
-
-@dataclass(frozen=True)
-class RecorderConfig:
-    """Parameters of the recorder node (mirrored one to one as ROS parameters; config/recorder.yaml)."""
-
-    output_dir: str = field(default="demos/teleop", metadata={"doc": "episodes are written to output_dir/<name>"})
-    instruction: str = field(default="stack the red object on the blue object",
-                             metadata={"doc": "instruction text stored with each episode"})
-    source: str = field(default="teleop", metadata={"doc": "'teleop', 'agent' or 'sim_expert'"})
-    camera: str = field(default="basket_front_left", metadata={"doc": "camera name stored with the episode"})
-    control_rate_hz: float = field(default=20.0, metadata={"doc": "rate of /gato/effort_command (demo step rate)",
-                                                           "range": (0.1, 1000.0)})
-    auto_start: bool = field(default=False, metadata={"doc": "start recording at once and restart on each new "
-                                                             "sim episode"})
-    flush_period_s: float = field(default=1.0, metadata={"doc": "write buffered data to disk this often",
-                                                         "range": (0.01, 3600.0)})
-    name_prefix: str = field(default="episode", metadata={"doc": "episode folders are <name_prefix>_<date>_<time>_<n>"})
-    diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period", "range": (0.01, 3600.0)})
-
-    def __post_init__(self) -> None:
-        if not self.output_dir:
-            raise RecorderError("output_dir must name a directory")
-        for name in ("control_rate_hz", "flush_period_s", "diagnostics_period_s"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
-                raise RecorderError(f"{name} must be > 0, got {getattr(self, name)}")
-
-
-def episode_dir(root: Path, prefix: str, index: int, now: float | None = None) -> Path:
-    """A new, unused episode directory name: <prefix>_<YYYYmmdd_HHMMSS>_<index>."""
-    stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(now))
-    path = root / f"{prefix}_{stamp}_{index:03d}"
-    k = 1
-    while path.exists():
-        path = root / f"{prefix}_{stamp}_{index:03d}_{k}"
-        k += 1
-    return path
-
-
-@dataclass
-class SimEpisode:
-    """What the sim's /diagnostics said about its current episode."""
-
-    episode: int | None = None
-    success: bool = False
-
-
-def parse_sim_diagnostics(values: dict[str, str]) -> SimEpisode | None:
-    """The sim's episode index and current success from one diagnostic status's values (None: not the sim's)."""
-    if "episode" not in values or "success" not in values or "stage" not in values:
-        return None
-    try:
-        return SimEpisode(int(values["episode"]), values["success"].strip().lower() == "true")
-    except ValueError:
-        return None
-
-
-def decide_outcome(operator: bool | None, sim: SimEpisode | None) -> dict[str, Any] | None:
-    """The outcome to store: the operator's mark wins, else the sim's success, else unknown (None)."""
-    if operator is not None:
-        return {"success": operator, "marked_by": "operator"}
-    if sim is not None and sim.episode is not None:
-        return {"success": sim.success, "marked_by": "sim", "sim_episode": sim.episode}
-    return None
-
-
-def image_rgb(msg: Image) -> np.ndarray:
-    """sensor_msgs/Image (rgb8 or bgr8) -> HxWx3 uint8 RGB."""
-    if msg.encoding not in ("rgb8", "bgr8"):
-        raise DemoError(f"unsupported image encoding {msg.encoding!r} (rgb8 or bgr8)")
-    data = np.frombuffer(bytes(msg.data), dtype=np.uint8)
-    img = data[: msg.step * msg.height].reshape(msg.height, msg.step)[:, : msg.width * 3]
-    img = img.reshape(msg.height, msg.width, 3)
-    return img[..., ::-1] if msg.encoding == "bgr8" else img
+from gato_ros.nodes.common import (
+    OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status, diagnostic_values, run_node,
+)
+from gato_ros.observation import object_state_from_pose_array
+from gato_ros.recorder import RecorderConfig, SimEpisode, decide_outcome, episode_dir, parse_sim_diagnostics
 
 
 class RecorderNode(Node):
@@ -131,14 +51,15 @@ class RecorderNode(Node):
         self.sim = SimEpisode()
         self.sim_at_start: int | None = None
         self.counts = {"episodes": 0, "images": 0, "joint_states": 0, "object_poses": 0, "commands": 0, "errors": 0}
-        self.create_subscription(Image, "/camera/image_raw", self._on_image, SENSOR_QOS)
-        self.create_subscription(JointState, "/joint_states", self._on_joint_state, INPUT_QOS)
+        inputs = RECORDER_INPUT_QOS.profile()
+        self.create_subscription(Image, CAMERA_TOPIC, self._on_image, SENSOR_QOS.profile())
+        self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state, inputs)
         # observations before commands: messages waiting together are taken in this order, so a command never gets
         # an earlier receipt time than the poses published with the joint state it followed
-        self.create_subscription(PoseArray, OBJECT_POSES_TOPIC, self._on_object_poses, INPUT_QOS)
-        self.create_subscription(Float64MultiArray, "/gato/effort_command", self._on_command, INPUT_QOS)
-        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, DIAGNOSTICS_QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
+        self.create_subscription(PoseArray, OBJECT_POSES_TOPIC, self._on_object_poses, inputs)
+        self.create_subscription(Float64MultiArray, COMMAND_TOPIC, self._on_command, inputs)
+        self.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics, DIAGNOSTICS_QOS.profile())
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS.profile())
         self.create_service(Trigger, "~/start", self._srv(self.start))
         self.create_service(Trigger, "~/stop", self._srv(self.stop))
         self.create_service(Trigger, "~/mark_success", self._srv(lambda: self.mark(True)))
@@ -190,7 +111,7 @@ class RecorderNode(Node):
             raise DemoError("not recording (call ~/start first)")
         writer, self.writer = self.writer, None
         outcome = decide_outcome(self.operator_mark, self.sim if self.sim.episode is not None else None)
-        steps = writer.counts["/gato/effort_command"]
+        steps = writer.counts[COMMAND_TOPIC]
         if outcome is None:
             writer.close(None)
         else:
@@ -232,7 +153,7 @@ class RecorderNode(Node):
                 self.get_logger().warning(f"dropped a message: {exc}", throttle_duration_sec=2.0)
 
     def _on_image(self, msg: Image) -> None:
-        self._guard(lambda: (self.writer.image(image_rgb(msg), time.time_ns()), self._count("images")))
+        self._guard(lambda: (self.writer.image(image_msg_to_rgb(msg), time.time_ns()), self._count("images")))
 
     def _on_joint_state(self, msg: JointState) -> None:
         n = len(msg.name)

@@ -25,15 +25,16 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 
+from gato_ros.interfaces import (
+    ANY_PUBLISHER_QOS, COMMAND_INTAKE_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, EFFORT_OUTPUT_TOPIC,
+    ESTOP_QOS_FAMILIES, ESTOP_TOPIC, INTAKE_PER_TICK, JOINT_STATES_TOPIC, OUTPUT_QOS,
+)
 from gato_ros.nodes.common import (
-    ANY_PUBLISHER_QOS,
     run_node,
-    DIAGNOSTICS_QOS,
     ERROR,
     OK,
     WARN,
@@ -44,28 +45,8 @@ from gato_ros.nodes.common import (
 from gato_ros.safety import Mode, SafetyConfig, SafetyFilter
 from gato_ros.safety.joints import JointStateError, JointStateMerger, JointStateStampError
 
-#: ros2_control's JointGroupEffortController subscribes with the system-default (reliable) QoS.
-OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
-#: Commands: any publisher; the newest INTAKE_PER_TICK are kept (older ones of a flood are dropped by DDS).
-INTAKE_PER_TICK = 10
-COMMAND_INTAKE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=INTAKE_PER_TICK,
-                                reliability=ReliabilityPolicy.BEST_EFFORT)
-#: E-stop: one subscription per QoS family, so every publisher matches at least one (best effort matches any
-#: reliability; transient-local also gets a latched e-stop published before this node started).
-ESTOP_QOS_PROFILES = (
-    QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.BEST_EFFORT),
-    QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE),
-    QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
-               durability=DurabilityPolicy.TRANSIENT_LOCAL),
-)
-ESTOP_QOS = ESTOP_QOS_PROFILES[1]  # what an e-stop publisher should use (reliable); any other matches too
 #: The GIL switch interval in the safety process: a busy intake thread hands the GIL over within 0.5 ms.
 SWITCH_INTERVAL_S = 0.0005
-
-COMMAND_TOPIC = "/gato/effort_command"
-OUTPUT_TOPIC = "/effort_controller/commands"
-STATE_TOPIC = "/joint_states"
-ESTOP_TOPIC = "/gato/estop"
 
 
 def load_robot(config: SafetyConfig) -> Any:
@@ -99,9 +80,9 @@ class SafetyNode(Node):
         self._late_ticks = 0
         self._estop_sources: set[str] = set()
         steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self.pub = self.create_publisher(Float64MultiArray, OUTPUT_TOPIC, OUTPUT_QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
-        self.create_subscription(JointState, STATE_TOPIC, self._on_joint_state, ANY_PUBLISHER_QOS)
+        self.pub = self.create_publisher(Float64MultiArray, EFFORT_OUTPUT_TOPIC, OUTPUT_QOS.profile())
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS.profile())
+        self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state, ANY_PUBLISHER_QOS.profile())
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_timer(self.config.diagnostics_period_s, self._diagnose, clock=steady)
         # the e-stop lives on an internal node spun by the output thread: it never waits behind commands
@@ -112,16 +93,19 @@ class SafetyNode(Node):
         self.intake_node = Node(f"{self.get_name()}_intake", namespace=self.get_namespace(), context=self.context,
                                 use_global_arguments=False, start_parameter_services=False, enable_rosout=False)
         self._cmd_sub = self.intake_node.create_subscription(
-            Float64MultiArray, self.resolve_topic_name(COMMAND_TOPIC), self._on_command, COMMAND_INTAKE_QOS)
-        for i, qos in enumerate(ESTOP_QOS_PROFILES):
-            self.estop_node.create_subscription(Bool, estop_topic, lambda msg, i=i: self._on_estop(msg, i), qos)
+            Float64MultiArray, self.resolve_topic_name(COMMAND_TOPIC), self._on_command,
+            COMMAND_INTAKE_QOS.profile())
+        for i, qos in enumerate(ESTOP_QOS_FAMILIES):
+            self.estop_node.create_subscription(Bool, estop_topic, lambda msg, i=i: self._on_estop(msg, i),
+                                                qos.profile())
         self._estop_executor = SingleThreadedExecutor(context=self.context)
         self._estop_executor.add_node(self.estop_node)
         self._output_thread = threading.Thread(target=self._output_loop, name="safety_output", daemon=True)
         self._running.set()
         self._output_thread.start()
         self.get_logger().info(
-            f"safety: publishing {OUTPUT_TOPIC} at {self.config.publish_rate_hz} Hz for {list(self.config.joint_names)}; "
+            f"safety: publishing {EFFORT_OUTPUT_TOPIC} at {self.config.publish_rate_hz} Hz for "
+            f"{list(self.config.joint_names)}; "
             f"e-stop on {estop_topic} (any QoS)"
             + ("; holding until ~/reset (safe start)" if self.config.safe_start else "")
         )

@@ -3,8 +3,9 @@
 Subscribes /effort_controller/commands (the last valid command is applied until the next), publishes
 /joint_states at joint_state_rate_hz, /camera/image_raw (rgb8) + /camera/camera_info at control_rate_hz,
 /clock, the red, green and blue object poses on /sim/object_poses (geometry_msgs/PoseArray, frame "world", with
-each joint state and the same stamp; a diagnostic observation), and episode success on /diagnostics. Physics is paced on the steady clock at real_time_factor
-(0 = as fast as possible), so it never waits on /clock, which it publishes itself.
+each joint state and the same stamp; a diagnostic observation), and episode success on /diagnostics. Physics is
+paced on the steady clock at real_time_factor (0 = as fast as possible; gato_ros.sim.pacer), so it never waits on
+/clock, which it publishes itself. Parameters: gato_ros.sim.config.SimConfig.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,105 +21,20 @@ from geometry_msgs.msg import Pose, PoseArray
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
-from gato_ros.nodes.common import (
-    ANY_PUBLISHER_QOS,
-    OBJECT_POSES_FRAME,
-    OBJECT_POSES_TOPIC,
-    run_node,
-    DIAGNOSTICS_QOS,
-    ERROR,
-    OK,
-    SENSOR_QOS,
-    STATE_QOS,
-    WARN,
-    declare_dataclass_parameters,
-    diagnostic_array,
-    diagnostic_status,
+from gato_ros.interfaces import (
+    ANY_PUBLISHER_QOS, CAMERA_INFO_TOPIC, CAMERA_TOPIC, CLOCK_QOS, CLOCK_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC,
+    EFFORT_OUTPUT_TOPIC, JOINT_STATES_TOPIC, OBJECT_POSES_FRAME, OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS,
 )
-
-CLOCK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
-
-
-class SimConfigError(ValueError):
-    """A sim node parameter is out of range."""
-
-
-@dataclass(frozen=True)
-class SimConfig:
-    """Parameters of the sim node (mirrored one to one as ROS parameters)."""
-
-    seed: int = field(default=0, metadata={"doc": "seed of the first episode; ~/reset uses seed+1, seed+2, ...",
-                                           "range": (0, 2**31 - 1)})
-    object_set: str = field(default="rgb_train_random", metadata={"doc": "RGB object triplet set"})
-    cell: str = field(default="primitive", metadata={"doc": "'primitive' (fast) or 'real' (benchmark meshes)",
-                                                     "constraints": "one of primitive, real"})
-    camera: str = field(default="basket_front_left", metadata={"doc": "camera published on /camera/image_raw"})
-    image_width: int = field(default=64, metadata={"doc": "camera image width (px)", "range": (16, 4096)})
-    image_height: int = field(default=64, metadata={"doc": "camera image height (px)", "range": (16, 4096)})
-    real_time_factor: float = field(default=1.0, metadata={"doc": "sim seconds per wall second; 0 = max speed",
-                                                           "range": (0.0, 1000.0)})
-    control_rate_hz: float = field(default=20.0, metadata={"doc": "image and camera_info rate",
-                                                           "range": (0.1, 1000.0)})
-    joint_state_rate_hz: float = field(default=100.0, metadata={"doc": "/joint_states and /clock rate (sim time); "
-                                                                       ">= control_rate_hz",
-                                                                "range": (0.1, 10000.0)})
-    publish_clock: bool = field(default=True, metadata={"doc": "publish /clock (sim time) for use_sim_time"})
-    diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period", "range": (0.01, 3600.0)})
-
-    def __post_init__(self) -> None:
-        if self.cell not in ("primitive", "real"):
-            raise SimConfigError(f"cell must be 'primitive' or 'real', got {self.cell!r}")
-        if self.image_width < 16 or self.image_height < 16:
-            raise SimConfigError(f"image size must be at least 16x16, got {self.image_width}x{self.image_height}")
-        if not (math.isfinite(self.real_time_factor) and self.real_time_factor >= 0):
-            raise SimConfigError(f"real_time_factor must be >= 0 (0 = as fast as possible), got {self.real_time_factor}")
-        for name in ("control_rate_hz", "joint_state_rate_hz", "diagnostics_period_s"):
-            if not getattr(self, name) > 0:
-                raise SimConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.joint_state_rate_hz < self.control_rate_hz:
-            raise SimConfigError("joint_state_rate_hz must be >= control_rate_hz")
-
-
-class Pacer:
-    """How many fixed sim chunks to advance now so that sim time tracks wall time * real_time_factor."""
-
-    def __init__(self, chunk_s: float, real_time_factor: float, max_chunks: int = 5) -> None:
-        self.chunk_s = chunk_s
-        self.rtf = real_time_factor
-        self.max_chunks = max_chunks
-        self._wall0: float | None = None
-        self._sim0 = 0.0
-        self.dropped_s = 0.0  # sim time given up because the machine could not keep up
-
-    def restart(self, wall: float, sim: float) -> None:
-        self._wall0, self._sim0 = wall, sim
-        self._start = (wall, sim)
-
-    def chunks_due(self, wall: float, sim: float) -> int:
-        """Chunks to step at wall time `wall` with sim time `sim` (1 when as fast as possible)."""
-        if self.rtf == 0:
-            return 1
-        if self._wall0 is None:
-            self.restart(wall, sim)
-        behind = self._sim0 + (wall - self._wall0) * self.rtf - sim
-        n = int(math.floor(behind / self.chunk_s + 1e-9))
-        if n > self.max_chunks:  # too slow: give up the backlog instead of spiralling
-            self.dropped_s += (n - self.max_chunks) * self.chunk_s
-            self._sim0 -= (n - self.max_chunks) * self.chunk_s
-            n = self.max_chunks
-        return max(n, 0)
-
-    def achieved(self, wall: float, sim: float) -> float:
-        """Sim seconds per wall second since the last restart."""
-        if self._wall0 is None or wall <= self._start[0]:
-            return 0.0
-        return (sim - self._start[1]) / (wall - self._start[0])
+from gato_ros.nodes.common import (
+    ERROR, OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node,
+)
+from gato_ros.sim.config import SimConfig
+from gato_ros.sim.pacer import Pacer
 
 
 def stamp_from_seconds(t: float) -> Time:
@@ -185,13 +100,14 @@ class SimNode(Node):
         self._last_command_wall: float | None = None
         self._info = camera_info(cfg.image_width, cfg.image_height, self._fovy(), "camera")
 
-        self.js_pub = self.create_publisher(JointState, "/joint_states", STATE_QOS)
-        self.img_pub = self.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
-        self.objects_pub = self.create_publisher(PoseArray, OBJECT_POSES_TOPIC, STATE_QOS)
-        self.info_pub = self.create_publisher(CameraInfo, "/camera/camera_info", SENSOR_QOS)
-        self.clock_pub = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS) if cfg.publish_clock else None
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
-        self.create_subscription(Float64MultiArray, "/effort_controller/commands", self._on_command, ANY_PUBLISHER_QOS)
+        self.js_pub = self.create_publisher(JointState, JOINT_STATES_TOPIC, STATE_QOS.profile())
+        self.img_pub = self.create_publisher(Image, CAMERA_TOPIC, SENSOR_QOS.profile())
+        self.objects_pub = self.create_publisher(PoseArray, OBJECT_POSES_TOPIC, STATE_QOS.profile())
+        self.info_pub = self.create_publisher(CameraInfo, CAMERA_INFO_TOPIC, SENSOR_QOS.profile())
+        self.clock_pub = (self.create_publisher(ClockMsg, CLOCK_TOPIC, CLOCK_QOS.profile()) if cfg.publish_clock
+                          else None)
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS.profile())
+        self.create_subscription(Float64MultiArray, EFFORT_OUTPUT_TOPIC, self._on_command, ANY_PUBLISHER_QOS.profile())
         self.create_service(Trigger, "~/reset", self._on_reset)
         self._new_episode()
         steady = Clock(clock_type=ClockType.STEADY_TIME)

@@ -18,11 +18,11 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import Trigger
 
-from gato_ros.nodes.common import (
-    ANY_PUBLISHER_QOS,
-    run_node,
-    COMMAND_QOS, DIAGNOSTICS_QOS, OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status,
+from gato_ros.interfaces import (
+    ANY_PUBLISHER_QOS, COMMAND_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC,
+    TELEOP_GRIPPER_TOPIC, TELEOP_TWIST_TOPIC,
 )
+from gato_ros.nodes.common import OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node
 from gato_ros.observation import JointNameError, reorder_joint_state
 from gato_ros.teleop import TeleopConfig, TeleopController, TeleopError, TwistWatchdog
 
@@ -58,11 +58,12 @@ class TeleopNode(Node):
         self.last_tick: float | None = None
         self.counts = {"commands": 0, "twists": 0, "bad_twists": 0, "gripper": 0, "bad_joint_states": 0,
                        "held_ticks": 0, "no_state_ticks": 0}
-        self.pub = self.create_publisher(Float64MultiArray, "/gato/effort_command", COMMAND_QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", DIAGNOSTICS_QOS)
-        self.create_subscription(Twist, "/teleop/twist", self._on_twist, ANY_PUBLISHER_QOS)
-        self.create_subscription(Float64, "/teleop/gripper", self._on_gripper, ANY_PUBLISHER_QOS)
-        self.create_subscription(JointState, "/joint_states", self._on_joint_state, ANY_PUBLISHER_QOS)
+        self.pub = self.create_publisher(Float64MultiArray, COMMAND_TOPIC, COMMAND_QOS.profile())
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS.profile())
+        any_publisher = ANY_PUBLISHER_QOS.profile()
+        self.create_subscription(Twist, TELEOP_TWIST_TOPIC, self._on_twist, any_publisher)
+        self.create_subscription(Float64, TELEOP_GRIPPER_TOPIC, self._on_gripper, any_publisher)
+        self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state, any_publisher)
         self.create_service(Trigger, "~/reset", self._on_reset)
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(1.0 / cfg.control_rate_hz, self._tick, clock=steady)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gato_ros import ARM_JOINTS, GRIPPER_JOINT
+from gato_ros.interfaces import ARM_JOINTS, GRIPPER_JOINT
 from gato_ros.robot.urdf import URDF, Joint, URDFError, parse_urdf
 
 GRAVITY = 9.81

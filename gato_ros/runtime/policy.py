@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from gato_ros.config import DECODING_MODES
-from gato_ros.observation import OBJECT_STATE_SIZE, PROPRIO_SIZE
+from gato_ros.interfaces import OBJECT_STATE_SIZE, PROPRIO_SIZE
 from gato_ros.runtime.errors import ContextOverflowError, InputShapeError, ModelLoadError
 from gato_ros.runtime.kv import KVRunner
 from gato_ros.runtime.model_files import check_graphs, graph_meta, load_config

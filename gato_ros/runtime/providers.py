@@ -7,10 +7,10 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from gato_ros.config import PROVIDERS
 from gato_ros.runtime.errors import ModelLoadError, ProviderError
 
 LOG = logging.getLogger("gato_ros.runtime")
-PROVIDERS = ("auto", "cpu", "cuda")
 _CUDA = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from gato_ros import JOINT_NAMES
+from gato_ros.interfaces import JOINT_NAMES
 
 
 class SafetyConfigError(ValueError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from gato_ros import JOINT_NAMES
+from gato_ros.interfaces import ARM_JOINTS, JOINT_NAMES
 from gato_ros.robot import RobotModel, default_urdf_path
 from gato_ros.sim import objects, robot_mjcf, scene, success
 
@@ -84,8 +84,8 @@ class StackingEnv:
 
     def _index(self) -> None:
         m = self.model
-        self._arm_qpos = np.array([m.joint(j).qposadr[0] for j in robot_mjcf.ARM_JOINTS])
-        self._arm_qvel = np.array([m.joint(j).dofadr[0] for j in robot_mjcf.ARM_JOINTS])
+        self._arm_qpos = np.array([m.joint(j).qposadr[0] for j in ARM_JOINTS])
+        self._arm_qvel = np.array([m.joint(j).dofadr[0] for j in ARM_JOINTS])
         driver = m.joint(robot_mjcf.GRIPPER_DRIVER_JOINT)
         self._grip_qpos, self._grip_qvel = int(driver.qposadr[0]), int(driver.dofadr[0])
         self._arm_act = np.array([m.actuator(a).id for a in robot_mjcf.ARM_ACTUATORS])

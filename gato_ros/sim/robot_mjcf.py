@@ -25,7 +25,6 @@ GRIPPER_TENDON = GRIPPER_PREFIX + "split"
 GRIPPER_DRIVER_JOINT = GRIPPER_PREFIX + "left_driver_joint"  # what the 2F-85 driver reports (0 open .. 0.8 closed)
 GRIPPER_PAD_BODIES = (GRIPPER_PREFIX + "left_pad", GRIPPER_PREFIX + "right_pad")
 GRIPPER_FORCE = 5.0  # tendon force at |grip command| = 1 (the 2F-85 model's force range)
-ARM_JOINTS = tuple(f"right_j{i}" for i in range(7))
 ARM_ACTUATORS = tuple(f"j{i}" for i in range(7))
 GRIP_ACTUATOR = "grip"
 # Collision bits (contype/conaffinity): basket 1/1, objects 17/1, gripper as shipped (2 or 6 / 1 or 5), arm

@@ -16,7 +16,7 @@ from rclpy.node import Node
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
-from gato_ros.nodes.common import COMMAND_QOS
+from gato_ros.interfaces import COMMAND_QOS, TELEOP_GRIPPER_TOPIC, TELEOP_TWIST_TOPIC
 from gato_ros.teleop.keyboard import HELP, KeyboardConfig, KeyTwistState, TerminalKeys
 
 
@@ -28,8 +28,8 @@ class KeyboardTeleopNode(Node):
         super().__init__(kwargs.pop("node_name", "keyboard_teleop"), **kwargs)
         self.keys = KeyTwistState(config)
         self.publish_twist = publish_twist
-        self.twist_pub = self.create_publisher(Twist, "/teleop/twist", COMMAND_QOS)
-        self.grip_pub = self.create_publisher(Float64, "/teleop/gripper", COMMAND_QOS)
+        self.twist_pub = self.create_publisher(Twist, TELEOP_TWIST_TOPIC, COMMAND_QOS.profile())
+        self.grip_pub = self.create_publisher(Float64, TELEOP_GRIPPER_TOPIC, COMMAND_QOS.profile())
         self.sim_reset = self.create_client(Trigger, "/sim/reset")
         self.teleop_reset = self.create_client(Trigger, "/teleop/reset")
         self.create_timer(1.0 / rate_hz, self._publish, clock=Clock(clock_type=ClockType.STEADY_TIME))

@@ -9,7 +9,8 @@ import numpy as np
 
 from gato_ros.config import GatoConfig
 from gato_ros.episode import Episode
-from gato_ros.observation import OBJECT_STATE_SIZE, PROPRIO_SIZE, proprio_from_joints
+from gato_ros.interfaces import OBJECT_STATE_SIZE, PROPRIO_SIZE
+from gato_ros.observation import proprio_from_joints
 from gato_ros.tokenizer.continuous import detokenize_continuous, inv_mu_law, tokenize_continuous, to_bins
 from gato_ros.tokenizer.errors import TokenizerError
 from gato_ros.tokenizer.image import image_to_patches, patch_spans, preprocess_image

@@ -1,0 +1,36 @@
+"""RecorderConfig: the recorder node's parameters (mirrored one to one as ROS parameters; config/recorder.yaml)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+class RecorderError(ValueError):
+    """A recorder parameter is invalid."""
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    """Parameters of the recorder node (mirrored one to one as ROS parameters; config/recorder.yaml)."""
+
+    output_dir: str = field(default="demos/teleop", metadata={"doc": "episodes are written to output_dir/<name>"})
+    instruction: str = field(default="stack the red object on the blue object",
+                             metadata={"doc": "instruction text stored with each episode"})
+    source: str = field(default="teleop", metadata={"doc": "'teleop', 'agent' or 'sim_expert'"})
+    camera: str = field(default="basket_front_left", metadata={"doc": "camera name stored with the episode"})
+    control_rate_hz: float = field(default=20.0, metadata={"doc": "rate of /gato/effort_command (demo step rate)",
+                                                           "range": (0.1, 1000.0)})
+    auto_start: bool = field(default=False, metadata={"doc": "start recording at once and restart on each new "
+                                                             "sim episode"})
+    flush_period_s: float = field(default=1.0, metadata={"doc": "write buffered data to disk this often",
+                                                         "range": (0.01, 3600.0)})
+    name_prefix: str = field(default="episode", metadata={"doc": "episode folders are <name_prefix>_<date>_<time>_<n>"})
+    diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period", "range": (0.01, 3600.0)})
+
+    def __post_init__(self) -> None:
+        if not self.output_dir:
+            raise RecorderError("output_dir must name a directory")
+        for name in ("control_rate_hz", "flush_period_s", "diagnostics_period_s"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise RecorderError(f"{name} must be > 0, got {getattr(self, name)}")

@@ -1,0 +1,47 @@
+"""SimConfig: the sim node's parameters (mirrored one to one as ROS parameters; config/sim.yaml)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+class SimConfigError(ValueError):
+    """A sim node parameter is out of range."""
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Parameters of the sim node (mirrored one to one as ROS parameters)."""
+
+    seed: int = field(default=0, metadata={"doc": "seed of the first episode; ~/reset uses seed+1, seed+2, ...",
+                                           "range": (0, 2**31 - 1)})
+    object_set: str = field(default="rgb_train_random", metadata={"doc": "RGB object triplet set"})
+    cell: str = field(default="primitive", metadata={"doc": "'primitive' (fast) or 'real' (benchmark meshes)",
+                                                     "constraints": "one of primitive, real"})
+    camera: str = field(default="basket_front_left", metadata={"doc": "camera published on /camera/image_raw"})
+    image_width: int = field(default=64, metadata={"doc": "camera image width (px)", "range": (16, 4096)})
+    image_height: int = field(default=64, metadata={"doc": "camera image height (px)", "range": (16, 4096)})
+    real_time_factor: float = field(default=1.0, metadata={"doc": "sim seconds per wall second; 0 = max speed",
+                                                           "range": (0.0, 1000.0)})
+    control_rate_hz: float = field(default=20.0, metadata={"doc": "image and camera_info rate",
+                                                           "range": (0.1, 1000.0)})
+    joint_state_rate_hz: float = field(default=100.0, metadata={"doc": "/joint_states and /clock rate (sim time); "
+                                                                       ">= control_rate_hz",
+                                                                "range": (0.1, 10000.0)})
+    publish_clock: bool = field(default=True, metadata={"doc": "publish /clock (sim time) for use_sim_time"})
+    diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period", "range": (0.01, 3600.0)})
+
+    def __post_init__(self) -> None:
+        if self.cell not in ("primitive", "real"):
+            raise SimConfigError(f"cell must be 'primitive' or 'real', got {self.cell!r}")
+        if self.image_width < 16 or self.image_height < 16:
+            raise SimConfigError(f"image size must be at least 16x16, got {self.image_width}x{self.image_height}")
+        if not (math.isfinite(self.real_time_factor) and self.real_time_factor >= 0):
+            raise SimConfigError(f"real_time_factor must be >= 0 (0 = as fast as possible), "
+                                 f"got {self.real_time_factor}")
+        for name in ("control_rate_hz", "joint_state_rate_hz", "diagnostics_period_s"):
+            if not getattr(self, name) > 0:
+                raise SimConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.joint_state_rate_hz < self.control_rate_hz:
+            raise SimConfigError("joint_state_rate_hz must be >= control_rate_hz")
