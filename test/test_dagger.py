@@ -9,7 +9,7 @@ import numpy as np
 
 from gato_ros.config import default_config
 from gato_ros.demos.bag import list_episodes, read_episode
-from gato_ros.demos.dagger import collect_dagger
+from gato_ros.eval.dagger import collect_dagger
 from gato_ros.export.build import random_model, write_model_dir
 
 

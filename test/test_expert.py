@@ -80,7 +80,7 @@ def test_expert_stacks_red_on_blue_on_primitive_cell(env) -> None:
 
 
 def test_evaluate_expert_reports_rates_and_timing() -> None:
-    from gato_ros.sim.evaluate_expert import evaluate_expert
+    from gato_ros.eval.expert import evaluate_expert
 
     res = evaluate_expert(cell="primitive", episodes=1, seed=0, progress=False)
     assert res["success_rate"] == 1.0 and res["stacked_rate"] == 1.0 and res["failures"] == []

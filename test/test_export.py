@@ -15,6 +15,7 @@ from gato_ros.export.build import export_random, random_model  # noqa: E402
 from gato_ros.export.graphs import cache_shape, embed_block  # noqa: E402
 from gato_ros.runtime.kv import block_inputs  # noqa: E402
 from gato_ros.runtime.providers import session_options  # noqa: E402
+from gato_ros.tokenizer import TokenSequence, concat  # noqa: E402
 
 # fp32 graphs vs eager PyTorch: ONNX Runtime fuses and reorders float ops, so allow 1e-4 absolute on logits
 # of order 1 (random init) and 1e-4 on keys/values.
@@ -34,7 +35,7 @@ def _session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
 
 
-def _block(model_dir: Path, seed: int, with_actions: bool = True) -> dict[str, np.ndarray]:
+def _block(model_dir: Path, seed: int, with_actions: bool = True) -> TokenSequence:
     """One real timestep from the tokenizer: observation block (+ 8 action tokens), per-token arrays [L, ...]."""
     from gato_ros.config import GatoConfig
     from gato_ros.tokenizer import GatoTokenizer
@@ -47,16 +48,16 @@ def _block(model_dir: Path, seed: int, with_actions: bool = True) -> dict[str, n
                             "stack red on blue" if seed % 2 else None)]
     if with_actions:
         seqs.append(tok.actions(rng.uniform(-1, 1, 8) * np.array([80, 80, 40, 40, 9, 9, 9, 1])))
-    return {f: np.concatenate([np.asarray(getattr(s, f)) for s in seqs]).astype(
-        np.float32 if f.startswith("patch") else np.int64) for f in FIELDS}
+    return concat(seqs)
 
 
-def _cat(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {f: np.concatenate([a[f], b[f]]) for f in FIELDS}
+def _cat(a: TokenSequence, b: TokenSequence) -> TokenSequence:
+    return concat([a, b])
 
 
-def _torch(block: dict[str, np.ndarray]) -> list[torch.Tensor]:
-    return [torch.from_numpy(block[f])[None] for f in FIELDS]
+def _torch(block: TokenSequence) -> list[torch.Tensor]:
+    return [torch.from_numpy(getattr(block, f).astype(np.float32 if f.startswith("patch") else np.int64))[None]
+            for f in FIELDS]
 
 
 def _buffers(model: torch.nn.Module, k: np.ndarray | None = None, v: np.ndarray | None = None, slots=None,
@@ -72,8 +73,8 @@ def _buffers(model: torch.nn.Module, k: np.ndarray | None = None, v: np.ndarray 
     return {**{f"past_k_{i}": kb[i] for i in range(n_layer)}, **{f"past_v_{i}": vb[i] for i in range(n_layer)}}
 
 
-def _prefill(sess: ort.InferenceSession, block: dict[str, np.ndarray], past_len: int, buffers: dict) -> list:
-    return sess.run(None, {**block_inputs(*(block[f] for f in FIELDS)), "past_len": np.array(past_len), **buffers})
+def _prefill(sess: ort.InferenceSession, block: TokenSequence, past_len: int, buffers: dict) -> list:
+    return sess.run(None, {**block_inputs(block), "past_len": np.array(past_len), **buffers})
 
 
 def test_model_dir_contents(exported: tuple[Path, torch.nn.Module]) -> None:
@@ -91,7 +92,7 @@ def test_embed_block_equals_model_embed(exported: tuple[Path, torch.nn.Module]) 
     """The export embedding (ResNet on image positions only, then a gather) is Gato.embed in eval mode."""
     out, model = exported
     block = _cat(_block(out, 1), _block(out, 2))  # text, two images, proprio, separators, actions
-    feeds = block_inputs(*(block[f] for f in FIELDS))
+    feeds = block_inputs(block)
     with torch.no_grad():
         ref = model.embed(*_torch(block))
         got = embed_block(model, *(torch.from_numpy(feeds[n]) for n in ("tokens", "modality", "local_pos", "patches",
@@ -114,7 +115,7 @@ def test_prefill_and_decode_match_pytorch(exported: tuple[Path, torch.nn.Module]
         ref_dec = model.action_logits(hd)[:, -1]
     t0 = k.shape[3]
     logits, new_k, new_v = _prefill(_session(out / "prefill.onnx"), second, t0, _buffers(model, k.numpy(), v.numpy()))
-    assert logits.shape == (1, 1024) and new_k.shape[3] == len(second["tokens"])
+    assert logits.shape == (1, 1024) and new_k.shape[3] == len(second)
     np.testing.assert_allclose(logits, ref.numpy(), atol=ATOL, rtol=1e-4)
     np.testing.assert_allclose(new_k, k2[:, :, :, t0:].numpy(), atol=ATOL, rtol=1e-4)
     np.testing.assert_allclose(new_v, v2[:, :, :, t0:].numpy(), atol=ATOL, rtol=1e-4)
@@ -140,11 +141,11 @@ def test_cached_prefill_equals_full_recomputation(exported: tuple[Path, torch.nn
     sess = _session(out / "prefill.onnx")
     a, b = _block(out, 2), _block(out, 3)
     _, ka, va = _prefill(sess, a, 0, _buffers(model))
-    cached = _prefill(sess, b, len(a["tokens"]), _buffers(model, ka, va))
+    cached = _prefill(sess, b, len(a), _buffers(model, ka, va))
     full = _prefill(sess, _cat(a, b), 0, _buffers(model))
     np.testing.assert_allclose(cached[0], full[0], atol=ATOL, rtol=1e-4)
     for c, f in zip(cached[1:], full[1:]):
-        np.testing.assert_allclose(c, f[:, :, :, len(a["tokens"]):], atol=ATOL, rtol=1e-4)
+        np.testing.assert_allclose(c, f[:, :, :, len(a):], atol=ATOL, rtol=1e-4)
 
 
 def test_cache_slot_order_does_not_matter(exported: tuple[Path, torch.nn.Module]) -> None:

@@ -8,7 +8,7 @@ import typing
 
 import pytest
 
-from gato_ros import interfaces
+from gato_ros.interfaces import doc as interfaces
 from gato_ros.launch_runner.graph import STACKING
 
 

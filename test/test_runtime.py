@@ -73,7 +73,7 @@ def test_instruction_is_text_of_the_first_timestep_only(model_dir: Path) -> None
 
 def test_cached_decode_equals_full_recomputation(model_dir: Path) -> None:
     """Each action token's logits from the ONNX cache equal PyTorch recomputing the whole sequence."""
-    from gato_ros.runtime.bench import TorchPolicy
+    from gato_ros.bench.latency import TorchPolicy
 
     policy = GatoPolicy(model_dir, provider="cpu", max_context_tokens=1024, decoding="argmax")
     model, _ = random_model("tiny", seed=5)

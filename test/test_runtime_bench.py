@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gato_ros.runtime.bandwidth import (  # noqa: E402
+from gato_ros.bench.bandwidth import (  # noqa: E402
     measure_bandwidth, measure_gemm_flops, pass_flops, roofline_step_s, step_bound_s, streamed_weight_bytes,
 )
-from gato_ros.runtime.bench import VARIANTS, percentiles, summary_table  # noqa: E402
+from gato_ros.bench.latency import VARIANTS, percentiles, summary_table  # noqa: E402
 
 
 def test_percentiles_and_bound() -> None:

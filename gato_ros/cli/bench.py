@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gato_ros.runtime.bench import VARIANTS
+from gato_ros.bench.latency import VARIANTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gato_ros.runtime.bench import BenchOptions, run_bench, summary_table
+    from gato_ros.bench.latency import BenchOptions, run_bench, summary_table
 
     variants = tuple(v for v in args.variants.split(",") if v)
     unknown = set(variants) - set(VARIANTS)

@@ -99,7 +99,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _dagger(args: argparse.Namespace) -> int:
-    from gato_ros.demos.dagger import collect_dagger
+    from gato_ros.eval.dagger import collect_dagger
 
     if not (args.model / "gato.json").is_file():
         return _fail(ValueError(f"{args.model} is not a model directory (no gato.json)"))

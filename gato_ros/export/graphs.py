@@ -22,9 +22,10 @@ import math
 import torch
 from torch import nn
 
-from gato_ros.model.gato import ACTION, NUM_VALUES, VALUE_START, Attention, Block, Gato
+from gato_ros.model.gato import NUM_VALUES, VALUE_START, Attention, Block, Gato
+from gato_ros.tokenizer.sequence import Modality
 
-ACTION_VOCAB_START = VALUE_START  # continuous values: ids 32000 + bin
+ACTION_VOCAB_START = VALUE_START  # continuous values: ids continuous_offset + bin
 ACTION_VOCAB_SIZE = NUM_VALUES
 PATCH = 16
 
@@ -116,7 +117,7 @@ class DecodeGraph(_CachedStep):
     """
 
     def forward(self, token, local_pos, past_len, *buffers):
-        x = self.model.wte(token) + self.model.positions(torch.full_like(token, ACTION), local_pos)
+        x = self.model.wte(token) + self.model.positions(torch.full_like(token, int(Modality.ACTION)), local_pos)
         return self.step(x, past_len, buffers)
 
 

@@ -18,10 +18,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from gato_ros.config import VocabConfig
 from gato_ros.tokenizer.sequence import Modality
 
-IMAGE, ACTION = int(Modality.IMAGE), int(Modality.ACTION)
-VALUE_START, NUM_VALUES = 32000, 1024  # continuous value ids: the only valid ids for an action token
+#: continuous value ids (gato.json vocab): the only valid ids of an action token
+VALUE_START, NUM_VALUES = VocabConfig.continuous_offset, VocabConfig.num_bins
 
 
 @dataclass(frozen=True)
@@ -200,21 +201,21 @@ class Gato(nn.Module):
         c = self.config
         obs = self.local_pos(local_pos.clamp(0, c.max_local_positions - 1))
         act = self.action_pos(local_pos.clamp(0, c.max_action_positions - 1))
-        pos = torch.where((modality == ACTION).unsqueeze(-1), act, obs)
+        pos = torch.where((modality == Modality.ACTION).unsqueeze(-1), act, obs)
         return torch.where((local_pos >= 0).unsqueeze(-1), pos, torch.zeros_like(pos))
 
     def embed(self, tokens: torch.Tensor, modality: torch.Tensor, local_pos: torch.Tensor,
               patches: torch.Tensor, patch_pos: torch.Tensor) -> torch.Tensor:
         """[B, L] per-token inputs -> [B, L, D] embeddings: token or patch, plus patch and local positions."""
         if tokens.shape[1]:
-            is_action = modality == ACTION
+            is_action = modality == Modality.ACTION
             for name, sel in (("max_local_positions", ~is_action), ("max_action_positions", is_action)):
                 limit = getattr(self.config, name)
                 if bool(sel.any()) and int(local_pos[sel].max()) >= limit:
                     raise ValueError(f"local position {int(local_pos[sel].max())} exceeds the model's {name}="
                                      f"{limit}: observation block or action too long")
         x = self.wte(tokens)
-        is_image = (modality == IMAGE).unsqueeze(-1)
+        is_image = (modality == Modality.IMAGE).unsqueeze(-1)
         sel = is_image.squeeze(-1)
         if bool(sel.any()):  # the ResNet runs on image positions only (export: gato_ros.export.graphs.embed_block)
             x = x.clone()
@@ -269,7 +270,7 @@ class Gato(nn.Module):
         weights = batch["loss_mask"][:, 1:]
         keep = weights > 0
         h, targets, w = h[:, :-1][keep], batch["tokens"][:, 1:][keep], weights[keep].to(h.dtype)
-        is_action = batch["modality"][:, 1:][keep] == ACTION
+        is_action = batch["modality"][:, 1:][keep] == Modality.ACTION
         total = h.new_zeros(())
         if bool(is_action.any()):
             logp = F.log_softmax(self.action_logits(h[is_action]), dim=-1)

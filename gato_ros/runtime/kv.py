@@ -21,7 +21,7 @@ from onnx import TensorProto, helper
 from gato_ros.runtime.errors import ContextOverflowError
 from gato_ros.runtime.model_files import cache_input_names
 from gato_ros.runtime.providers import session_options
-from gato_ros.tokenizer.sequence import Modality
+from gato_ros.tokenizer.sequence import TokenSequence
 
 K_AXIS, V_AXIS = 4, 3  # token axis of the key and value buffers
 
@@ -170,18 +170,17 @@ class OrtValueBuffers:
         return self.k.numpy(), self.v.numpy()
 
 
-def block_inputs(tokens: np.ndarray, modality: np.ndarray, local_pos: np.ndarray, patches: np.ndarray,
-                 patch_pos: np.ndarray) -> dict[str, np.ndarray]:
-    """Prefill feeds from a block's per-token arrays: only the image positions' patches go to the ResNet."""
-    image = np.asarray(modality) == int(Modality.IMAGE)
-    n = len(tokens)
+def block_inputs(block: TokenSequence) -> dict[str, np.ndarray]:
+    """Prefill feeds of a token block: only the image tokens' patches go to the ResNet (`source` gathers them)."""
+    image = block.is_image
+    n = len(block)
     source = np.where(image, n + np.cumsum(image) - 1, np.arange(n)).astype(np.int64)
     if image.any():
-        patches, patch_pos = patches[image], patch_pos[image]
+        patches, patch_pos = block.patches[image], block.patch_pos[image]
     else:  # a block without an image: one unused zero patch keeps the graph's shapes non-empty
-        patches, patch_pos = np.zeros((1, *patches.shape[1:]), np.float32), np.zeros((1, 4), np.float32)
-    return {"tokens": np.asarray(tokens, np.int64)[None], "modality": np.asarray(modality, np.int64)[None],
-            "local_pos": np.asarray(local_pos, np.int64)[None],
+        patches, patch_pos = np.zeros((1, *block.patches.shape[1:]), np.float32), np.zeros((1, 4), np.float32)
+    return {"tokens": np.asarray(block.tokens, np.int64)[None], "modality": np.asarray(block.modality, np.int64)[None],
+            "local_pos": np.asarray(block.local_pos, np.int64)[None],
             "patches": np.ascontiguousarray(patches, np.float32)[None],
             "patch_pos": np.ascontiguousarray(patch_pos, np.float32)[None], "source": source}
 
@@ -247,15 +246,14 @@ class KVRunner:
             outs = binding.get_outputs()
             self.buffers.write(outs[1], outs[2], start)
 
-    def prefill(self, tokens: np.ndarray, modality: np.ndarray, local_pos: np.ndarray, patches: np.ndarray,
-                patch_pos: np.ndarray) -> np.ndarray:
-        """Append a block of L tokens (arrays with leading dim L); returns the next action token's logits."""
-        n_new = len(tokens)
+    def prefill(self, block: TokenSequence) -> np.ndarray:
+        """Append a block of tokens; returns the value logits of the token after its last (the next action)."""
+        n_new = len(block)
         if self.length + n_new > self.capacity:
             raise ContextOverflowError(f"{n_new} new tokens after {self.length} cached exceed the cache capacity "
                                        f"{self.capacity}")
         binding = self.prefill_sess.io_binding()
-        feeds = block_inputs(tokens, modality, local_pos, patches, patch_pos)
+        feeds = block_inputs(block)
         feeds["past_len"] = np.array(self.length, np.int64)
         for name, array in feeds.items():
             binding.bind_cpu_input(name, array)
@@ -268,7 +266,8 @@ class KVRunner:
         return logits[0]
 
     def decode(self, token_id: int, local_pos: int) -> np.ndarray:
-        """Append one action token (dimension index `local_pos`, -1 for none); returns the next token's logits."""
+        """Append one action token (id, and its dimension position as the tokenizer's action block gives it, -1 for
+        none); returns the next token's logits. The hot path: its inputs are bound once, so it takes scalars."""
         if self.length + 1 > self.capacity:
             raise ContextOverflowError(f"the cache is full ({self.capacity} tokens)")
         self._token[0, 0], self._local_pos[0, 0], self._past_len[()] = token_id, local_pos, self.length

@@ -30,12 +30,6 @@ LOG = logging.getLogger("gato_ros.runtime")
 EVICT_FRACTION = 0.5  # on overflow, keep at most this fraction of the episode budget (then re-prefill it)
 
 
-def _fields(seq: TokenSequence, start: int = 0, end: int | None = None) -> tuple[np.ndarray, ...]:
-    """(tokens, modality, local_pos, patches, patch_pos) rows [start:end] of a TokenSequence."""
-    return tuple(np.asarray(getattr(seq, f))[start:end]
-                 for f in ("tokens", "modality", "local_pos", "patches", "patch_pos"))
-
-
 class GatoPolicy:
     """Gato policy over an exported model directory (see `gato-ros export`).
 
@@ -99,12 +93,12 @@ class GatoPolicy:
             self.window.set_prompt(0)
             return
         seq = self.tokenizer.episode(episode)
-        start, reserve = self._prompt_start(np.asarray(seq.timestep))
-        fields = _fields(seq, start)
-        self.window.set_prompt(len(fields[0]), reserve=reserve)
-        self.runner.prefill(*fields)  # pinned: slots [0, prompt) are never moved, so reset() just truncates
-        LOG.info("prompt: %d tokens (%d timesteps dropped from its start)", len(fields[0]),
-                 int(np.asarray(seq.timestep)[start]) if start else 0)
+        start, reserve = self._prompt_start(seq.timestep)
+        prompt = seq[start:]
+        self.window.set_prompt(len(prompt), reserve=reserve)
+        self.runner.prefill(prompt)  # pinned: slots [0, prompt) are never moved, so reset() just truncates
+        LOG.info("prompt: %d tokens (%d timesteps dropped from its start)", len(prompt),
+                 int(seq.timestep[start]) if start else 0)
 
     def _prompt_start(self, timestep: np.ndarray) -> tuple[int, int]:
         """First token of the prompt kept: the latest whole timesteps within max_prompt_tokens; and one step's size."""
@@ -179,10 +173,10 @@ class GatoPolicy:
             self.runner.truncate(self.window.pinned)
             blocks += list(self._history)
             self.reprefills += 1
-        elif self._pending:
+        elif self._pending:  # the last timestep's last action token goes in with this observation
             blocks.append(self._history[-1][len(self._history[-1]) - 1:])
         self.window.begin_timestep(len(obs))
-        logits = self.runner.prefill(*_fields(concat([*blocks, obs])))
+        logits = self.runner.prefill(concat([*blocks, obs]))
         ids = np.empty(self.n_actions, np.int64)
         efforts = np.empty(self.n_actions, np.float64)
         for i in range(self.n_actions):

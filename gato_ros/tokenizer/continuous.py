@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-MU = 100.0
-M = 256.0
-NUM_BINS = 1024
-OFFSET = 32000
+from gato_ros.config import TokenizerConfig, VocabConfig
+
+MU, M = TokenizerConfig.mu, TokenizerConfig.M  # defaults of the low-level functions: gato.json's own defaults
+NUM_BINS, OFFSET = VocabConfig.num_bins, VocabConfig.continuous_offset
 
 
 def mu_law(x: np.ndarray, mu: float = MU, m: float = M) -> np.ndarray:

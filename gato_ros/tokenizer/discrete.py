@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-NUM_DISCRETE = 1024
+from gato_ros.config import VocabConfig
+
+NUM_DISCRETE = VocabConfig.num_bins
 
 
 def tokenize_discrete(x: np.ndarray, num_values: int = NUM_DISCRETE) -> np.ndarray:

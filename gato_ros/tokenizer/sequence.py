@@ -7,6 +7,8 @@ from enum import IntEnum
 
 import numpy as np
 
+from gato_ros.config import VocabConfig
+
 
 class Modality(IntEnum):
     """Per-token tag; the model embeds by it and the loss mask follows from it."""
@@ -38,6 +40,11 @@ class TokenSequence:
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+    @property
+    def is_image(self) -> np.ndarray:
+        """bool [L]: the image-patch tokens (their pixels are in `patches`)."""
+        return self.modality == int(Modality.IMAGE)
 
     def __getitem__(self, index: slice) -> "TokenSequence":
         if not isinstance(index, slice):
@@ -144,7 +151,7 @@ def with_prompt(seq: TokenSequence, prompt: TokenSequence | None, length: int, r
     return concat([*head, body]) if n_head else body
 
 
-def collate(seqs: list[TokenSequence], length: int | None = None, pad_id: int = 33025) -> dict:
+def collate(seqs: list[TokenSequence], length: int | None = None, pad_id: int = VocabConfig.pad_id) -> dict:
     """Stack sequences into torch tensors [B, L], right-padded with PAD tokens that carry no loss."""
     import torch
 
@@ -164,11 +171,10 @@ def collate(seqs: list[TokenSequence], length: int | None = None, pad_id: int = 
         "loss_mask": np.zeros((b, length), np.float32),
         "timestep": np.full((b, length), -1, np.int64),
     }
-    image = int(Modality.IMAGE)
     for i, s in enumerate(seqs):
         n = len(s)
         for f in FIELDS:
-            if f != "patches" or (s.modality == image).any():  # patches are zero elsewhere: skip the copy
+            if f != "patches" or s.is_image.any():  # patches are zero elsewhere: skip the copy
                 out[f][i, :n] = getattr(s, f)
     return {k: torch.from_numpy(v) for k, v in out.items()}
 

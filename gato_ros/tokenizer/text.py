@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import sentencepiece as spm
 
+from gato_ros.config import VocabConfig
 from gato_ros.tokenizer.errors import TokenizerError
 
-TEXT_VOCAB = 32000
+TEXT_VOCAB = VocabConfig.text_size
 
 
 class TextTokenizer:

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import sentencepiece as spm
 
+from gato_ros.config import VocabConfig
 from gato_ros.tokenizer.errors import TokenizerError
 
 DEFAULT_INSTRUCTION = "stack the red object on the blue object"
 DEFAULT_VOCAB_SIZE = 1000
-MAX_TEXT_VOCAB = 32000
+MAX_TEXT_VOCAB = VocabConfig.text_size
 COLOURS = ("red", "green", "blue")
 VERBS = ("stack", "put", "place", "set", "move", "lift and place", "pick up and put", "grasp and put")
 NOUNS = ("object", "block", "piece", "item", "shape", "cube", "one")
@@ -86,7 +87,7 @@ def train_text_model(corpus: list[str], out_prefix: Path, vocab_size: int = DEFA
     proto = model.getvalue()
     proc = spm.SentencePieceProcessor(model_proto=proto)
     if proc.GetPieceSize() >= MAX_TEXT_VOCAB:
-        raise TokenizerError(f"trained model has {proc.GetPieceSize()} pieces; text ids must stay below 32000")
+        raise TokenizerError(f"trained model has {proc.GetPieceSize()} pieces; text ids must stay below {MAX_TEXT_VOCAB}")
     path = Path(f"{out_prefix}.model")
     path.write_bytes(proto)
     vocab = "\n".join(f"{proc.IdToPiece(i)}\t{proc.GetScore(i):g}" for i in range(proc.GetPieceSize()))

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from gato_ros.config import GatoConfig
-from gato_ros.model.gato import CONFIGS, VALUE_START, Gato, GatoModelConfig, load_checkpoint, save_checkpoint
+from gato_ros.model.gato import CONFIGS, Gato, GatoModelConfig, load_checkpoint, save_checkpoint
 from gato_ros.tokenizer import GatoTokenizer, Modality, collate, read_bins
 from gato_ros.tokenizer.continuous import bin_centres
 from gato_ros.train.config import DatasetConfig, TrainConfig
@@ -108,7 +108,8 @@ def action_error(model: Gato, batch: dict, tok: GatoTokenizer) -> float:
         logits = model.action_logits(h[:, :-1][is_action]).cpu().numpy()
     model.train(was_training)
     dims = np.arange(int(is_action.sum())) % tok.num_actions  # action targets come in whole blocks of n_actions
-    true = bin_centres(batch["tokens"][:, 1:][is_action].cpu().numpy() - VALUE_START, tok.vocab.num_bins)
+    true = bin_centres(batch["tokens"][:, 1:][is_action].cpu().numpy() - tok.vocab.continuous_offset,
+                       tok.vocab.num_bins)
     pred = read_bins(logits, tok.tok.decoding)
     scale = tok.action_scale[dims] / tok.effort_limit[dims]
     return float(np.mean(np.abs(pred - true) * scale))

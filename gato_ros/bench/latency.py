@@ -20,10 +20,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gato_ros.runtime.bandwidth import (
+from gato_ros.bench.bandwidth import (
     measure_bandwidth, measure_gemm_flops, roofline_step_s, step_bound_s, streamed_weight_bytes,
 )
+from gato_ros.interfaces import PROPRIO_SIZE
 from gato_ros.runtime.window import TimestepWindow
+from gato_ros.tokenizer import TokenSequence, concat
 
 VARIANTS = ("torch_naive", "torch_cache", "ort_fp32", "ort_int8")
 DEFAULT_REPS = {"tiny": 200, "small": 100, "79m": 40}
@@ -52,7 +54,7 @@ def percentiles(samples_s: list[float]) -> dict[str, float]:
 
 
 def _inputs(rng: np.random.Generator, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    return rng.integers(0, 256, (*size, 3), dtype=np.uint8), rng.normal(size=15)
+    return rng.integers(0, 256, (*size, 3), dtype=np.uint8), rng.normal(size=PROPRIO_SIZE)
 
 
 def time_steps(step: Callable[..., Any], fill: Callable[[], bool], reps: int, size: tuple[int, int],
@@ -73,93 +75,71 @@ def time_steps(step: Callable[..., Any], fill: Callable[[], bool], reps: int, si
 
 
 class TorchPolicy:
-    """The runtime's algorithm in PyTorch eager: with a KV cache, or recomputing the window per token (naive)."""
+    """GatoPolicy.act's algorithm in PyTorch eager (argmax decoding) over the tokenizer's blocks: with a KV cache
+    (`cached`), or recomputing the whole window for every action token (naive; the reference for the ONNX cache)."""
 
     def __init__(self, model: Any, tokenizer: Any, n_actions: int, context: int, cached: bool) -> None:
         import torch
 
-        from gato_ros.model.gato import NUM_VALUES, VALUE_START
-        from gato_ros.tokenizer.sequence import Modality
-
         self.torch, self.model, self.tok, self.n_actions, self.cached = torch, model.eval(), tokenizer, n_actions, cached
-        self.start, self.size = VALUE_START, NUM_VALUES
         self.window = TimestepWindow(context)
-        self.action = int(Modality.ACTION)
-        self.positions = tokenizer.action_positions()
+        self.value_start = tokenizer.vocab.continuous_offset
+        self._actions = tokenizer.action_block(np.zeros(n_actions, np.int64))  # template: one row per dimension
         c = model.config
         self.k = self.v = torch.zeros(c.n_layer, 1, c.n_head, 0, c.head_dim)
-        self.rows: list[tuple[np.ndarray, ...]] = []  # naive: the token rows of each timestep in the window
-        self.pending: int | None = None
-        self.last_logits = np.zeros((n_actions, self.size), np.float32)
+        self.steps: list[TokenSequence] = []  # naive: the tokens of each timestep in the window
+        self.pending: TokenSequence | None = None  # cached: the last action token, not in the cache yet
+        self.last_logits = np.zeros((n_actions, tokenizer.vocab.num_bins), np.float32)
 
-    def _forward(self, fields: list, k: Any, v: Any) -> tuple[Any, Any, Any]:
-        """Gato over a block after cache (k, v): value logits at the last position and the grown cache."""
-        h, k, v = self.model.transformer(self.model.embed(*fields), k, v)
+    def _forward(self, block: TokenSequence, k: Any, v: Any) -> tuple[Any, Any, Any]:
+        """Gato over a block after cache (k, v): value logits at its last position and the grown cache."""
+        t = self.torch
+        inputs = [t.from_numpy(np.ascontiguousarray(getattr(block, f), dtype))[None]
+                  for f, dtype in (("tokens", np.int64), ("modality", np.int64), ("local_pos", np.int64),
+                                   ("patches", np.float32), ("patch_pos", np.float32))]
+        h, k, v = self.model.transformer(self.model.embed(*inputs), k, v)
         return self.model.action_logits(h[:, -1:])[:, -1], k, v
 
-    def prefill(self, *args: Any) -> tuple[Any, Any, Any]:
-        return self._forward(list(args[:5]), args[5], args[6])
-
-    def decode(self, token: Any, k: Any, v: Any, dim: int) -> tuple[Any, Any, Any]:
-        """One action token of dimension `dim` (its action position, as the tokenizer gives it)."""
-        t = self.torch
-        return self._forward([token, t.full_like(token, self.action), t.full_like(token, int(self.positions[dim])),
-                              t.zeros(1, 1, 3, 16, 16), t.zeros(1, 1, 4)], k, v)
-
-    def _t(self, fields: tuple[np.ndarray, ...]) -> list:
-        t = self.torch
-        return [t.from_numpy(np.ascontiguousarray(fields[0], np.int64))[None],
-                t.from_numpy(np.ascontiguousarray(fields[1], np.int64))[None],
-                t.from_numpy(np.ascontiguousarray(fields[2], np.int64))[None],
-                t.from_numpy(np.ascontiguousarray(fields[3], np.float32))[None],
-                t.from_numpy(np.ascontiguousarray(fields[4], np.float32))[None]]
-
-    def _action_row(self, token_id: int, dim: int) -> tuple[np.ndarray, ...]:
-        return (np.array([token_id]), np.array([self.action]), np.array([self.positions[dim]]),
-                np.zeros((1, 3, 16, 16), np.float32), np.zeros((1, 4), np.float32))
+    def _action(self, value_bin: int, dim: int) -> TokenSequence:
+        """The action token of dimension `dim` with value bin `value_bin`."""
+        token = self._actions[dim:dim + 1]
+        token.tokens = np.array([self.value_start + value_bin], np.int64)
+        return token
 
     def act(self, image: np.ndarray, proprio: np.ndarray, dry: bool = False) -> np.ndarray:
-        """One control step; `dry` (naive only) appends random action tokens without computing (fast fill)."""
-        from gato_ros.runtime.policy import _fields
-
-        fields = _fields(self.tok.observation(image, proprio))
-        dropped, n_steps = self.window.evict_for(len(fields[0]) + self.n_actions)
+        """One control step; returns the value bins. `dry` (naive only) appends action tokens without computing
+        (a fast fill)."""
+        obs = self.tok.observation(image, proprio)
+        dropped, n_steps = self.window.evict_for(len(obs) + self.n_actions)
         if dropped and self.cached:
             phys = dropped - 1 if (self.pending is not None and not self.window.steps) else dropped
             if phys != dropped:
                 self.pending = None
             self.k, self.v = self.k[:, :, :, phys:].contiguous(), self.v[:, :, :, phys:].contiguous()
-        del self.rows[:n_steps]
-        self.window.begin_timestep(len(fields[0]))
+        del self.steps[:n_steps]
+        self.window.begin_timestep(len(obs))
         bins = np.empty(self.n_actions, np.int64)
         with self.torch.inference_mode():
-            if self.cached:
-                if self.pending is not None:  # the previous timestep's last action goes in with this observation
-                    row = self._action_row(self.pending, self.n_actions - 1)
-                    fields = tuple(np.concatenate([a, b.astype(a.dtype)]) for a, b in zip(row, fields))
-                logits, self.k, self.v = self.prefill(*self._t(fields), self.k, self.v)
+            if self.cached:  # the previous timestep's last action goes in with this observation
+                block = obs if self.pending is None else concat([self.pending, obs])
+                logits, self.k, self.v = self._forward(block, self.k, self.v)
                 for i in range(self.n_actions):
                     self.last_logits[i] = logits[0].numpy()
                     bins[i] = int(logits.argmax())
                     if i + 1 < self.n_actions:
-                        tok = self.torch.tensor([[self.start + bins[i]]])
-                        logits, self.k, self.v = self.decode(tok, self.k, self.v, i)
-                self.pending = self.start + int(bins[-1])
+                        logits, self.k, self.v = self._forward(self._action(int(bins[i]), i), self.k, self.v)
+                self.pending = self._action(int(bins[-1]), self.n_actions - 1)
             else:
-                self.rows.append(fields)
+                self.steps.append(obs)
+                empty = self.k[:, :, :, :0]
                 for i in range(self.n_actions):
                     if dry:
                         bins[i] = i
-                        self.rows[-1] = tuple(np.concatenate([a, b]) for a, b in
-                                              zip(self.rows[-1], self._action_row(self.start + bins[i], i)))
-                        continue
-                    seq = [np.concatenate([r[j] for r in self.rows]) for j in range(5)]
-                    empty = self.k[:, :, :, :0]
-                    logits, _, _ = self.prefill(*self._t(tuple(seq)), empty, empty)
-                    self.last_logits[i] = logits[0].numpy()
-                    bins[i] = int(logits.argmax())
-                    self.rows[-1] = tuple(np.concatenate([a, b]) for a, b in
-                                          zip(self.rows[-1], self._action_row(self.start + bins[i], i)))
+                    else:
+                        logits, _, _ = self._forward(concat(self.steps), empty, empty)
+                        self.last_logits[i] = logits[0].numpy()
+                        bins[i] = int(logits.argmax())
+                    self.steps[-1] = concat([self.steps[-1], self._action(int(bins[i]), i)])
         self.window.extend(self.n_actions)
         return bins
 
@@ -263,10 +243,10 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
                 record[f"weight_bytes_{variant[4:]}"] = w
                 record[f"bound_ms_{variant[4:]}"] = 1e3 * step_bound_s(w, kv_per_token, opts.context, passes, bandwidth)
         policy0 = GatoPolicy(dirs["ort_fp32"], provider="cpu", max_context_tokens=opts.context, threads=opts.threads)
-        size = _image_size(policy0.config)
+        size = policy0.config.tokenizer.image_size
         tok, n_actions = policy0.tokenizer, policy0.n_actions
         obs = tok.observation(*_inputs(np.random.default_rng(0), size))
-        block, patches = len(obs.tokens) + 1, int(np.sum(np.asarray(obs.modality) == 1))  # + previous action token
+        block, patches = len(obs) + 1, int(obs.is_image.sum())  # + the previous action token
         record["prefill_block"] = {"tokens": block, "image_patches": patches}
         for variant in dirs:
             key, w = variant[4:], record[f"weight_bytes_{variant[4:]}"]
@@ -299,12 +279,6 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
 def _full(window: TimestepWindow) -> bool:
     """The next timestep will evict: the context is at its limit."""
     return bool(window.steps) and window.total + window.steps[-1] > window.max_tokens
-
-
-def _image_size(config: Any) -> tuple[int, int]:
-    tok = config.tokenizer
-    size = getattr(tok, "image_size", None) or (tok.image_height, tok.image_width)
-    return int(size[0]), int(size[1])
 
 
 def _ratios(record: dict[str, Any], naive: float | None) -> None:

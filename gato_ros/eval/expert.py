@@ -1,6 +1,6 @@
 """Measure the scripted expert's success rate over seeds, per object set, and the sim cost per episode.
 
-python -m gato_ros.sim.evaluate_expert --cell real --episodes 50 \
+python -m gato_ros.eval.expert --cell real --episodes 50 \
     --object-sets rgb_train_random rgb_test_triplet1 ... --out benchmarks/results/expert_success.json
 """
 
