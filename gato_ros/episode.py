@@ -32,7 +32,8 @@ class Episode:
             if len(getattr(self, name)) != t:
                 raise ValueError(f"Episode.{name} has {len(getattr(self, name))} steps, actions have {t}")
         if self.object_state is not None and np.shape(self.object_state) != (t, OBJECT_STATE_SIZE):
-            raise ValueError(f"Episode.object_state must be [{t}, {OBJECT_STATE_SIZE}], got {np.shape(self.object_state)}")
+            raise ValueError(f"Episode.object_state must be [{t}, {OBJECT_STATE_SIZE}], "
+                             f"got {np.shape(self.object_state)}")
         if self.images.ndim != 4 or self.images.shape[-1] != 3 or self.images.dtype != np.uint8:
             raise ValueError(f"Episode.images must be [T,H,W,3] uint8, got {self.images.shape} {self.images.dtype}")
 

@@ -130,7 +130,8 @@ def make_urdf(model: mujoco.MjModel) -> str:
         lines += [f'  <joint name="right_j{i}" type="revolute">', f"    {_origin(pos, rot)}",
                   f'    <parent link="{parent}"/>', f'    <child link="{body}"/>',
                   f'    <axis xyz="{axis[0]:.9g} {axis[1]:.9g} {axis[2]:.9g}"/>',
-                  f'    <limit lower="{lo:.9g}" upper="{hi:.9g}" effort="{EFFORT[i]:.9g}" velocity="{VELOCITY[i]:.9g}"/>',
+                  f'    <limit lower="{lo:.9g}" upper="{hi:.9g}" effort="{EFFORT[i]:.9g}" '
+                  f'velocity="{VELOCITY[i]:.9g}"/>',
                   "  </joint>"]
         parent = body
     for fixed, fparent in (("head", "l0"), (rm.HAND_BODY, "l6")):

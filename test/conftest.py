@@ -11,7 +11,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """`colcon test` runs the fast tests unless told otherwise (`--pytest-args -m "slow or not slow"`), like `make test`.
+    """`colcon test` runs the fast tests unless told otherwise (`--pytest-args -m "slow or not slow"`), like
+    `make test`.
 
     colcon runs `python -m pytest` with `--junit-prefix=<package>` in PYTEST_ADDOPTS; nothing else here sets it.
     """

@@ -18,7 +18,8 @@ from gato_ros.episode import Episode
 def _episode(t: int = 12) -> Episode:
     rng = np.random.default_rng(3)
     return Episode(rng.integers(0, 255, (t, 64, 64, 3), dtype=np.uint8), rng.normal(size=(t, 8)),
-                   rng.normal(size=(t, 8)), rng.normal(size=(t, 8)) * 10, instruction="stack the red object on the blue object",
+                   rng.normal(size=(t, 8)), rng.normal(size=(t, 8)) * 10,
+                   instruction="stack the red object on the blue object",
                    success=True, source="sim_expert", task="rgb_stacking_triplet1")
 
 
@@ -158,8 +159,8 @@ def test_object_poses_align_like_joint_states(tmp_path):
         w.command(np.ones(8), 11)  # before the first poses: dropped (the bag has poses)
         w.object_poses(rows[0], 20)
         w.command(np.ones(8), 21)
-        w.object_poses({c: (rows[1][7 * i:7 * i + 3], rows[1][7 * i + 3:7 * i + 7]) for i, c in enumerate(OBJECT_COLORS)},
-                       30)
+        w.object_poses({c: (rows[1][7 * i:7 * i + 3], rows[1][7 * i + 3:7 * i + 7])
+                        for i, c in enumerate(OBJECT_COLORS)}, 30)
         w.object_poses(rows[2], 40)  # after the last command: unused
         w.command(np.ones(8) * 2, 35)
         w.close(True)

@@ -74,7 +74,8 @@ def test_graph_nodes_are_installed_executables_with_parameter_files() -> None:
     except (ImportError, LookupError, OSError):  # pip-only: no ament index (or no AMENT_PREFIX_PATH)
         return
     for spec in STACKING.nodes:
-        assert (prefix / "lib" / PACKAGE / spec.executable).is_file(), f"{spec.executable} not in {prefix}/lib/{PACKAGE}"
+        executable = prefix / "lib" / PACKAGE / spec.executable
+        assert executable.is_file(), f"{spec.executable} not in {prefix}/lib/{PACKAGE}"
 
 
 @pytest.mark.parametrize("node", ["agent", "safety"])

@@ -25,7 +25,8 @@ def one_thread():
 def _batch(t: int = 3, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     ep = Episode(rng.integers(0, 255, (t, 64, 64, 3), dtype=np.uint8), rng.normal(size=(t, 8)),
-                 rng.normal(size=(t, 8)), rng.normal(size=(t, 8)), instruction="stack the red object on the blue object")
+                 rng.normal(size=(t, 8)), rng.normal(size=(t, 8)),
+                 instruction="stack the red object on the blue object")
     seq = GatoTokenizer(default_config()).episode(ep)
     return collate([seq], len(seq) + 5)
 

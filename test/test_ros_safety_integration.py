@@ -402,7 +402,8 @@ def test_in_sim_velocity_limit_and_hold_bring_the_arm_to_rest(ros_env: dict[str,
         time.sleep(1.5)  # command timeout -> hold with damping
         rest = [s for s in states if s[0] >= t_stop + 1.0]
         final_speed = float(max(np.abs(s[2][:7]).max() for s in rest))
-        record_result("in_sim_velocity_limit", {"j6_peak_speed_rad_s": peak, "j6_median_speed_last_1s_rad_s": settled, "j6_braking_threshold_rad_s": vlim,
+        record_result("in_sim_velocity_limit", {"j6_peak_speed_rad_s": peak, "j6_median_speed_last_1s_rad_s": settled,
+                                                "j6_braking_threshold_rad_s": vlim,
                                                 "max_arm_speed_after_hold_rad_s": final_speed})
         assert settled < 1.2 * vlim  # unbraked it runs at ~0.9 rad/s; the peak depends on loop latency
         assert final_speed < 0.05

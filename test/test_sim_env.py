@@ -38,7 +38,8 @@ def test_seed_fixes_object_poses(env) -> None:
     c = {c: p.copy() for c, (p, _) in env.object_poses().items()}
     for color in objects.COLORS:
         np.testing.assert_allclose(a[color], c[color])
-        assert abs(a[color][2] - env.floor_z - objects.shape(env.object_names[objects.COLORS.index(color)]).half_height) < 0.003
+        half_height = objects.shape(env.object_names[objects.COLORS.index(color)]).half_height
+        assert abs(a[color][2] - env.floor_z - half_height) < 0.003
     assert any(np.linalg.norm(a[k][:2] - b[k][:2]) > 1e-3 for k in objects.COLORS)
 
 

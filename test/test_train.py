@@ -31,7 +31,8 @@ def _demos(root, n=3, t=6):
 def _cfg(tmp_path, **kw):
     data = {"run_dir": str(tmp_path / "run"), "model": "tiny", "model_overrides": SMALL, "steps": 6,
             "batch_size": 2, "seq_len": 128, "warmup_steps": 2, "checkpoint_every": 3, "log_every": 1,
-            "lr": 3e-3, "threads": 1, "datasets": [{"name": "demos", "paths": [str(tmp_path / "demos")], "weight": 3.0}]}
+            "lr": 3e-3, "threads": 1,
+            "datasets": [{"name": "demos", "paths": [str(tmp_path / "demos")], "weight": 3.0}]}
     data.update(kw)
     return TrainConfig.from_dict(data)
 

@@ -81,7 +81,8 @@ class TorchPolicy:
     def __init__(self, model: Any, tokenizer: Any, n_actions: int, context: int, cached: bool) -> None:
         import torch
 
-        self.torch, self.model, self.tok, self.n_actions, self.cached = torch, model.eval(), tokenizer, n_actions, cached
+        self.torch, self.model, self.tok = torch, model.eval(), tokenizer
+        self.n_actions, self.cached = n_actions, cached
         self.window = TimestepWindow(context)
         self.value_start = tokenizer.vocab.continuous_offset
         self._actions = tokenizer.action_block(np.zeros(n_actions, np.int64))  # template: one row per dimension
@@ -404,7 +405,8 @@ def summary_table(results: dict[str, Any]) -> str:
         for cfg, rec in recs.items():
             for v, s in rec["variants"].items():
                 lines.append(f"| {cond} | {cfg} | {v} | {s['p50_ms']:.1f} | {s['p90_ms']:.1f} | {s['p99_ms']:.1f} "
-                             f"| {fmt(s.get('speedup_vs_naive_p50'), '.1f')} | {fmt(s.get('ratio_to_bound_p50'), '.2f')} "
+                             f"| {fmt(s.get('speedup_vs_naive_p50'), '.1f')} "
+                             f"| {fmt(s.get('ratio_to_bound_p50'), '.2f')} "
                              f"| {fmt(s.get('ratio_to_roofline_p50'), '.2f')} |")
             for key in ("fp32", "int8"):
                 if f"bound_ms_{key}" in rec:

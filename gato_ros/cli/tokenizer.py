@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     tsub = parser.add_subparsers(dest="tokenizer_command", required=True)
     train = tsub.add_parser("train", help="train models/tokenizer/gato_text.model reproducibly")
     train.add_argument("--out", type=Path, default=None,
-                       help="output prefix (default models/tokenizer/gato_text); writes .model .vocab .corpus.txt .json")
+                       help="output prefix (default models/tokenizer/gato_text); "
+                            "writes .model .vocab .corpus.txt .json")
     train.add_argument("--vocab-size", type=int, default=None, help="requested pieces (default 1000)")
     train.add_argument("--corpus", type=Path, default=None,
                        help="train on this saved corpus (one sentence a line) instead of instructions + docs")

@@ -73,7 +73,8 @@ class EpisodeBagWriter:
         self.ts = _typestore()
         self.writer = Writer(self.path, version=9, storage_plugin=StoragePlugin.MCAP)
         self.writer.open()
-        self.conns = {topic: self.writer.add_connection(topic, kind, typestore=self.ts) for topic, kind in TYPES.items()}
+        self.conns = {topic: self.writer.add_connection(topic, kind, typestore=self.ts)
+                      for topic, kind in TYPES.items()}
         self.meta = {"instruction": instruction, "source": source, "camera": camera, "task": task,
                      "control_rate_hz": str(control_rate_hz)}
         (self.path / WRITER_FILE).write_text(json.dumps({"pid": os.getpid(), "custom_data": self.meta}))
@@ -129,9 +130,8 @@ class EpisodeBagWriter:
     def command(self, efforts: np.ndarray, t_ns: int) -> None:
         t = self.ts.types
         layout = t["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
-        self._write(COMMAND_TOPIC, t["std_msgs/msg/Float64MultiArray"](layout=layout,
-                                                                         data=np.asarray(efforts, np.float64).reshape(-1)),
-                    t_ns)
+        data = np.asarray(efforts, np.float64).reshape(-1)
+        self._write(COMMAND_TOPIC, t["std_msgs/msg/Float64MultiArray"](layout=layout, data=data), t_ns)
 
     def flush(self) -> None:
         """Write the pending MCAP chunk to disk now, so a killed writer loses nothing before this call."""

@@ -33,9 +33,6 @@ from gato_ros.episode import Episode
 INSTRUCTION = "stack the red object on the blue object"
 MAX_STEPS = 400
 STATE_DIR = ".generate"  # per-episode summary rows and the settings of the run (resume checks them)
-SETTINGS = ("seed", "cell", "object_set", "camera", "image_size", "max_steps", "stop_on_success")
-
-
 class DemoGenerationError(RuntimeError):
     """Demo generation cannot run with the given arguments (bad counts, existing episode directories)."""
 

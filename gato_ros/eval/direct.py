@@ -233,7 +233,8 @@ def evaluate_direct(cfg: DirectConfig) -> dict:
     """Run every (object set, seed) episode in worker processes; write results.json and results.png."""
     from tqdm import tqdm
 
-    tasks = [(s, cfg.seed + SET_SEED_STRIDE * k + i) for k, s in enumerate(cfg.object_sets) for i in range(cfg.episodes)]
+    tasks = [(s, cfg.seed + SET_SEED_STRIDE * k + i)
+             for k, s in enumerate(cfg.object_sets) for i in range(cfg.episodes)]
     workers = min(cfg.workers or os.cpu_count() or 1, len(tasks))
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

@@ -84,8 +84,8 @@ def evaluate(cfg: EvalConfig) -> dict:
             for prompt in prompts:
                 values = {"sim": "true", "model": str(cfg.model_dir),
                           "prompt_demo": str(cfg.prompt_demo) if prompt else ""}
-                options = RunOptions(episodes=cfg.episodes, duration_s=cfg.episode_s, config_dir=conf,
-                                     log_dir=cfg.out_dir / "logs" / f"{object_set}_{'prompt' if prompt else 'noprompt'}")
+                log_dir = cfg.out_dir / "logs" / f"{object_set}_{'prompt' if prompt else 'noprompt'}"
+                options = RunOptions(episodes=cfg.episodes, duration_s=cfg.episode_s, config_dir=conf, log_dir=log_dir)
                 runner = EvalRunner(values, options, object_set, seed, prompt)
                 summary = runner.run()
                 if summary.early_exits:

@@ -12,7 +12,8 @@ from gato_ros.export.onnx_export import ExportError, write_model_dir
 
 
 def find_sp_model(config: Any, near: list[Path]) -> Path | None:
-    """The SentencePiece model gato.json names (tokenizer settings), looked up next to the checkpoint, then in models/."""
+    """The SentencePiece model gato.json names (tokenizer settings), looked up next to the checkpoint, then in
+    models/."""
     from gato_ros import paths
 
     name = getattr(getattr(config, "tokenizer", None), "text_model", None)

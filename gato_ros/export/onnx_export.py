@@ -28,7 +28,8 @@ class ExportError(Exception):
 
 def _dynamic_axes(names: tuple[str, ...], n_layer: int) -> dict[str, dict[int, str]]:
     """Block length S, image patches P and buffer capacity C are free; everything else is fixed."""
-    axes: dict[str, dict[int, str]] = {"tokens": {1: "S"}, "modality": {1: "S"}, "local_pos": {1: "S"}, "source": {0: "S"},
+    axes: dict[str, dict[int, str]] = {"tokens": {1: "S"}, "modality": {1: "S"}, "local_pos": {1: "S"},
+                                       "source": {0: "S"},
                                        "patches": {1: "P"}, "patch_pos": {1: "P"},
                                        "new_k": {3: "S"}, "new_v": {3: "S"}}
     axes.update({f"past_k_{i}": {3: "C"} for i in range(n_layer)})
@@ -65,8 +66,9 @@ def export_graphs(model: nn.Module, out_dir: Path, opset: int = OPSET) -> dict[s
     return {"format": GRAPH_FORMAT, "prefill": PREFILL_FILE, "decode": DECODE_FILE, "precision": "fp32",
             "opset": opset, "n_layer": n_layer, "n_head": n_head, "head_dim": head_dim, "patch_size": PATCH,
             "action_vocab_start": ACTION_VOCAB_START, "action_vocab_size": ACTION_VOCAB_SIZE,
-            "inputs": {"prefill": list(PREFILL_INPUTS), "decode": list(DECODE_INPUTS), "cache": "past_k_i [1, H, hd, C], "
-                       "past_v_i [1, H, C, hd] per layer i, read in place; slots >= past_len are masked"},
+            "inputs": {"prefill": list(PREFILL_INPUTS), "decode": list(DECODE_INPUTS),
+                       "cache": "past_k_i [1, H, hd, C], past_v_i [1, H, C, hd] per layer i, read in place; slots "
+                                ">= past_len are masked"},
             "outputs": list(OUTPUTS)}
 
 
@@ -82,7 +84,8 @@ def quantize_int8(out_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
         path = out_dir / meta[key]
         with tempfile.TemporaryDirectory() as tmp:
             q = Path(tmp) / path.name
-            quantize_dynamic(str(path), str(q), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm", "Gather"],
+            quantize_dynamic(str(path), str(q), weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["MatMul", "Gemm", "Gather"],
                              extra_options={"MatMulConstBOnly": True})
             shutil.move(str(q), path)
     return {**meta, "precision": "int8"}

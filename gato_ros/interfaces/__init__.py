@@ -87,7 +87,6 @@ COMMAND_INTAKE_QOS = Qos(INTAKE_PER_TICK, reliable=False, note="newest wins")
 #: Safety's e-stop: one subscription per QoS family, so every publisher matches one (best effort matches any
 #: reliability; transient-local also gets a latched e-stop published before safety started).
 ESTOP_QOS_FAMILIES = (Qos(10, reliable=False), Qos(10, reliable=True), LATCHED_QOS)
-ESTOP_QOS = ESTOP_QOS_FAMILIES[1]  # what an e-stop publisher should use (reliable); any other matches too
 #: The recorder's inputs: best effort, deep enough for 100 Hz joint states between executor turns.
 RECORDER_INPUT_QOS = Qos(50, reliable=False)
 #: name -> profile, for docs/INTERFACES.md

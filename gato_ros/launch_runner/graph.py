@@ -146,7 +146,8 @@ def node_parameters(node: NodeSpec, values: Mapping[str, str]) -> dict[str, obje
         try:
             params[ROBOT_DESCRIPTION] = path.read_text()
         except OSError as exc:
-            raise GraphArgumentError(f"launch argument {URDF_ARG}={values[URDF_ARG]!r}: cannot read {path}: {exc}") from exc
+            raise GraphArgumentError(f"launch argument {URDF_ARG}={values[URDF_ARG]!r}: cannot read {path}: "
+                                     f"{exc}") from exc
     for p in node.arg_params:
         params[p.param] = as_bool(values[p.arg], p.arg) if p.kind == "bool" else values[p.arg]
     return params

@@ -96,7 +96,8 @@ class Summary:
                          f"state: {self._agent_state()}")
         else:
             lines.append("agent step latency: no agent diagnostics received")
-        lines.append(f"safety interventions: {self.safety_interventions if self.safety_interventions is not None else '?'}"
+        interventions = self.safety_interventions if self.safety_interventions is not None else "?"
+        lines.append(f"safety interventions: {interventions}"
                      + (f" ({', '.join(f'{k}={v}' for k, v in self.safety.items() if k != '_message')})"
                         if self.safety else ""))
         for name, code in self.early_exits.items():

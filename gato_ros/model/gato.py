@@ -71,7 +71,8 @@ def param_count(c: GatoModelConfig) -> int:
     patch = (3 * ch * 9 + ch) + 2 * (2 * ch + ch * ch * 9 + ch) + 2 * ch + (ch * ch * 16 + ch) \
         + (ch * (p // 4) ** 2 * d + d)
     block = 2 * d + 3 * (d * inner + inner) + (inner * d + d) + 2 * d + (d * c.d_ff + c.d_ff) + (c.d_ff * d + d)
-    return c.vocab_size * d + patch + 2 * c.num_pos_bins * d + (c.max_local_positions + c.max_action_positions) * d + c.n_layer * block + 2 * d
+    positions = 2 * c.num_pos_bins * d + (c.max_local_positions + c.max_action_positions) * d
+    return c.vocab_size * d + patch + positions + c.n_layer * block + 2 * d
 
 
 class PatchEmbedding(nn.Module):
@@ -231,7 +232,8 @@ class Gato(nn.Module):
 
     def transformer(self, x: torch.Tensor, past_k: torch.Tensor | None = None, past_v: torch.Tensor | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Blocks over new tokens x [B, L, D] after cached keys/values [n_layer, B, H, T, hd]; returns h and the cache."""
+        """Blocks over new tokens x [B, L, D] after cached keys/values [n_layer, B, H, T, hd]; returns h and the
+        cache."""
         if past_k is None or past_v is None:
             past_k = past_v = self.empty_cache(x.shape[0], x.device)
         ks, vs = [], []

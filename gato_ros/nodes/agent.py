@@ -3,8 +3,9 @@
 configure loads the model dir (ONNX, gato.json, SentencePiece) and the optional prompt demo (prefilled once) and
 creates the command publisher (a lifecycle publisher: it publishes only while active); activate starts the control
 timer. Images go to the policy at the camera's size: the tokenizer alone crops and resizes them, as in training.
-Stale, missing or malformed inputs publish nothing and say why on /diagnostics, so the safety node holds. A new episode (cache back to the prompt) starts on `~/reset` (std_srvs/Trigger, which
-the runner calls after the sim's `~/reset`) or when the joint-state stamps jump back (a sim restarting its clock).
+Stale, missing or malformed inputs publish nothing and say why on /diagnostics, so the safety node holds. A new
+episode (cache back to the prompt) starts on `~/reset` (std_srvs/Trigger, which the runner calls after the sim's
+`~/reset`) or when the joint-state stamps jump back (a sim restarting its clock).
 """
 
 from __future__ import annotations

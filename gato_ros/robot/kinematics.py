@@ -146,6 +146,3 @@ class RobotModel:
         if link not in self._ancestor_cache:
             self._ancestor_cache[link] = [j.name for j in self._chain_to(link) if j.name in self._arm_index]
         return self._ancestor_cache[link]
-
-    def total_mass(self) -> float:
-        return float(sum(i.mass for i in self.urdf.links.values() if i is not None))

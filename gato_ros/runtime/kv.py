@@ -86,7 +86,8 @@ class NumpyBuffers:
         """Copy slots movers -> holes as a few contiguous slice copies (an evicted timestep is usually one run)."""
         breaks = np.flatnonzero((np.diff(holes) != 1) | (np.diff(movers) != 1)) + 1
         for lo, hi in zip(np.concatenate([[0], breaks]), np.concatenate([breaks, [holes.size]])):
-            dst, src = slice(int(holes[lo]), int(holes[lo]) + hi - lo), slice(int(movers[lo]), int(movers[lo]) + hi - lo)
+            n = hi - lo
+            dst, src = slice(int(holes[lo]), int(holes[lo]) + n), slice(int(movers[lo]), int(movers[lo]) + n)
             self.k[..., dst] = self.k[..., src]
             self.v[:, :, :, dst] = self.v[:, :, :, src]
 

@@ -85,12 +85,14 @@ def check_graphs(meta: GraphMeta, prefill: ort.InferenceSession, decode: ort.Inf
         shapes = {n: _shape(sess, n) for n in got_in if n.startswith("past_") and n != "past_len"}
         expect_k, expect_v = [1, meta.n_head, meta.head_dim, None], [1, meta.n_head, None, meta.head_dim]
         ok = set(shapes) == set(caches) and all(
-            len(s) == 4 and all(e is None or d == e for d, e in zip(s, expect_k if n.startswith("past_k") else expect_v))
+            len(s) == 4
+            and all(e is None or d == e for d, e in zip(s, expect_k if n.startswith("past_k") else expect_v))
             for n, s in shapes.items())
         if not ok:
             raise ModelLoadError(
-                f"{model_dir}/gato.json says the cache is n_layer={meta.n_layer} layers of keys [1, n_head={meta.n_head},"
-                f" head_dim={meta.head_dim}, C] and values [1, {meta.n_head}, C, {meta.head_dim}] but "
+                f"{model_dir}/gato.json says the cache is n_layer={meta.n_layer} layers of keys "
+                f"[1, n_head={meta.n_head}, head_dim={meta.head_dim}, C] and values "
+                f"[1, {meta.n_head}, C, {meta.head_dim}] but "
                 f"{getattr(meta, label)} takes {shapes}; gato.json does not match the graph (re-export the model)")
         logits = _shape(sess, "logits", outputs=True)
         if logits[-1] != meta.action_vocab_size:

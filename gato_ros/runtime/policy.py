@@ -73,7 +73,8 @@ class GatoPolicy:
         try:
             return GatoTokenizer(self.config, self.model_dir)
         except Exception as exc:
-            raise ModelLoadError(f"tokenizer files in {self.model_dir} cannot be loaded: {type(exc).__name__}: {exc}") from exc
+            raise ModelLoadError(f"tokenizer files in {self.model_dir} cannot be loaded: "
+                                 f"{type(exc).__name__}: {exc}") from exc
 
     # ------------------------------------------------------------------ prompt and episodes
     @property

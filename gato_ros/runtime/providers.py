@@ -39,7 +39,8 @@ def _open(path: Path, providers: list, threads: int) -> ort.InferenceSession:
         raise ModelLoadError(f"ONNX graph {path} cannot be loaded (corrupt or not ONNX?): {exc}") from exc
 
 
-def open_sessions(paths: list[Path], provider: str = "auto", threads: int = 0) -> tuple[list[ort.InferenceSession], str]:
+def open_sessions(paths: list[Path], provider: str = "auto",
+                  threads: int = 0) -> tuple[list[ort.InferenceSession], str]:
     """Sessions for `paths` on the chosen provider; returns them and 'cuda' or 'cpu'. Logs one line."""
     if provider not in PROVIDERS:
         raise ProviderError(f"execution provider {provider!r} is not one of {PROVIDERS}")

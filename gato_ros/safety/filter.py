@@ -270,7 +270,8 @@ class SafetyFilter:
     def status(self) -> dict[str, Any]:
         """Mode, last reason and counts, for diagnostics."""
         return {"mode": self.mode.value, "reason": self.reason, "last_reason": self.last_reason, "armed": self._armed,
-                "interventions": sum(v for k, v in self.counts.items() if k not in ("hold_ticks", "reset")), **dict(sorted(self.counts.items()))}
+                "interventions": sum(v for k, v in self.counts.items() if k not in ("hold_ticks", "reset")),
+                **dict(sorted(self.counts.items()))}
 
     # ----------------------------------------------------------------- internals
 

@@ -61,7 +61,8 @@ class JointStateMerger:
                 back = previous > header_stamp
                 if np.any(back):
                     raise JointStateStampError(
-                        f"joint state stamp {header_stamp:.6f} s is {float(np.max(previous[back])) - header_stamp:.6f} s "
+                        f"joint state stamp {header_stamp:.6f} s is "
+                        f"{float(np.max(previous[back])) - header_stamp:.6f} s "
                         f"earlier than the previous one for {[self.joint_names[i] for i in dst[back]]}")
             self.q[dst] = pos[src]
             self.qd[dst] = vel[src]

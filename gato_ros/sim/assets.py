@@ -37,7 +37,8 @@ def sawyer_xml() -> Path:
 
 
 def sawyer_torque_actuators_xml() -> Path:
-    return _existing(dm_robotics_root() / "moma/models/vendor/rethink/sawyer_description/mjcf/sawyer_torque_actuators.xml")
+    return _existing(dm_robotics_root()
+                     / "moma/models/vendor/rethink/sawyer_description/mjcf/sawyer_torque_actuators.xml")
 
 
 def robotiq_2f85_xml() -> Path:
@@ -59,9 +60,3 @@ def rgb_object_mesh(name: str) -> Path:
     if not found:
         raise AssetsNotInstalledError(f"no rgb_v1.3 mesh for object {name!r} under {meshes}")
     return found[0]
-
-
-def rgb_object_names() -> dict[str, list[str]]:
-    """Object names per mesh folder of rgb_v1.3: {'train': [...], 'heldout': [...], 'test_triplets': [...]}."""
-    meshes = dm_robotics_root() / "manipulation/props/rgb_objects/assets/rgb_v1.3/meshes"
-    return {d.name: sorted(p.name.split("_")[0] for p in d.glob("*.stl")) for d in sorted(meshes.iterdir()) if d.is_dir()}

@@ -17,7 +17,8 @@ from gato_ros.sim import objects, robot_mjcf, scene, success
 
 CONTROL_RATE_HZ = 20.0
 SUBSTEPS = 100  # physics steps per control step
-HOME_Q = (-0.624, -1.3828, 0.5343, 1.691, -0.0992, 1.2896, 1.6755)  # pinch 0.25 m above the basket centre, pointing down
+# pinch point 0.25 m above the basket centre, pointing down
+HOME_Q = (-0.624, -1.3828, 0.5343, 1.691, -0.0992, 1.2896, 1.6755)
 SPAWN_HALF_EXTENT = 0.09  # objects spawn with centres in [-0.09, 0.09]^2 around the basket centre
 SPAWN_GAP = 0.015  # minimum free gap between spawned objects' footprints (m)
 SETTLE_STEPS = 200  # physics steps after placing objects, before time 0
@@ -41,7 +42,8 @@ class Observation:
 
 
 class StackingEnv:
-    """The RGB Stacking cell; see the module docstring. `cell` is 'primitive' (fast, CI) or 'real' (benchmark assets)."""
+    """The RGB Stacking cell; see the module docstring. `cell` is 'primitive' (fast, CI) or 'real' (benchmark
+    assets)."""
 
     joint_names = list(JOINT_NAMES)
     base_body = robot_mjcf.BASE_BODY

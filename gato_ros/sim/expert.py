@@ -25,6 +25,9 @@ from gato_ros.control import CartesianImpedanceController, ImpedanceGains, Pose,
 from gato_ros.control.pose import matrix_to_rotvec, rotvec_to_matrix
 from gato_ros.sim.expert_scene import ObjectGeometry, SceneReader
 
+#: (goal position, goal rotation, (horizontal, vertical) lead per step, gripper command)
+Decision = tuple[np.ndarray, np.ndarray, tuple[float, float], float]
+
 GRIPPER_OPEN = -1.0
 GRIPPER_CLOSE = 1.0
 
@@ -140,9 +143,9 @@ class ScriptedExpert:
         return np.concatenate([tau, [gripper]])
 
     # ------------------------------------------------------------------ the policy
-    def _decide(self, pose: Pose, velocity: np.ndarray, grip: float) -> tuple[np.ndarray, np.ndarray, tuple[float, float], float]:
-        """(goal position, goal rotation, (horizontal, vertical) lead per step, gripper command) from the state (pinch pose and linear
-        velocity, gripper angle, objects); sets `phase`."""
+    def _decide(self, pose: Pose, velocity: np.ndarray, grip: float) -> Decision:
+        """(goal position, goal rotation, (horizontal, vertical) lead per step, gripper command) from the state (pinch
+        pose and linear velocity, gripper angle, objects); sets `phase`."""
         c = self.config
         red, blue, green = (self.scene.geometry(col) for col in ("red", "blue", "green"))
         self.red, self.blue = red, blue
@@ -163,7 +166,7 @@ class ScriptedExpert:
             return self._carry(pose, red, blue, green, red_xy_to_blue)
         return self._approach(pose, grip, red, blue, green)
 
-    def _release(self, pose: Pose, grip: float, red: ObjectGeometry) -> tuple[np.ndarray, np.ndarray, tuple[float, float], float]:
+    def _release(self, pose: Pose, grip: float, red: ObjectGeometry) -> Decision:
         """Red sits on blue: open in place, then back straight up; done once open and clear."""
         c = self.config
         p = pose.position
@@ -175,7 +178,7 @@ class ScriptedExpert:
         return up, pose.rotation, (c.slow_step, c.slow_step), GRIPPER_OPEN
 
     def _carry(self, pose: Pose, red: ObjectGeometry, blue: ObjectGeometry, green: ObjectGeometry,
-               red_xy_to_blue: float) -> tuple[np.ndarray, np.ndarray, tuple[float, float], float]:
+               red_xy_to_blue: float) -> Decision:
         """Red in the hand: lift clear of the others, move over blue (sideways only once clear), lower onto it."""
         c = self.config
         p = pose.position
@@ -195,7 +198,7 @@ class ScriptedExpert:
         return np.array([xy[0], xy[1], z]), pose.rotation, step, GRIPPER_CLOSE
 
     def _approach(self, pose: Pose, grip: float, red: ObjectGeometry, blue: ObjectGeometry,
-                  green: ObjectGeometry) -> tuple[np.ndarray, np.ndarray, tuple[float, float], float]:
+                  green: ObjectGeometry) -> Decision:
         """Red not held: open, go above red at the grasp yaw, descend once aligned, close at the grasp point."""
         c = self.config
         p = pose.position

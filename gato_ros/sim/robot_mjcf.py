@@ -23,7 +23,6 @@ GRIPPER_BASE = GRIPPER_PREFIX + "base"
 PINCH_SITE = GRIPPER_PREFIX + "pinch_site"
 GRIPPER_TENDON = GRIPPER_PREFIX + "split"
 GRIPPER_DRIVER_JOINT = GRIPPER_PREFIX + "left_driver_joint"  # what the 2F-85 driver reports (0 open .. 0.8 closed)
-GRIPPER_PAD_BODIES = (GRIPPER_PREFIX + "left_pad", GRIPPER_PREFIX + "right_pad")
 GRIPPER_FORCE = 5.0  # tendon force at |grip command| = 1 (the 2F-85 model's force range)
 ARM_ACTUATORS = tuple(f"j{i}" for i in range(7))
 GRIP_ACTUATOR = "grip"

@@ -103,7 +103,8 @@ class GatoTokenizer:
         parts.append(block(self._continuous(proprio, self.tok.proprio_mu_law), Modality.CONTINUOUS,
                            self.tok.patch_size))
         if self.tok.object_state:
-            objects = self._vector(objects, OBJECT_STATE_SIZE, "object state (gato_ros.observation.object_state_from_poses)")
+            objects = self._vector(objects, OBJECT_STATE_SIZE,
+                                   "object state (gato_ros.observation.object_state_from_poses)")
             parts.append(block(self._continuous(objects, self.tok.proprio_mu_law), Modality.CONTINUOUS,
                                self.tok.patch_size))
         parts.append(block(np.array([self.vocab.separator_id]), Modality.SEPARATOR, self.tok.patch_size))

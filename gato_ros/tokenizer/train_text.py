@@ -87,7 +87,8 @@ def train_text_model(corpus: list[str], out_prefix: Path, vocab_size: int = DEFA
     proto = model.getvalue()
     proc = spm.SentencePieceProcessor(model_proto=proto)
     if proc.GetPieceSize() >= MAX_TEXT_VOCAB:
-        raise TokenizerError(f"trained model has {proc.GetPieceSize()} pieces; text ids must stay below {MAX_TEXT_VOCAB}")
+        raise TokenizerError(f"trained model has {proc.GetPieceSize()} pieces; text ids must stay below "
+                             f"{MAX_TEXT_VOCAB}")
     path = Path(f"{out_prefix}.model")
     path.write_bytes(proto)
     vocab = "\n".join(f"{proc.IdToPiece(i)}\t{proc.GetScore(i):g}" for i in range(proc.GetPieceSize()))

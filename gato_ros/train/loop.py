@@ -146,13 +146,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         LOG.info("resuming %s at step %d", ckpt_path, start)
         if log_csv.is_file():
             with log_csv.open() as f:
-                rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f) if int(float(r["step"])) <= start]
+                rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)
+                        if int(float(r["step"])) <= start]
     elif cfg.init_checkpoint:
         init, _, _ = load_checkpoint(cfg.init_checkpoint)
         try:
             model.load_state_dict(init.state_dict())
         except RuntimeError as exc:
-            raise ValueError(f"init_checkpoint {cfg.init_checkpoint} does not fit model {cfg.model!r}: {exc}") from exc
+            raise ValueError(f"init_checkpoint {cfg.init_checkpoint} does not fit model {cfg.model!r}: "
+                             f"{exc}") from exc
         LOG.info("starting from the weights of %s", cfg.init_checkpoint)
     (run / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
     data_info = {s.config.name: {"sequences": len(s.sequences), "tokens": s.tokens, "weight": s.config.weight}
