@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -177,7 +178,7 @@ class GatoConfig:
             tokenizer=_section(TokenizerConfig, data["tokenizer"], "tokenizer"),
             robot=_section(RobotConfig, data["robot"], "robot"),
             model=data["model"] if not isinstance(data["model"], dict) else dict(data["model"]),
-            control_rate_hz=_number(data["control_rate_hz"], "gato.json control_rate_hz"),
+            control_rate_hz=coerce("gato.json control_rate_hz", float, data["control_rate_hz"]),
             format_version=version,
         )
 
@@ -220,42 +221,37 @@ def _check_keys(where: str, data: dict[str, Any], cls: type) -> None:
         raise ConfigError(f"{where}: missing keys {missing}")
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where} must be a number, got {value!r}")
-    return float(value)
+_KINDS = {bool: "true or false", int: "an integer", str: "a string"}
+
+
+def coerce(name: str, annotation: Any, value: Any, error: type[ValueError] = ConfigError) -> Any:
+    """`value` as a config field of type `annotation` (bool, int, float, str or tuple[X, ...]; other types pass):
+    an int is a float and a list a tuple; `error` names `name` when the value does not fit. The one type check of
+    config dataclasses, for gato.json (here) and ROS parameters (gato_ros.nodes.common)."""
+    if typing.get_origin(annotation) is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise error(f"{name} has the wrong type: {value!r} (expected a list)")
+        args = typing.get_args(annotation)
+        return tuple(coerce(name, args[0] if args else Any, v, error) for v in value)
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise error(f"{name} must be a number, got {value!r}")
+        return float(value)
+    if annotation in _KINDS and (not isinstance(value, annotation) or (annotation is int and isinstance(value, bool))):
+        raise error(f"{name} has the wrong type: {value!r} (expected {_KINDS[annotation]})")
+    return value
 
 
 def _check_types(where: str, obj: Any, only: tuple[str, ...] | None = None) -> None:
-    """Check (and normalize, for frozen instances) each field against the type of its default value."""
+    """Check (and normalize, for frozen instances) each field against its annotation; scalar floats are finite."""
+    types = typing.get_type_hints(type(obj))
     for f in dataclasses.fields(obj):
         if only is not None and f.name not in only:
             continue
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        value = getattr(obj, f.name)
         name = f"{where}.{f.name}"
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif isinstance(default, float):
-            value = _number(value, name)
-            ok = math.isfinite(value)
-        elif isinstance(default, str):
-            ok = isinstance(value, str)
-        elif isinstance(default, tuple):
-            ok = isinstance(value, (list, tuple))
-            if ok:
-                elem = type(default[0])
-                if elem is float:
-                    value = tuple(_number(v, name) for v in value)
-                else:
-                    ok = all(isinstance(v, elem) for v in value)
-                    value = tuple(value)
-        else:
-            ok = True
-        if not ok:
-            raise ConfigError(f"{name} has the wrong type: {value!r} (expected like {default!r})")
+        value = coerce(name, types[f.name], getattr(obj, f.name))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{name} must be finite, got {value!r}")
         object.__setattr__(obj, f.name, value)
 
 

@@ -15,6 +15,8 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
+from gato_ros.config import coerce
+
 T = TypeVar("T")
 
 
@@ -29,31 +31,8 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 
 def _coerce(name: str, annotation: Any, value: Any) -> Any:
-    """Convert a ROS parameter value (ints for floats, lists for tuples) to the field's annotated type."""
-    origin = typing.get_origin(annotation)
-    if origin is tuple:
-        args = typing.get_args(annotation)
-        item = args[0] if args else Any
-        if not isinstance(value, (list, tuple)):
-            raise ParameterError(f"parameter {name!r} must be a list, got {value!r}")
-        return tuple(_coerce(f"{name}[]", item, v) for v in value)
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParameterError(f"parameter {name!r} must be a number, got {value!r}")
-        return float(value)
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ParameterError(f"parameter {name!r} must be an integer, got {value!r}")
-        return value
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ParameterError(f"parameter {name!r} must be true or false, got {value!r}")
-        return value
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ParameterError(f"parameter {name!r} must be a string, got {value!r}")
-        return value
-    return value
+    """A ROS parameter value (ints for floats, lists for tuples) as the field's annotated type."""
+    return coerce(f"parameter {name!r}", annotation, value, ParameterError)
 
 
 def _ros_value(value: Any) -> Any:
