@@ -17,7 +17,7 @@ class AgentConfig:
     """Agent parameters (SPEC `agent` node). Empty `model_dir` means the default model, empty `prompt_demo` none."""
 
     model_dir: str = field(default="", metadata={"doc": "model directory (gato.json + ONNX graphs); empty: "
-                                                        "models/default"})
+                                                        "models/default, else the only model under models/"})
     prompt_demo: str = field(default="", metadata={"doc": "rosbag2 directory of one demonstration fed as the prompt; "
                                                           "empty: none"})
     control_rate_hz: float = field(default=20.0, metadata={"doc": "control ticks per second (/gato/effort_command "
@@ -28,9 +28,12 @@ class AgentConfig:
     execution_provider: str = field(default="auto", metadata={"doc": "ONNX Runtime provider: auto (CUDA if present), "
                                                                      "cpu or cuda",
                                                               "constraints": "one of auto, cpu, cuda"})
-    max_context_tokens: int = field(default=1024, metadata={"doc": "tokens kept in the KV cache window",
+    max_context_tokens: int = field(default=1024, metadata={"doc": "tokens kept in the KV cache window; capped "
+                                                                   "by the model's training window (gato.json "
+                                                                   "model.context_window)",
                                                            "range": (64, 1 << 20)})
-    intra_op_threads: int = field(default=0, metadata={"doc": "ONNX Runtime intra-op threads; 0 = one per core",
+    intra_op_threads: int = field(default=0, metadata={"doc": "ONNX Runtime intra-op threads; 0 = one per core "
+                                                              "(1 thread measured slower with the sim running)",
                                                        "range": (0, 1024)})
     instruction: str = field(default="", metadata={"doc": "instruction text given to the policy; empty: none (the "
                                                           "policy's default)"})

@@ -14,7 +14,8 @@ class RecorderError(ValueError):
 class RecorderConfig:
     """Parameters of the recorder node (mirrored one to one as ROS parameters; config/recorder.yaml)."""
 
-    output_dir: str = field(default="demos/teleop", metadata={"doc": "episodes are written to output_dir/<name>"})
+    output_dir: str = field(default="demos/teleop", metadata={"doc": "one rosbag2 (MCAP) directory per episode is "
+                                                                   "written under here"})
     instruction: str = field(default="stack the red object on the blue object",
                              metadata={"doc": "instruction text stored with each episode"})
     source: str = field(default="teleop", metadata={"doc": "'teleop', 'agent' or 'sim_expert'"})
