@@ -1,5 +1,5 @@
-"""The ROS interfaces of gato_ros, each defined once: joint and observation layout, topic names, QoS profiles, the
-and the one `sensor_msgs/Image` decoder.
+"""The ROS interfaces of gato_ros, each defined once: joint and observation layout, topic names, QoS profiles and
+the one `sensor_msgs/Image` decoder.
 
 Every node, the demo bags, the runner and the tests import these names; nothing else spells a topic or a QoS.
 Importing this module needs neither rclpy nor a ROS install (`Qos.profile()` imports rclpy when called), and it

@@ -175,7 +175,7 @@ class GatoPolicy:
             blocks += list(self._history)
             self.reprefills += 1
         elif self._pending:  # the last timestep's last action token goes in with this observation
-            blocks.append(self._history[-1][len(self._history[-1]) - 1:])
+            blocks.append(self._history[-1][-1:])
         self.window.begin_timestep(len(obs))
         logits = self.runner.prefill(concat([*blocks, obs]))
         ids = np.empty(self.n_actions, np.int64)
