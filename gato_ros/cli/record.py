@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from gato_ros.nodes.recorder import RecorderNode
     from gato_ros.teleop.keyboard import KeyboardConfig, KeyboardError, TerminalKeys
-    from gato_ros.teleop.keyboard_node import KeyboardTeleopNode
+    from gato_ros.nodes.keyboard import KeyboardTeleopNode
 
     if not sys.stdin.isatty():
         print("gato-ros record: needs an interactive terminal (stdin is not a tty)", file=sys.stderr)

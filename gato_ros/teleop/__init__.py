@@ -1,5 +1,5 @@
-"""Teleoperation: parameters (config.py), twist + gripper -> joint torques (control.py), a terminal keyboard twist
-source (keyboard.py, keyboard_node.py). The node: gato_ros.nodes.teleop."""
+"""Teleoperation: parameters (config.py), twist + gripper -> joint torques (control.py), terminal keys -> twists
+(keyboard.py). The nodes: gato_ros.nodes.teleop and gato_ros.nodes.keyboard (`gato-ros record`)."""
 
 from gato_ros.teleop.config import TeleopConfig, TeleopError
 from gato_ros.teleop.control import TeleopController, TwistWatchdog, gripper_effort

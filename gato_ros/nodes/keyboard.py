@@ -1,5 +1,5 @@
 """Keyboard teleop on ROS topics: publishes the KeyTwistState as /teleop/twist and /teleop/gripper at a fixed
-rate; clients for the sim's and teleop's ~/reset. `python -m gato_ros.teleop.keyboard_node` runs it alone.
+rate; clients for the sim's and teleop's ~/reset. `python -m gato_ros.nodes.keyboard` runs it alone.
 """
 
 from __future__ import annotations
