@@ -90,3 +90,18 @@ def test_topic_names_are_spelled_only_in_interfaces() -> None:
             if isinstance(node, ast.Constant) and node.value in topics:
                 raise AssertionError(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} spells {node.value!r}: "
                                      "import it from gato_ros.interfaces")
+
+
+def test_interfaces_stand_alone_and_logic_is_free_of_rclpy() -> None:
+    """gato_ros.interfaces imports nothing of gato_ros; rclpy is the nodes' (and the runner's, the CLI's) alone, so
+    every component's logic runs and is tested without ROS (interfaces builds QoS profiles only when asked)."""
+    modules = _modules()
+    assert not _imports(modules)["gato_ros.interfaces"]
+    ros_users = ("gato_ros.nodes", "gato_ros.launch_runner.monitor", "gato_ros.cli", "gato_ros.interfaces")
+    for module, path in modules.items():
+        if module.startswith(ros_users):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n == "rclpy" or n.startswith("rclpy.") for n in names), f"{module} imports rclpy"
