@@ -105,3 +105,10 @@ def test_interfaces_stand_alone_and_logic_is_free_of_rclpy() -> None:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not any(n == "rclpy" or n.startswith("rclpy.") for n in names), f"{module} imports rclpy"
+
+
+def test_only_the_tokenizer_resizes_images() -> None:
+    """One preprocessing path: frames travel at the camera's size and gato_ros.tokenizer.image alone resizes."""
+    for module, path in _modules().items():
+        if module != "gato_ros.tokenizer.image":
+            assert "resize(" not in path.read_text(), f"{module} resizes images"
