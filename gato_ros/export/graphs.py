@@ -22,12 +22,13 @@ import math
 import torch
 from torch import nn
 
+from gato_ros.config import TokenizerConfig
 from gato_ros.model.gato import NUM_VALUES, VALUE_START, Attention, Block, Gato
 from gato_ros.tokenizer.sequence import Modality
 
 ACTION_VOCAB_START = VALUE_START  # continuous values: ids continuous_offset + bin
 ACTION_VOCAB_SIZE = NUM_VALUES
-PATCH = 16
+PATCH = TokenizerConfig.patch_size  # pixels per patch side (the export traces with this size)
 
 
 def embed_block(model: Gato, tokens: torch.Tensor, modality: torch.Tensor, local_pos: torch.Tensor,

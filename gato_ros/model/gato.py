@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from gato_ros.config import VocabConfig
+from gato_ros.config import TokenizerConfig, VocabConfig
 from gato_ros.tokenizer.sequence import Modality
 
 #: continuous value ids (gato.json vocab): the only valid ids of an action token
@@ -34,12 +34,12 @@ class GatoModelConfig:
     n_embd: int = 128
     d_ff: int = 512
     head_dim: int = 32
-    vocab_size: int = 33026
+    vocab_size: int = VocabConfig.vocab_size
     max_local_positions: int = 512
     max_action_positions: int = 32  # rows of the action-dimension embedding (8 joints used)
     smooth_value_init: bool = True  # value-id embeddings start as sinusoids of the value (see Gato._init_values)
-    num_pos_bins: int = 128
-    patch_size: int = 16
+    num_pos_bins: int = TokenizerConfig.num_pos_bins
+    patch_size: int = TokenizerConfig.patch_size
     patch_channels: int = 32
     dropout: float = 0.1
     block_size: int = 1024
