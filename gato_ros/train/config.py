@@ -51,7 +51,8 @@ class TrainConfig:
     checkpoint_every: int = 250
     log_every: int = 10
     device: str = "auto"               # auto | cpu | cuda
-    init_checkpoint: str = ""          # weights to start from (fine-tuning, e.g. on DAgger data); fresh optimizer and step 0
+    # weights to start from (fine-tuning, e.g. on DAgger data); fresh optimizer and step 0
+    init_checkpoint: str = ""
     threads: int = 0                   # torch CPU threads, 0 = torch default
     datasets: tuple[DatasetConfig, ...] = ()
 
