@@ -3,7 +3,7 @@
 import numpy as np
 
 from gato_ros.agent import ModelInputs
-from gato_ros.observation import OBJECT_STATE_SIZE, PROPRIO_SIZE
+from gato_ros.interfaces import OBJECT_STATE_SIZE, PROPRIO_SIZE
 from gato_ros.paths import models_dir
 from gato_ros.runtime import GatoPolicy
 
