@@ -30,7 +30,7 @@ def heldout_action_error(checkpoint: Path, heldout: Path, max_windows: int = 48)
     import torch
 
     from gato_ros.demos.bag import list_episodes, read_episode
-    from gato_ros.model.gato import VALUE_START, load_checkpoint
+    from gato_ros.model.gato import load_checkpoint
     from gato_ros.tokenizer import GatoTokenizer, Modality, collate, concat, read_bins
 
     torch.set_num_threads(1)

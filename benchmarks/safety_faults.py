@@ -50,7 +50,8 @@ FLOODER = textwrap.dedent("""
     rclpy.init()
     n = Node('flooder')
     p = n.create_publisher(Float64MultiArray, '/gato/effort_command',
-                           QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE))
+                           QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                                      reliability=ReliabilityPolicy.RELIABLE))
     msg = Float64MultiArray(data=data)
     print('ready', flush=True)
     sys.stdin.readline()
@@ -112,7 +113,8 @@ class Observer:
         from std_msgs.msg import Bool, Float64MultiArray
         from std_srvs.srv import Trigger
 
-        self._rclpy, self._JointState, self._Bool, self._F64, self._Trigger = rclpy, JointState, Bool, Float64MultiArray, Trigger
+        self._rclpy, self._JointState, self._Bool = rclpy, JointState, Bool
+        self._F64, self._Trigger = Float64MultiArray, Trigger
         self.context = Context()
         rclpy.init(context=self.context)
         self.node = Node("fault_observer", context=self.context)

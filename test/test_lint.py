@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LINTED = ("gato_ros", "test", "sim", "launch")
+LINTED = ("gato_ros", "test", "sim", "launch", "benchmarks")
 
 
 def test_ruff_finds_nothing() -> None:
