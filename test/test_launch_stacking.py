@@ -59,20 +59,25 @@ def _agent_state(monitor: GraphMonitor) -> int | None:
         monitor.node.destroy_client(client)
 
 
+def _wait_active(monitor: GraphMonitor, timeout_s: float) -> None:
+    """Poll the agent's lifecycle state until it is active, failing after timeout_s."""
+    end = time.monotonic() + timeout_s
+    state = None
+    while time.monotonic() < end:
+        state = _agent_state(monitor)
+        if state == State.PRIMARY_STATE_ACTIVE:
+            return
+        time.sleep(0.5)
+    assert state == State.PRIMARY_STATE_ACTIVE, f"agent lifecycle state {state}, expected active (3)"
+
+
 @pytest.mark.launch(fixture=stacking)
 def test_launch_activates_agent_and_safety_publishes() -> None:
     with GraphMonitor("launch_test") as monitor:
         received: list[float] = []
         monitor.node.create_subscription(Float64MultiArray, "/effort_controller/commands",
                                          lambda m: received.append(time.monotonic()), 10)
-        end = time.monotonic() + 90.0
-        state = None
-        while time.monotonic() < end:
-            state = _agent_state(monitor)
-            if state == State.PRIMARY_STATE_ACTIVE:
-                break
-            time.sleep(0.5)
-        assert state == State.PRIMARY_STATE_ACTIVE, f"agent lifecycle state {state}, expected active (3)"
+        _wait_active(monitor, 90.0)
         t0 = time.monotonic()
         time.sleep(2.0)
         rate = sum(t >= t0 for t in received) / 2.0
@@ -127,14 +132,7 @@ def test_launch_sim_runs_and_sigint_stops_every_process_cleanly(lifecycle_record
                                          lambda m: safety_out.append(time.monotonic()), 10)
         monitor.node.create_subscription(Float64MultiArray, "/gato/effort_command",
                                          lambda m: agent_out.append(time.monotonic()), COMMAND_QOS.profile())
-        end = time.monotonic() + 120.0
-        state = None
-        while time.monotonic() < end:
-            state = _agent_state(monitor)
-            if state == State.PRIMARY_STATE_ACTIVE:
-                break
-            time.sleep(0.5)
-        assert state == State.PRIMARY_STATE_ACTIVE, f"agent lifecycle state {state}, expected active (3)"
+        _wait_active(monitor, 120.0)
         time.sleep(2.0)  # first observations and ticks
         t0 = time.monotonic()
         time.sleep(4.0)
