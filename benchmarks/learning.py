@@ -8,8 +8,8 @@ checkpoint, as JSON and plots in benchmarks/results/.
 
 For a run, every snapshot (run/snapshots/step_N.pt) and the final checkpoint is exported to ONNX and evaluated
 with `gato-ros eval --direct` (held-out seeds from 100000, never selected) and teacher-forced on held-out demos:
-the mean absolute error of the decoded action (the runtime's decoding mode) against the expert's, per joint in
-units of its effort limit, on windows laid out as at run time ([instruction][timesteps]).
+the training loop's held-out action error (decoded action vs the expert's, in units of each joint's effort
+limit) on windows drawn as training draws them ([instruction][timesteps]).
 """
 
 from __future__ import annotations
@@ -22,52 +22,24 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
-
-def heldout_action_error(checkpoint: Path, heldout: Path, max_windows: int = 48) -> dict:
-    """Teacher-forced decoded-action error on held-out demos (units of each joint's effort limit)."""
+def heldout_action_error(checkpoint: Path, heldout: Path, windows: int = 48) -> dict:
+    """Teacher-forced action error on held-out demos: the training loop's metric (`gato_ros.train.loop.action_error`,
+    all 8 dimensions in units of their effort limits) on windows drawn as training draws them (no prompt)."""
     import torch
 
-    from gato_ros.demos.bag import list_episodes, read_episode
     from gato_ros.model.gato import load_checkpoint
-    from gato_ros.tokenizer import GatoTokenizer, Modality, collate, concat, read_bins
+    from gato_ros.tokenizer import GatoTokenizer, collate
+    from gato_ros.train.config import DatasetConfig
+    from gato_ros.train.data import Mixture, load_control
+    from gato_ros.train.loop import action_error
 
     torch.set_num_threads(1)
     model, config, _ = load_checkpoint(checkpoint)
     tok = GatoTokenizer(config)
-    window = int(config.model.get("context_window") or 512)
-    limit = np.asarray(config.robot.effort_limit, dtype=np.float64)
-    errors, zero = [], []
-    for path in list_episodes(heldout):
-        ep = read_episode(path)
-        seq = tok.episode(ep)
-        starts = seq.timestep_starts()
-        for s0 in range(0, len(starts), 40):
-            if len(errors) >= max_windows:
-                break
-            win = concat([tok.instruction(ep.instruction), seq[int(starts[s0]):]])
-            if len(win) > window:  # whole timesteps only, as training and the runtime cut them
-                cuts = win.timestep_starts()
-                win = win[:int(cuts[cuts <= window].max())]
-            b = collate([win])
-            with torch.no_grad():
-                h, _, _ = model.transformer(model.embed(b["tokens"], b["modality"], b["local_pos"], b["patches"],
-                                                        b["patch_pos"]))
-                logits = model.action_logits(h)[0].numpy()
-            mod, ids = b["modality"][0].numpy(), b["tokens"][0].numpy()
-            idx = np.flatnonzero(mod[1:] == int(Modality.ACTION))
-            idx = idx[: len(idx) // tok.num_actions * tok.num_actions]
-            values = read_bins(logits[idx], config.tokenizer.decoding)
-            dims = np.arange(len(idx)) % tok.num_actions
-            pred = np.array([tok.decode_action_value(int(d), float(v)) for d, v in zip(dims, values)])
-            true = np.array([tok.decode_action_token(int(d), int(t)) for d, t in zip(dims, ids[idx + 1])])
-            errors.append((np.abs(pred - true) / limit[dims]).reshape(-1, tok.num_actions))
-            zero.append((np.abs(true) / limit[dims]).reshape(-1, tok.num_actions))
-    err, base = np.concatenate(errors), np.concatenate(zero)
-    return {"mean_error": float(err[:, :7].mean()), "per_joint": np.round(err.mean(0), 4).tolist(),
-            "zero_torque_error": float(base[:, :7].mean()), "timesteps": int(len(err))}
-
+    length = int(config.model.get("context_window") or 512)
+    source = load_control(DatasetConfig(name="heldout", paths=(str(heldout),)), tok, progress=False)
+    batch = collate(Mixture([source], length, 0.0, 0, seed=0).batch(windows), length)
+    return {"mean_error": action_error(model, batch, tok), "windows": windows}
 
 def direct_eval(checkpoint: Path, episodes: int, workers: int) -> dict:
     """Export the checkpoint and run `gato-ros eval --direct`; returns its overall summary."""
@@ -80,7 +52,6 @@ def direct_eval(checkpoint: Path, episodes: int, workers: int) -> dict:
                        check=True)
         return json.loads((out / "results.json").read_text())["overall"]
 
-
 def checkpoints(run: Path) -> list[tuple[int, Path]]:
     """(step, path) of a run's snapshots and its final checkpoint, by step."""
     import torch
@@ -92,11 +63,9 @@ def checkpoints(run: Path) -> list[tuple[int, Path]]:
         found.setdefault(int(torch.load(final, map_location="cpu", weights_only=False)["step"]), final)
     return sorted(found.items())
 
-
 def tokens_per_step(run: Path) -> int:
     cfg = json.loads((run / "train_config.json").read_text())
     return int(cfg["batch_size"]) * int(cfg["seq_len"])
-
 
 def plot_curve(rows: list[dict], path: Path, title: str) -> None:
     import matplotlib
@@ -123,7 +92,6 @@ def plot_curve(rows: list[dict], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -154,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=1))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
