@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from gato_ros.interfaces import JOINT_NAMES
 
 
+#: The smallest effort_scale: 0 would be a hold in disguise (use the e-stop or do not reset instead).
+MIN_EFFORT_SCALE = 0.001
+
+
 class SafetyConfigError(ValueError):
     """A safety setting is out of range or inconsistent."""
 
@@ -70,6 +74,16 @@ class SafetyConfig:
         default=False, metadata=_doc("add URDF gravity torques (for arms without their own gravity compensation)"),
     )
     latch_faults: bool = field(default=True, metadata=_doc("an internal fault holds until ~/reset"))
+    effort_scale: float = field(
+        default=1.0, metadata=_doc("scales every commanded arm effort before the rate limit (first contact: 0.3); "
+                                   "damping, gravity and the gripper are not scaled", MIN_EFFORT_SCALE, 1.0,
+                                   constraints="in [0.001, 1]: it can only reduce the commanded efforts"),
+    )
+    workspace_box: tuple[float, ...] = field(
+        default=(), metadata=_doc("[x_min, y_min, z_min, x_max, y_max, z_max] (m, robot base frame) the pinch "
+                                  "point must stay in, else hold; empty: no box",
+                                  constraints="empty or 6 finite values with min < max"),
+    )
     diagnostics_period_s: float = field(default=1.0, metadata=_doc("period of /diagnostics", 0.01, 3600.0))
 
     def __post_init__(self) -> None:
@@ -98,3 +112,11 @@ class SafetyConfig:
                                         f"got {len(gains)}")
             if not all(math.isfinite(g) and g >= 0 for g in gains):
                 raise SafetyConfigError(f"{name} values must be finite and >= 0, got {gains}")
+        if not (math.isfinite(self.effort_scale) and MIN_EFFORT_SCALE <= self.effort_scale <= 1):
+            raise SafetyConfigError(f"effort_scale must be in [{MIN_EFFORT_SCALE}, 1] (it can only reduce efforts), "
+                                    f"got {self.effort_scale}")
+        box = self.workspace_box
+        if box and (len(box) != 6 or not all(math.isfinite(v) for v in box)
+                    or not all(box[i] < box[i + 3] for i in range(3))):
+            raise SafetyConfigError(f"workspace_box must be empty or [x_min, y_min, z_min, x_max, y_max, z_max] "
+                                    f"with finite values and each min < max, got {list(box)}")

@@ -6,7 +6,9 @@ and publishes `output(t)`. Everything it changes or refuses is counted by kind.
 Rules (docs/SAFETY.md): it starts holding until `reset()` (`safe_start`); an e-stop and (with `latch_faults`)
 a fault hold until `reset()`; a refused command holds at once (`hold_on_invalid_command`); a joint state beyond
 the plausible bounds is refused and is a fault; every damping torque is bounded by `damping_torque_limit`; the
-output is always finite and within the effort limits.
+output is always finite and within the effort limits. First contact (docs/SIM2REAL.md): commanded arm efforts
+are multiplied by `effort_scale` (<= 1) before the rate limit, and a pinch point outside `workspace_box` holds
+until it is back inside.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class RobotLimits(Protocol):
 
     def gravity_torques(self, q7: np.ndarray) -> np.ndarray: ...
 
+    def fk(self, q7: np.ndarray) -> np.ndarray: ...  # 4x4 pose of the pinch point (needed with a workspace box)
+
 
 class Mode(str, enum.Enum):
     """ACTIVE passes (filtered) commands; HOLD, ESTOP and FAULT output hold torques."""
@@ -57,6 +61,7 @@ class JointLimits:
     velocity: np.ndarray
     arm: np.ndarray  # bool mask
     gravity: Callable[[np.ndarray], np.ndarray]  # arm q (joint_names order) -> arm torques (same order)
+    pinch: Callable[[np.ndarray], np.ndarray] | None  # arm q (joint_names order) -> pinch point [3], base frame
 
     @classmethod
     def from_robot(cls, robot: RobotLimits, joint_names: tuple[str, ...]) -> JointLimits:
@@ -78,6 +83,11 @@ class JointLimits:
         def gravity(q_arm: np.ndarray) -> np.ndarray:
             return np.asarray(robot.gravity_torques(np.asarray(q_arm)[to_robot]), dtype=np.float64)[from_robot]
 
+        fk = getattr(robot, "fk", None)
+
+        def pinch(q_arm: np.ndarray) -> np.ndarray:
+            return np.asarray(fk(np.asarray(q_arm)[to_robot]), dtype=np.float64)[:3, 3]
+
         return cls(
             names=tuple(joint_names),
             effort=np.asarray(robot.effort_limits, dtype=np.float64)[idx],
@@ -85,6 +95,7 @@ class JointLimits:
             velocity=np.asarray(robot.velocity_limits, dtype=np.float64)[idx],
             arm=arm,
             gravity=gravity,
+            pinch=pinch if fk is not None else None,
         )
 
 
@@ -107,6 +118,13 @@ class SafetyFilter:
         self._plausible_speed = np.where(self.limits.arm & np.isfinite(vel) & (vel > 0),
                                          config.plausible_velocity_factor * vel, np.inf)
         self._nominal_dt = 1.0 / config.publish_rate_hz
+        # first contact: the commanded part of every arm effort is scaled (gripper commands are not)
+        self._scale = np.where(self.limits.arm, config.effort_scale, 1.0)
+        self._box = np.asarray(config.workspace_box, dtype=np.float64).reshape(-1, 3) if config.workspace_box \
+            else None
+        if self._box is not None and self.limits.pinch is None:
+            raise SafetyError("workspace_box needs the robot's pinch-point kinematics (fk); this robot model has none")
+        self._outside: str | None = None  # why the newest joint state's pinch point is outside the box
         self.counts: Counter[str] = Counter()
         self.last_reason: str = "starting: no command or joint state yet"  # the newest intervention
         self.mode: Mode = Mode.HOLD
@@ -179,6 +197,7 @@ class SafetyFilter:
             self.implausible("joint state out of plausible bounds: " + ", ".join(parts), t)
             return False
         self._q, self._qd, self._state_t = q, qd, float(t)
+        self._outside = self._workspace_violation(q)
         return True
 
     def implausible(self, reason: str, t: float) -> None:
@@ -270,6 +289,7 @@ class SafetyFilter:
     def status(self) -> dict[str, Any]:
         """Mode, last reason and counts, for diagnostics."""
         return {"mode": self.mode.value, "reason": self.reason, "last_reason": self.last_reason, "armed": self._armed,
+                "effort_scale": self.config.effort_scale,
                 "interventions": sum(v for k, v in self.counts.items() if k not in ("hold_ticks", "reset")),
                 **dict(sorted(self.counts.items()))}
 
@@ -290,6 +310,8 @@ class SafetyFilter:
             return Mode.HOLD, "no_joint_state", "no joint state received yet"
         if not self._state_fresh(t):
             return Mode.HOLD, "state_timeout", f"joint state {t - self._state_t:.3f} s old"
+        if self._outside is not None:
+            return Mode.HOLD, "workspace", self._outside
         if self._command is None and self._invalid is not None:
             return Mode.HOLD, "invalid_command", f"refused command ({self._invalid}); waiting for a valid one"
         if self._command is None:
@@ -299,6 +321,18 @@ class SafetyFilter:
             return Mode.HOLD, "command_timeout", f"newest command {age:.3f} s old"
         return Mode.ACTIVE, "active", ""
 
+    def _workspace_violation(self, q: np.ndarray) -> str | None:
+        """Why the pinch point at joint positions `q` is outside `workspace_box`, or None (inside, or no box)."""
+        if self._box is None:
+            return None
+        assert self.limits.pinch is not None
+        p = self.limits.pinch(q[self.limits.arm])
+        lo, hi = self._box
+        if np.all(p >= lo) and np.all(p <= hi):
+            return None
+        return (f"pinch point ({p[0]:.3f}, {p[1]:.3f}, {p[2]:.3f}) m outside workspace_box "
+                f"[{lo[0]:g}..{hi[0]:g}, {lo[1]:g}..{hi[1]:g}, {lo[2]:g}..{hi[2]:g}]: holding until it is back inside")
+
     def _state_fresh(self, t: float) -> bool:
         return self._q is not None and t - self._state_t <= self.config.state_timeout_s
 
@@ -306,7 +340,7 @@ class SafetyFilter:
         """Rate-limit the command, then add limit damping (never rate-limited: it must act at once)."""
         assert self._command is not None and self._q is not None and self._qd is not None
         step = self.config.max_effort_rate * dt
-        target = self._command
+        target = self._command * self._scale  # effort_scale <= 1: never more than the command asked for
         ramp = np.clip(target, self._ramp - step, self._ramp + step)
         if np.any(ramp != target):
             applied.append("rate_limit")
