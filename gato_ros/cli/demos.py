@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--workers", type=int, default=None,
                    help="parallel processes (default: os.cpu_count()); episodes already complete in the output "
                         "directory are skipped, so rerunning an interrupted command continues it")
+    g.add_argument("--randomization", default="", metavar="PRESET|FILE",
+                   help="domain randomization per episode: none, mild, strong (config/randomization/) or a YAML file")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_generate)
 
@@ -90,7 +92,8 @@ def _generate(args: argparse.Namespace) -> int:
     try:
         results = generate_demos(args.out_dir, args.episodes, seed=args.seed, cell=args.cell,
                                  object_set=args.object_set, camera=args.camera, image_size=tuple(args.image_size),
-                                 progress=not args.no_progress, max_steps=args.max_steps, workers=args.workers)
+                                 progress=not args.no_progress, max_steps=args.max_steps, workers=args.workers,
+                                 randomization=args.randomization)
     except (ValueError, RuntimeError) as exc:
         return _fail(exc)
     ok = sum(bool(r.get("success")) for r in results)

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cell", default="primitive", choices=("primitive", "real"))
     p.add_argument("--seed", type=int, default=None, help="first held-out seed (default 100000)")
     p.add_argument("--out", type=Path, default=None, help="default eval_results (--direct: eval_results/direct)")
+    p.add_argument("--randomization", default="", metavar="PRESET|FILE",
+                   help="domain randomization of the sim per episode: none, mild, strong or a YAML file")
     p.set_defaults(func=_run)
 
 
@@ -46,7 +48,8 @@ def _direct(args: argparse.Namespace) -> int:
                            seed=HELDOUT_SEED if args.seed is None else args.seed, cell=args.cell,
                            max_steps=args.max_steps, workers=args.workers,
                            prompt_demo=args.prompt_demo.resolve() if args.prompt_demo else None,
-                           out_dir=args.out or Path("eval_results/direct"), progress=not args.no_progress)
+                           out_dir=args.out or Path("eval_results/direct"), progress=not args.no_progress,
+                           randomization=args.randomization)
     except ValueError as exc:
         print(f"gato-ros eval --direct: {exc}")
         return 2
@@ -75,7 +78,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.prompt_demo is not None and not args.prompt_demo.is_dir():
         print(f"gato-ros eval: prompt demo {args.prompt_demo} does not exist")
         return 2
-    cfg = EvalConfig(model_dir=args.model.resolve(), episodes=args.episodes,
+    if args.randomization:
+        from gato_ros.sim.randomization import PRESETS, RandomizationError, load
+
+        try:
+            load(args.randomization)
+        except RandomizationError as exc:
+            print(f"gato-ros eval: {exc}")
+            return 2
+        if args.randomization not in PRESETS:  # the sim node runs elsewhere: give it an absolute path
+            args.randomization = str(Path(args.randomization).resolve())
+    cfg = EvalConfig(model_dir=args.model.resolve(), episodes=args.episodes, randomization=args.randomization,
                      object_sets=tuple(args.object_sets) if args.object_sets else DEFAULT_SETS,
                      prompt_demo=args.prompt_demo.resolve() if args.prompt_demo else None,
                      seed=HELDOUT_SEED if args.seed is None else args.seed, cell=args.cell, out_dir=args.out)

@@ -133,7 +133,7 @@ def _worker_init(settings: dict) -> None:
     from gato_ros.sim.expert import ScriptedExpert
 
     env = StackingEnv(cell=settings["cell"], camera=settings["camera"], image_size=tuple(settings["image_size"]),
-                      object_set=settings["object_set"])
+                      object_set=settings["object_set"], randomization=settings.get("randomization") or None)
     _WORKER.update(env=env, expert=ScriptedExpert(env, seed=settings["seed"]), settings=settings)
 
 
@@ -198,11 +198,13 @@ def _check_settings(out: Path, settings: dict, complete: list[str], old_summary:
 def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str = "primitive",
                    object_set: str = "rgb_train_random", camera: str = "basket_front_left",
                    image_size: tuple[int, int] = (64, 64), progress: bool = True, max_steps: int = MAX_STEPS,
-                   stop_on_success: bool = True, preview: bool = True, workers: int | None = None) -> list[dict]:
+                   stop_on_success: bool = True, preview: bool = True, workers: int | None = None,
+                   randomization: str = "") -> list[dict]:
     """Write `episodes` expert demos (seeds seed, seed+1, ...) under out_dir; returns per-episode summaries.
 
     Layout: out_dir/episode_00000/ (rosbag2 MCAP), ..., out_dir/summary.json, out_dir/contact_sheet.png
     (frames of the first episode, when `preview`), out_dir/.generate/ (per-episode rows, settings).
+    `randomization` (a preset or YAML file, gato_ros.sim.randomization; empty = none) is drawn per episode seed.
     Episodes already complete in out_dir are skipped; `workers` processes (default os.cpu_count(); 1 = in this
     process) run the rest.
     """
@@ -212,6 +214,10 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
         raise DemoGenerationError(f"episodes must be >= 1, got {episodes}")
     if not 1 <= max_steps <= MAX_STEPS:
         raise DemoGenerationError(f"max_steps must be in [1, {MAX_STEPS}], got {max_steps}")
+    if randomization:
+        from gato_ros.sim.randomization import load
+
+        load(randomization)  # a bad preset or file fails here, before any worker starts
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise DemoGenerationError(f"workers must be >= 1, got {workers}")
@@ -219,7 +225,7 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
     out.mkdir(parents=True, exist_ok=True)
     settings = {"seed": seed, "cell": cell, "object_set": object_set, "camera": camera,
                 "image_size": [int(x) for x in image_size], "max_steps": max_steps,
-                "stop_on_success": stop_on_success}
+                "stop_on_success": stop_on_success, **({"randomization": randomization} if randomization else {})}
     names = [episode_name(i) for i in range(episodes)]
     complete = [n for n in names if (out / n / "metadata.yaml").is_file()]
     broken = [n for n in names if (out / n).exists() and n not in complete]
@@ -269,7 +275,7 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
     extra = sorted(p.name for p in out.glob("episode_*") if p.is_dir() and p.name not in rows)
     report = {
         "cell": cell, "object_set": object_set, "camera": camera, "image_size": list(image_size), "seed": seed,
-        "max_steps": max_steps, "stop_on_success": stop_on_success,
+        "max_steps": max_steps, "stop_on_success": stop_on_success, "randomization": randomization or "none",
         "episodes": episodes, "success_rate": float(np.mean([bool(s.get("success")) for s in summaries])),
         "stacked_rate": float(np.mean([bool(s.get("stacked", s.get("success"))) for s in summaries])),
         "resumed": len(complete), "other_episode_dirs": extra,

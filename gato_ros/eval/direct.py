@@ -49,6 +49,7 @@ class DirectConfig:
     instruction: str = "stack the red object on the blue object"
     out_dir: Path = Path("eval_results/direct")
     progress: bool = True
+    randomization: str = ""  # preset or YAML file (gato_ros.sim.randomization); drawn per episode seed
 
     def __post_init__(self) -> None:
         if self.expert == (self.model_dir is not None):
@@ -59,6 +60,10 @@ class DirectConfig:
             raise ValueError(f"at most {SET_SEED_STRIDE} episodes per object set (their seeds would overlap)")
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.randomization:
+            from gato_ros.sim.randomization import load
+
+            load(self.randomization)  # RandomizationError (a ValueError) names the bad preset or file
 
 
 @dataclass
@@ -122,7 +127,8 @@ def _env(object_set: str) -> Any:
         if "policy" in _W:
             tok = _W["policy"].config.tokenizer
             kwargs = {"camera": tok.camera, "image_size": (tok.image_height, tok.image_width)}
-        _W["envs"][object_set] = StackingEnv(cell=cfg.cell, object_set=object_set, **kwargs)
+        _W["envs"][object_set] = StackingEnv(cell=cfg.cell, object_set=object_set,
+                                             randomization=cfg.randomization or None, **kwargs)
     return _W["envs"][object_set]
 
 
@@ -262,6 +268,7 @@ def evaluate_direct(cfg: DirectConfig) -> dict:
     out = {
         "mode": "direct", "policy": "scripted_expert" if cfg.expert else str(cfg.model_dir),
         "prompt_demo": str(cfg.prompt_demo) if cfg.prompt_demo else None, "cell": cfg.cell,
+        "randomization": cfg.randomization or "none",
         "first_seed": cfg.seed, "max_steps": cfg.max_steps, "control_rate_hz": 20.0,
         "success_rule": f"success() true for {SUCCESS_HOLD_STEPS} consecutive control steps, or at the last step; "
                         f"every episode runs all max_steps steps",

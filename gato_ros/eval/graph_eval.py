@@ -31,6 +31,7 @@ class EvalConfig:
     cell: str = "primitive"
     episode_s: float = 20.0  # 400 control steps at 20 Hz
     out_dir: Path = Path("eval_results")
+    randomization: str = ""  # the sim's domain randomization (launch argument randomization); empty = none
 
 
 class EvalRunner(Runner):
@@ -83,7 +84,7 @@ def evaluate(cfg: EvalConfig) -> dict:
             conf = _config_dir(paths.config_dir(), Path(tmp) / object_set, object_set, seed, cfg.cell)
             for prompt in prompts:
                 values = {"sim": "true", "model": str(cfg.model_dir),
-                          "prompt_demo": str(cfg.prompt_demo) if prompt else ""}
+                          "prompt_demo": str(cfg.prompt_demo) if prompt else "", "randomization": cfg.randomization}
                 log_dir = cfg.out_dir / "logs" / f"{object_set}_{'prompt' if prompt else 'noprompt'}"
                 options = RunOptions(episodes=cfg.episodes, duration_s=cfg.episode_s, config_dir=conf, log_dir=log_dir)
                 runner = EvalRunner(values, options, object_set, seed, prompt)
@@ -100,6 +101,7 @@ def evaluate(cfg: EvalConfig) -> dict:
                       f"(95% Wilson) stages {r.stage_rates}", flush=True)
     out = {
         "model_dir": str(cfg.model_dir), "cell": cfg.cell, "episodes_per_condition": cfg.episodes,
+        "randomization": cfg.randomization or "none",
         "prompt_demo": str(cfg.prompt_demo) if cfg.prompt_demo else None,
         "conditions": [r.to_json() for r in results],
         "episodes": [e.__dict__ for e in episodes],

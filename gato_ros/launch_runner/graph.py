@@ -161,11 +161,14 @@ STACKING = GraphSpec(
         LaunchArg("teleop", "false", "true: teleop node commands the arm instead of the agent"),
         LaunchArg("record", "", "directory to record episodes into (rosbag2, MCAP); empty: no recording"),
         LaunchArg(SIM_TIME_ARG, "", "follow /clock; defaults to the value of sim", default_from="sim"),
+        LaunchArg("randomization", "", "sim domain randomization: a preset (none, mild, strong) or a YAML file "
+                                       "(config/randomization/); empty: none"),
         LaunchArg(URDF_ARG, "", "URDF file passed as robot_description text to safety and teleop; empty: the "
                                 "package URDF (urdf/sawyer_2f85.urdf)"),
     ),
     nodes=(
-        NodeSpec("sim", "sim", ("sim.yaml",), condition=Condition("sim", "if"), sim_time=False),
+        NodeSpec("sim", "sim", ("sim.yaml",), arg_params=(ArgParam("randomization", "randomization"),),
+                 condition=Condition("sim", "if"), sim_time=False),
         NodeSpec("safety", "safety", ("safety.yaml",), robot_description=True),
         NodeSpec("agent", "agent", ("agent.yaml",),
                  arg_params=(ArgParam("model_dir", "model"), ArgParam("prompt_demo", "prompt_demo")),

@@ -80,7 +80,7 @@ class SimNode(Node):
         from gato_ros.sim import StackingEnv
 
         self.env = StackingEnv(cell=cfg.cell, camera=cfg.camera, image_size=(cfg.image_height, cfg.image_width),
-                               object_set=cfg.object_set)
+                               object_set=cfg.object_set, randomization=cfg.randomization)
         self.joint_names = list(self.env.joint_names)
         self.n = len(self.joint_names)
         self.physics_dt = float(self._physics_timestep())
@@ -150,6 +150,8 @@ class SimNode(Node):
         self.counts["episodes"] += 1
         seed = self.config.seed + self.episode
         self._obs = self.env.reset(seed)
+        if self.env.randomization.enabled:  # the field of view is drawn per episode
+            self._info = camera_info(self.config.image_width, self.config.image_height, self._fovy(), "camera")
         self._episode_t0 = self.sim_time
         self._success = False
         self.command = np.zeros(self.n)
@@ -234,6 +236,7 @@ class SimNode(Node):
             "success": success,
             "success_ever": self._success,
             "stage": stage,
+            "randomization": self.env.randomization.name,
             "episode_time_s": self.sim_time - self._episode_t0,
             "sim_time_s": self.sim_time,
             "real_time_factor": self.pacer.achieved(now, self.sim_time),

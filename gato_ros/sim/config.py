@@ -29,6 +29,9 @@ class SimConfig:
     joint_state_rate_hz: float = field(default=100.0, metadata={"doc": "/joint_states and /clock rate (sim time); "
                                                                        ">= control_rate_hz",
                                                                 "range": (0.1, 10000.0)})
+    randomization: str = field(default="", metadata={
+        "doc": "domain randomization: a preset (none, mild, strong: config/randomization/) or a YAML file; "
+               "empty = none; drawn per episode from its seed"})
     publish_clock: bool = field(default=True, metadata={"doc": "publish /clock (sim time) for use_sim_time"})
     diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period", "range": (0.01, 3600.0)})
 

@@ -14,6 +14,7 @@ import numpy as np
 from gato_ros.interfaces import ARM_JOINTS, JOINT_NAMES
 from gato_ros.robot import RobotModel, default_urdf_path
 from gato_ros.sim import objects, robot_mjcf, scene, success
+from gato_ros.sim import randomization as domain_rand
 
 CONTROL_RATE_HZ = 20.0
 SUBSTEPS = 100  # physics steps per control step
@@ -53,7 +54,8 @@ class StackingEnv:
     object_bodies = {c: c for c in objects.COLORS}
 
     def __init__(self, cell: str = "primitive", camera: str = "basket_front_left", image_size=(64, 64),
-                 object_set: str = "rgb_train_random", seed: int = 0, success_rule: str = "size_aware") -> None:
+                 object_set: str = "rgb_train_random", seed: int = 0, success_rule: str = "size_aware",
+                 randomization: domain_rand.Randomization | str | None = None) -> None:
         if cell not in scene.CELLS:
             raise EnvError(f"unknown cell {cell!r}; choose one of {scene.CELLS}")
         if camera not in scene.CAMERAS:
@@ -73,6 +75,11 @@ class StackingEnv:
         self._renderers: dict[tuple[int, int, int], mujoco.Renderer] = {}
         self._effort = np.zeros(8)
         self._points: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
+        rand = randomization if isinstance(randomization, domain_rand.Randomization) \
+            else domain_rand.load(randomization)
+        self.randomization = rand  # domain randomization (gato_ros.sim.randomization); drawn per reset(seed)
+        self._randomizer = domain_rand.Randomizer(rand) if rand.enabled else None
+        self._noise: domain_rand.EpisodeNoise | None = None
         self.reset(seed)
 
     # ------------------------------------------------------------------ model
@@ -112,6 +119,11 @@ class StackingEnv:
         self.model = self._model_for(self.triplet)
         self.data = mujoco.MjData(self.model)
         self._index()
+        if self._randomizer is not None:
+            parts = domain_rand.CellParts(tuple(self._obj_body.values()), self._arm_qvel, self._arm_act,
+                                            self.effort_limits[:7])
+            self._noise = self._randomizer.episode(self.model, self.data, parts, self.seed)
+            self._points.clear()  # object sizes may have changed
         self.data.qpos[self._arm_qpos] = HOME_Q
         self._place_objects(rng)
         self._effort = np.zeros(8)
@@ -198,7 +210,12 @@ class StackingEnv:
         """Hold `efforts` (clipped) for n physics steps of 0.5 ms; the observation has no image."""
         self._effort = self._clip(efforts)
         self._apply(self._effort)
-        mujoco.mj_step(self.model, self.data, nstep=int(n))
+        if self._noise is not None and self._noise.torques_on:  # actuator noise, redrawn every 5 ms
+            for done in range(0, int(n), domain_rand.NOISE_PERIOD_STEPS):
+                self.data.ctrl[self._arm_act] = self._effort[:7] + self._noise.torques()
+                mujoco.mj_step(self.model, self.data, nstep=min(domain_rand.NOISE_PERIOD_STEPS, int(n) - done))
+        else:
+            mujoco.mj_step(self.model, self.data, nstep=int(n))
         return self.observe(render=False)
 
     def step(self, efforts) -> Observation:
@@ -210,6 +227,8 @@ class StackingEnv:
         d = self.data
         q = np.append(d.qpos[self._arm_qpos], d.qpos[self._grip_qpos])
         qd = np.append(d.qvel[self._arm_qvel], d.qvel[self._grip_qvel])
+        if self._noise is not None:  # what the joint encoders report, not the true state
+            q, qd = self._noise.joint_state(q, qd)
         return Observation(q, qd, self._effort.copy(), self.render() if render else None, float(d.time),
                            self.success())
 
