@@ -8,7 +8,7 @@ import sys
 
 # Each module defines `register(subparsers)` which adds its parser and sets `func`.
 SUBCOMMANDS: tuple[str, ...] = (
-    "tokenizer", "train", "export", "bench", "demos", "record", "run", "eval", "doctor",
+    "tokenizer", "train", "export", "bench", "demos", "record", "run", "eval", "doctor", "sim2real",
 )
 
 

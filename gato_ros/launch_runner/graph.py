@@ -163,11 +163,13 @@ STACKING = GraphSpec(
         LaunchArg(SIM_TIME_ARG, "", "follow /clock; defaults to the value of sim", default_from="sim"),
         LaunchArg("randomization", "", "sim domain randomization: a preset (none, mild, strong) or a YAML file "
                                        "(config/randomization/); empty: none"),
+        LaunchArg("sim_dynamics", "", "sim arm dynamics file (from `gato-ros sim2real fit`); empty: nominal"),
         LaunchArg(URDF_ARG, "", "URDF file passed as robot_description text to safety and teleop; empty: the "
                                 "package URDF (urdf/sawyer_2f85.urdf)"),
     ),
     nodes=(
-        NodeSpec("sim", "sim", ("sim.yaml",), arg_params=(ArgParam("randomization", "randomization"),),
+        NodeSpec("sim", "sim", ("sim.yaml",), arg_params=(ArgParam("randomization", "randomization"),
+                                                         ArgParam("dynamics", "sim_dynamics")),
                  condition=Condition("sim", "if"), sim_time=False),
         NodeSpec("safety", "safety", ("safety.yaml",), robot_description=True),
         NodeSpec("agent", "agent", ("agent.yaml",),

@@ -80,7 +80,8 @@ class SimNode(Node):
         from gato_ros.sim import StackingEnv
 
         self.env = StackingEnv(cell=cfg.cell, camera=cfg.camera, image_size=(cfg.image_height, cfg.image_width),
-                               object_set=cfg.object_set, randomization=cfg.randomization)
+                               object_set=cfg.object_set, randomization=cfg.randomization,
+                               dynamics=cfg.dynamics or None)
         self.joint_names = list(self.env.joint_names)
         self.n = len(self.joint_names)
         self.physics_dt = float(self._physics_timestep())

@@ -32,6 +32,9 @@ class SimConfig:
     randomization: str = field(default="", metadata={
         "doc": "domain randomization: a preset (none, mild, strong: config/randomization/) or a YAML file; "
                "empty = none; drawn per episode from its seed"})
+    dynamics: str = field(default="", metadata={
+        "doc": "arm dynamics file (joint damping, friction, armature, torque gain; `gato-ros sim2real fit` writes "
+               "one); empty = the cell's nominal values"})
     publish_clock: bool = field(default=True, metadata={"doc": "publish /clock (sim time) for use_sim_time"})
     diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period", "range": (0.01, 3600.0)})
 

@@ -14,6 +14,7 @@ import numpy as np
 from gato_ros.interfaces import ARM_JOINTS, JOINT_NAMES
 from gato_ros.robot import RobotModel, default_urdf_path
 from gato_ros.sim import objects, robot_mjcf, scene, success
+from gato_ros.sim import dynamics as arm_dynamics
 from gato_ros.sim import randomization as domain_rand
 
 CONTROL_RATE_HZ = 20.0
@@ -55,7 +56,8 @@ class StackingEnv:
 
     def __init__(self, cell: str = "primitive", camera: str = "basket_front_left", image_size=(64, 64),
                  object_set: str = "rgb_train_random", seed: int = 0, success_rule: str = "size_aware",
-                 randomization: domain_rand.Randomization | str | None = None) -> None:
+                 randomization: domain_rand.Randomization | str | None = None,
+                 dynamics: arm_dynamics.ArmDynamics | str | None = None) -> None:
         if cell not in scene.CELLS:
             raise EnvError(f"unknown cell {cell!r}; choose one of {scene.CELLS}")
         if camera not in scene.CAMERAS:
@@ -75,6 +77,7 @@ class StackingEnv:
         self._renderers: dict[tuple[int, int, int], mujoco.Renderer] = {}
         self._effort = np.zeros(8)
         self._points: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
+        self.dynamics = arm_dynamics.load(dynamics)  # arm parameters over the cell's nominal ones (a fitted file)
         rand = randomization if isinstance(randomization, domain_rand.Randomization) \
             else domain_rand.load(randomization)
         self.randomization = rand  # domain randomization (gato_ros.sim.randomization); drawn per reset(seed)
@@ -88,7 +91,10 @@ class StackingEnv:
         if triplet not in self._models:
             if len(self._models) >= 8:
                 self._models.pop(next(iter(self._models)))
-            self._models[triplet] = scene.build_model(self.cell, triplet)
+            model = scene.build_model(self.cell, triplet)
+            self.dynamics.apply(model, *arm_dynamics.arm_ids(model))
+            mujoco.mj_setConst(model, mujoco.MjData(model))  # constants derived from armature and masses
+            self._models[triplet] = model
         return self._models[triplet]
 
     def _index(self) -> None:

@@ -24,6 +24,8 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from gato_ros.sim.dynamics import ArmDynamics
+
 #: Preset names, each a file config/randomization/<name>.yaml.
 PRESETS = ("none", "mild", "strong")
 #: Mixed into the episode seed so the randomization never reuses the object layout's random stream.
@@ -303,16 +305,9 @@ def apply(rand: Randomization, model: mujoco.MjModel, parts: CellParts, rng: np.
         draw[name] = [float(x) for x in getattr(model, attr)[parts.arm_dofs]]
     gain = _rel(rng, rand.torque_gain, n)
     bias = rng.uniform(-rand.torque_bias, rand.torque_bias, n) * parts.effort_limits
-    set_actuators(model, parts.arm_actuators, model.actuator_gainprm[parts.arm_actuators, 0] * gain, bias)
+    now = ArmDynamics.of_model(model, parts.arm_dofs, parts.arm_actuators)  # nominal or fitted (a dynamics file)
+    ArmDynamics(torque_gain=tuple(np.asarray(now.torque_gain) * gain),
+                torque_bias=tuple(np.asarray(now.torque_bias) + bias)).apply(model, parts.arm_dofs, parts.arm_actuators)
     draw["torque_gain"] = [float(x) for x in gain]
     draw["torque_bias"] = [float(x) for x in bias]
     return draw
-
-
-def set_actuators(model: mujoco.MjModel, actuators: np.ndarray, gain: np.ndarray, bias: np.ndarray) -> None:
-    """Arm motors: force = gain * ctrl + bias (Nm), clamped to their force range."""
-    model.actuator_gainprm[actuators, 0] = gain
-    if np.any(np.asarray(bias) != 0):
-        model.actuator_biastype[actuators] = int(mujoco.mjtBias.mjBIAS_AFFINE)
-        model.actuator_biasprm[actuators, :3] = 0.0
-        model.actuator_biasprm[actuators, 0] = bias
