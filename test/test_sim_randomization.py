@@ -51,6 +51,13 @@ def test_none_is_the_nominal_cell() -> None:
         oa, ob = a.step(ZERO), b.step(ZERO)
     assert np.array_equal(oa.q, ob.q) and np.array_equal(oa.image, ob.image)
     assert b._randomizer is None
+    # the machinery alone (restore, draw nothing, recompute constants) changes nothing either: it once left the
+    # gripper closed after reset (mj_setConst on the episode's data)
+    c = StackingEnv(randomization=Randomization(name="tiny", color_hue=1e-12))
+    oc = c.reset(3)
+    for _ in range(3):
+        oc = c.step(ZERO)
+    np.testing.assert_allclose(oc.q, oa.q, atol=1e-9)
 
 
 def test_strong_is_reproducible_per_seed_and_restores_nominal_values() -> None:

@@ -128,7 +128,7 @@ class StackingEnv:
         if self._randomizer is not None:
             parts = domain_rand.CellParts(tuple(self._obj_body.values()), self._arm_qvel, self._arm_act,
                                             self.effort_limits[:7])
-            self._noise = self._randomizer.episode(self.model, self.data, parts, self.seed)
+            self._noise = self._randomizer.episode(self.model, parts, self.seed)
             self._points.clear()  # object sizes may have changed
         self.data.qpos[self._arm_qpos] = HOME_Q
         self._place_objects(rng)

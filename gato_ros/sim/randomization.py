@@ -221,12 +221,14 @@ class Randomizer:
             self._nominal[id(model)] = entry
         return entry[1]
 
-    def episode(self, model: mujoco.MjModel, data: mujoco.MjData, parts: CellParts, seed: int) -> EpisodeNoise:
+    def episode(self, model: mujoco.MjModel, parts: CellParts, seed: int) -> EpisodeNoise:
         """Restore `model`'s nominal values, then draw and apply this episode's (seeded); returns its noise."""
         self._nominal_of(model).restore(model)
         rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, SEED_SALT])
         self.last_draw = apply(self.rand, model, parts, rng)
-        mujoco.mj_setConst(model, data)  # derived constants (subtree masses, inverse weights) from the new values
+        # derived constants (subtree masses, inverse weights) from the new values, on scratch data: mj_setConst
+        # leaves the data it is given in another state (the gripper closed), so never the episode's
+        mujoco.mj_setConst(model, mujoco.MjData(model))
         return EpisodeNoise(self.rand, np.random.default_rng([int(seed) & 0xFFFFFFFF, SEED_SALT, 1]),
                             parts.effort_limits)
 
