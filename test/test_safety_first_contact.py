@@ -141,3 +141,25 @@ def test_never_active_with_the_pinch_point_outside(q: list[float]) -> None:
     p = robot.fk(np.array(q))[:3, 3]
     inside = bool(np.all(p >= BOX[:3]) and np.all(p <= BOX[3:]))
     assert (mode is Mode.ACTIVE) == inside
+
+
+def test_safety_node_takes_the_first_contact_parameters(ros_env: dict[str, str]) -> None:
+    """The node's ROS parameters reach the filter (as `--params-file` / `-p` would set them)."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+
+    from gato_ros.nodes.safety import SafetyNode
+
+    ctx = Context()
+    rclpy.init(context=ctx)
+    try:
+        node = SafetyNode(context=ctx, parameter_overrides=[Parameter("effort_scale", value=0.3),
+                                                            Parameter("workspace_box", value=list(BOX))])
+        try:
+            assert node.filter.config.effort_scale == 0.3 and node.filter.config.workspace_box == BOX
+            assert node.filter.status()["effort_scale"] == 0.3
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.shutdown(context=ctx)
