@@ -75,7 +75,8 @@ def test_cached_decode_equals_full_recomputation(model_dir: Path) -> None:
     """Each action token's logits from the ONNX cache equal PyTorch recomputing the whole sequence."""
     from gato_ros.bench.latency import TorchPolicy
 
-    policy = GatoPolicy(model_dir, provider="cpu", max_context_tokens=1024, decoding="argmax")
+    policy = GatoPolicy(model_dir, provider="cpu", max_context_tokens=1024, decoding="argmax",
+                        gripper_decoding="argmax")
     model, _ = random_model("tiny", seed=5)
     naive = TorchPolicy(model, policy.tokenizer, policy.n_actions, 1024, cached=False)
     for image, proprio in _inputs(policy, 4):
@@ -308,10 +309,17 @@ def test_decoding_modes_and_fed_back_token(model_dir: Path) -> None:
 
     image, proprio = _inputs(GatoPolicy(model_dir, provider="cpu"), 1)[0]
     for mode in ("argmax", "expected", "median"):
-        policy = GatoPolicy(model_dir, provider="cpu", decoding=mode)
+        policy = GatoPolicy(model_dir, provider="cpu", decoding=mode, gripper_decoding=mode)
         efforts = policy.act(image, proprio)
         values = read_bins(policy.last_logits, mode)
         np.testing.assert_array_equal(policy.last_bins, to_bins(values))
         np.testing.assert_allclose(efforts[:7], values[:7] * np.array([80, 80, 40, 40, 9, 9, 9]))
-    with pytest.raises(ValueError, match="decoding"):
-        GatoPolicy(model_dir, provider="cpu", decoding="mode")
+    policy = GatoPolicy(model_dir, provider="cpu", decoding="expected", gripper_decoding="argmax")
+    efforts = policy.act(image, proprio)  # the gripper's +-1 switch is read at its most likely bin, not averaged
+    assert policy.decoding == ("expected",) * 7 + ("argmax",)
+    np.testing.assert_allclose(efforts[7], np.clip(read_bins(policy.last_logits[7], "argmax") * 2.0, -1, 1))
+    np.testing.assert_allclose(efforts[:7], read_bins(policy.last_logits[:7], "expected")
+                               * np.array([80, 80, 40, 40, 9, 9, 9]))
+    for bad in ({"decoding": "mode"}, {"gripper_decoding": "mode"}):
+        with pytest.raises(ValueError, match="decoding"):
+            GatoPolicy(model_dir, provider="cpu", **bad)
