@@ -15,7 +15,7 @@ class FrameGate:
     """Admits frames on a grid of `period_s` (arrival times, seconds): a faster camera is decimated to that average
     rate, a slower one passes every frame. `tolerance` (a fraction of the period) absorbs arrival jitter."""
 
-    def __init__(self, period_s: float, tolerance: float = 0.25) -> None:
+    def __init__(self, period_s: float, tolerance: float = 0.5) -> None:
         if period_s <= 0 or not 0 <= tolerance < 1:
             raise ValueError(f"need period_s > 0 and 0 <= tolerance < 1, got {period_s}, {tolerance}")
         self.period_s = period_s
