@@ -43,6 +43,7 @@ class BenchOptions:
     context: int = 1024
     threads: int = 0  # 0: ORT/torch defaults (all cores)
     with_sim: bool = False
+    peer: bool = False  # also the same-shape HF transformers GPT-2 with its KV cache (gato_ros.bench.peer)
     out_dir: Path = Path("benchmarks/results")
 
 
@@ -274,6 +275,19 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
             record["variants"][variant] = stats
             log(f"{name:>5} {variant:<12} p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms  "
                 f"({n} steps, {time.perf_counter() - t0:.0f} s)")
+        if opts.peer:
+            from gato_ros.bench.peer import PEER_VARIANT, PeerGPT2
+
+            peer = PeerGPT2(model_cfg, opts.context, block, n_actions - 1)
+            record["peer"] = {"what": "transformers GPT2LMHeadModel, same blocks/heads/width/feed-forward/vocab, "
+                                      "DynamicCache, greedy, logits_to_keep=1", "params": peer.params,
+                              "attention": peer.attention}
+            t0 = time.perf_counter()
+            samples = time_steps(peer.act, lambda: True, reps, size)
+            record["variants"][PEER_VARIANT] = {**percentiles(samples), "samples_ms": [round(x * 1e3, 3)
+                                                                                     for x in samples]}
+            log(f"{name:>5} {PEER_VARIANT:<12} p50 {record['variants'][PEER_VARIANT]['p50_ms']:8.1f} ms  p99 "
+                f"{record['variants'][PEER_VARIANT]['p99_ms']:8.1f} ms  ({reps} steps, {time.perf_counter() - t0:.0f} s)")
     return record
 
 
@@ -283,8 +297,14 @@ def _full(window: TimestepWindow) -> bool:
 
 
 def _ratios(record: dict[str, Any], naive: float | None) -> None:
-    """Speed-up over the naive p50 (measured without the sim) and ratios to the bandwidth and roofline bounds."""
+    """Speed-up over the naive p50 (measured without the sim) and over the peer's p50 (same condition), ratios to
+    the bandwidth and roofline bounds."""
+    from gato_ros.bench.peer import PEER_VARIANT
+
+    peer = record["variants"].get(PEER_VARIANT, {}).get("p50_ms")
     for variant, stats in record["variants"].items():
+        if peer:
+            stats["speedup_vs_peer_p50"] = peer / stats["p50_ms"]
         key = "int8" if variant == "ort_int8" else "fp32"
         bound, roof = record.get(f"bound_ms_{key}"), record.get(f"roofline_ms_{key}")
         stats["speedup_vs_naive_p50"] = naive / stats["p50_ms"] if naive else None
@@ -358,6 +378,8 @@ def _write(results: dict[str, Any], out_dir: Path) -> None:
 
 def plot_histograms(results: dict[str, Any], path: Path) -> None:
     """Latency histograms (log x) per config: one curve per variant and condition, bounds as vertical lines."""
+    from gato_ros.bench.peer import PEER_VARIANT
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -374,7 +396,7 @@ def plot_histograms(results: dict[str, Any], path: Path) -> None:
         bins = np.geomspace(lo * 0.9, hi * 1.1, 60)
         for j, (label, recs) in enumerate(conds.items()):
             rec = recs.get(cfg)
-            for i, v in enumerate(VARIANTS):
+            for i, v in enumerate(VARIANTS + (PEER_VARIANT,)):
                 s = (rec or {}).get("variants", {}).get(v)
                 if s:
                     ax.hist(s["samples_ms"], bins=bins, histtype="step", color=f"C{i}", ls="-" if j == 0 else "--",
@@ -398,18 +420,19 @@ def plot_histograms(results: dict[str, Any], path: Path) -> None:
 
 def summary_table(results: dict[str, Any]) -> str:
     """Markdown table: p50/p90/p99, speed-up over naive, ratios to the bandwidth and roofline bounds."""
-    lines = ["| condition | config | variant | p50 ms | p90 ms | p99 ms | x faster than naive | / bandwidth bound "
-             "| / roofline |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| condition | config | variant | p50 ms | p90 ms | p99 ms | x faster than naive | x faster than peer "
+             "| / bandwidth bound | / roofline |", "|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda x, spec: format(x, spec) if x else "-"  # noqa: E731
     for cond, recs in results["conditions"].items():
         for cfg, rec in recs.items():
             for v, s in rec["variants"].items():
                 lines.append(f"| {cond} | {cfg} | {v} | {s['p50_ms']:.1f} | {s['p90_ms']:.1f} | {s['p99_ms']:.1f} "
                              f"| {fmt(s.get('speedup_vs_naive_p50'), '.1f')} "
+                             f"| {fmt(s.get('speedup_vs_peer_p50'), '.2f')} "
                              f"| {fmt(s.get('ratio_to_bound_p50'), '.2f')} "
                              f"| {fmt(s.get('ratio_to_roofline_p50'), '.2f')} |")
             for key in ("fp32", "int8"):
                 if f"bound_ms_{key}" in rec:
                     lines.append(f"| {cond} | {cfg} | bounds {key}: bandwidth / roofline | {rec[f'bound_ms_{key}']:.1f}"
-                                 f" / {rec.get(f'roofline_ms_{key}', 0):.1f} | | | | | |")
+                                 f" / {rec.get(f'roofline_ms_{key}', 0):.1f} | | | | | | |")
     return "\n".join(lines)
