@@ -28,8 +28,8 @@ from gato_ros.runtime.window import TimestepWindow
 from gato_ros.tokenizer import TokenSequence, concat
 
 VARIANTS = ("torch_naive", "torch_cache", "ort_fp32", "ort_int8")
-DEFAULT_REPS = {"tiny": 200, "small": 100, "79m": 40}
-DEFAULT_NAIVE_REPS = {"tiny": 30, "small": 10, "79m": 3}
+DEFAULT_REPS = {"tiny": 200, "small": 100, "79m": 40, "364m": 30, "1.18b": 20}
+DEFAULT_NAIVE_REPS = {"tiny": 30, "small": 10, "79m": 3, "364m": 1, "1.18b": 1}
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class BenchOptions:
     threads: int = 0  # 0: ORT/torch defaults (all cores)
     with_sim: bool = False
     peer: bool = False  # also the same-shape HF transformers GPT-2 with its KV cache (gato_ros.bench.peer)
+    provider: str = "cpu"  # ONNX Runtime provider of the ort_* variants: cpu, cuda or auto
     out_dir: Path = Path("benchmarks/results")
 
 
@@ -58,14 +59,50 @@ def _inputs(rng: np.random.Generator, size: tuple[int, int]) -> tuple[np.ndarray
     return rng.integers(0, 256, (*size, 3), dtype=np.uint8), rng.normal(size=PROPRIO_SIZE)
 
 
+class PassTimes:
+    """Wall time of each prefill and decode pass of a KVRunner (the bench wraps the runner's two methods; on CUDA
+    each pass ends with its logits copied to the host, so the wall time includes the device work)."""
+
+    def __init__(self, runner: Any) -> None:
+        self.times: dict[str, list[float]] = {"prefill": [], "decode": []}
+        for name, out in self.times.items():
+            setattr(runner, name, self._timed(getattr(runner, name), out))
+
+    @staticmethod
+    def _timed(fn: Callable[..., Any], out: list[float]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            result = fn(*args, **kwargs)
+            out.append(time.perf_counter() - t0)
+            return result
+        return timed
+
+    def clear(self) -> None:
+        for out in self.times.values():
+            out.clear()
+
+    def summary(self) -> dict[str, float]:
+        """p50/p99 of each pass kind in ms (the prefill p99 includes the steps that re-prefill after an eviction)."""
+        out: dict[str, float] = {}
+        for name, samples in self.times.items():
+            if samples:
+                out[f"{name}_p50_ms"] = float(np.percentile(samples, 50) * 1e3)
+                out[f"{name}_p99_ms"] = float(np.percentile(samples, 99) * 1e3)
+        return out
+
+
 def time_steps(step: Callable[..., Any], fill: Callable[[], bool], reps: int, size: tuple[int, int],
-               seed: int = 0, fill_step: Callable[..., Any] | None = None) -> list[float]:
-    """Run `fill_step` (default `step`) until `fill()` says the context is full, then time `reps` steps."""
+               seed: int = 0, fill_step: Callable[..., Any] | None = None,
+               on_full: Callable[[], None] | None = None) -> list[float]:
+    """Run `fill_step` (default `step`) until `fill()` says the context is full, then (after `on_full()`) time
+    `reps` steps."""
     rng = np.random.default_rng(seed)
     for _ in range(10_000):
         if fill():
             break
         (fill_step or step)(*_inputs(rng, size))
+    if on_full is not None:
+        on_full()
     out = []
     for _ in range(reps):
         image, proprio = _inputs(rng, size)
@@ -262,16 +299,21 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
             if variant.startswith("ort"):
                 if variant not in dirs:
                     continue
-                pol = GatoPolicy(dirs[variant], provider="cpu", max_context_tokens=opts.context, threads=opts.threads)
+                pol = GatoPolicy(dirs[variant], provider=opts.provider, max_context_tokens=opts.context,
+                                 threads=opts.threads)
+                record.setdefault("providers", {})[variant] = pol.provider
+                timer: PassTimes | None = PassTimes(pol.runner)
                 step, fill, n = pol.act, (lambda w=pol.window: _full(w)), reps
             else:
                 tp = TorchPolicy(model, tok, n_actions, opts.context, cached=variant == "torch_cache")
+                timer = None
                 step, fill = tp.act, (lambda w=tp.window: _full(w))
                 n = naive_reps if variant == "torch_naive" else reps
             fill_step = (lambda i, p, tp=tp: tp.act(i, p, dry=True)) if variant == "torch_naive" else None
             t0 = time.perf_counter()
-            samples = time_steps(step, fill, n, size, fill_step=fill_step)
-            stats = {**percentiles(samples), "samples_ms": [round(x * 1e3, 3) for x in samples]}
+            samples = time_steps(step, fill, n, size, fill_step=fill_step, on_full=timer.clear if timer else None)
+            stats = {**percentiles(samples), **(timer.summary() if timer else {}),
+                     "samples_ms": [round(x * 1e3, 3) for x in samples]}
             record["variants"][variant] = stats
             log(f"{name:>5} {variant:<12} p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms  "
                 f"({n} steps, {time.perf_counter() - t0:.0f} s)")
@@ -286,8 +328,9 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
             samples = time_steps(peer.act, lambda: True, reps, size)
             record["variants"][PEER_VARIANT] = {**percentiles(samples), "samples_ms": [round(x * 1e3, 3)
                                                                                      for x in samples]}
-            log(f"{name:>5} {PEER_VARIANT:<12} p50 {record['variants'][PEER_VARIANT]['p50_ms']:8.1f} ms  p99 "
-                f"{record['variants'][PEER_VARIANT]['p99_ms']:8.1f} ms  ({reps} steps, {time.perf_counter() - t0:.0f} s)")
+            stats = record["variants"][PEER_VARIANT]
+            log(f"{name:>5} {PEER_VARIANT:<12} p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms  "
+                f"({reps} steps, {time.perf_counter() - t0:.0f} s)")
     return record
 
 

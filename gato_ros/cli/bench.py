@@ -17,8 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--context", type=int, default=1024, help="context tokens (the window is full while timing)")
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
     p.add_argument("--with-sim", action="store_true", help="measure again with a MuJoCo stepping loop running")
-    p.add_argument("--peer", action="store_true", help="also measure the same-shape HF transformers GPT-2 with its KV "
-                                                        "cache in the same run (needs transformers: pip install .[peer])")
+    p.add_argument("--provider", default="cpu", choices=("cpu", "cuda", "auto"),
+                   help="ONNX Runtime provider of the ort_* variants (cuda: IO binding, cache on the device)")
+    p.add_argument("--peer", action="store_true",
+                   help="also measure the same-shape HF transformers GPT-2 with its KV cache in the same run "
+                        "(needs transformers: pip install .[peer])")
     p.add_argument("--out", default="benchmarks/results", help="output folder")
     p.add_argument("--graph", action="store_true", help="instead: image stamp -> safety output latency in the running "
                                                          "graph (sim + safety + agent) -> graph_latency.json + PNG")
@@ -50,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"gato-ros bench: unknown variants {sorted(unknown)}; choose from {VARIANTS}")
     opts = BenchOptions(configs=tuple(c for c in args.configs.split(",") if c), variants=variants, reps=args.reps,
                         naive_reps=args.naive_reps, context=args.context, threads=args.threads,
-                        with_sim=args.with_sim, peer=args.peer, out_dir=Path(args.out))
+                        with_sim=args.with_sim, peer=args.peer, provider=args.provider,
+                        out_dir=Path(args.out))
     results = run_bench(opts)
     print(summary_table(results))
     print(f"wrote {opts.out_dir / 'bench.json'} and {opts.out_dir / 'bench_latency.png'}")
