@@ -77,7 +77,6 @@ class Harness:
             return [c for (tc, c) in self.commands if tc >= t]
 
     def _loop(self) -> None:
-        node = self.monitor.node
         k = 0
         while not self._stop.is_set():
             if self.send_image:
