@@ -6,6 +6,7 @@ output that first carries the command answering that image); the graph benchmark
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 
 import numpy as np
@@ -17,25 +18,30 @@ STAMP_FUTURE_TOLERANCE_S = 0.005
 
 
 class LatencyStats:
-    """Keeps the last `window` durations and, with a deadline, counts those longer than it (all time)."""
+    """Keeps the last `window` durations and, with a deadline, counts those longer than it (all time). Thread-safe:
+    the nodes record on one thread (inference, output) and summarise on another (diagnostics)."""
 
     def __init__(self, deadline_s: float | None, window: int = 1000) -> None:
         if deadline_s is not None and deadline_s <= 0:
             raise ValueError(f"deadline_s must be > 0, got {deadline_s}")
         self.deadline_s = deadline_s
         self._samples: deque[float] = deque(maxlen=window)
+        self._lock = threading.Lock()
         self.count = 0
         self.misses = 0
 
     def record(self, duration_s: float) -> None:
-        self._samples.append(duration_s)
-        self.count += 1
-        if self.deadline_s is not None and duration_s > self.deadline_s:
-            self.misses += 1
+        with self._lock:
+            self._samples.append(duration_s)
+            self.count += 1
+            if self.deadline_s is not None and duration_s > self.deadline_s:
+                self.misses += 1
 
     def percentile(self, q: float) -> float:
         """q-th percentile (0..100) of the window in seconds; NaN when empty."""
-        return float(np.percentile(np.fromiter(self._samples, float), q)) if self._samples else float("nan")
+        with self._lock:
+            samples = np.fromiter(self._samples, float)
+        return float(np.percentile(samples, q)) if samples.size else float("nan")
 
     @property
     def p50(self) -> float:

@@ -279,7 +279,10 @@ class AgentNode(LifecycleNode):
         except Exception as exc:  # a policy fault must not kill the node; safety holds on silence
             self._skip(ERROR, f"policy error: {type(exc).__name__}: {exc}")
             return
-        self._cmd_pub.publish(effort_command(efforts, step.stamp_ns or None))
+        publisher = self._cmd_pub
+        if publisher is None:  # cleaned up while this step ran
+            return
+        publisher.publish(effort_command(efforts, step.stamp_ns or None))
         if step.stamp_ns:
             self._stamp_latency.record(time.time_ns(), step.stamp_ns)
         self._published += 1
