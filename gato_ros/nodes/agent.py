@@ -262,13 +262,9 @@ class AgentNode(LifecycleNode):
         with self._reset_lock:
             reset, self._reset_pending = self._reset_pending, False
         try:
-            image = image_msg_to_rgb(step.image) if step.image is not None else None
-        except ImageFormatError as exc:
-            self._skip(ERROR, f"bad image: {exc}")
-            return
-        try:
-            if reset:
+            if reset:  # before anything can fail: a new episode is never lost
                 policy.reset()
+            image = image_msg_to_rgb(step.image) if step.image is not None else None
             extra = {"objects": step.objects} if step.objects is not None else {}
             proprio = proprio_from_joints(layout.observation(step.q), layout.observation(step.qd))
             efforts = np.asarray(policy.act(image, proprio, self.cfg.instruction or None, **extra), dtype=float)
@@ -276,6 +272,9 @@ class AgentNode(LifecycleNode):
             if efforts.shape != (n,) or not np.all(np.isfinite(efforts)):
                 raise ValueError(f"policy returned {efforts!r}, expected {n} finite efforts")
             efforts = layout.efforts(efforts)
+        except ImageFormatError as exc:
+            self._skip(ERROR, f"bad image: {exc}")
+            return
         except Exception as exc:  # a policy fault must not kill the node; safety holds on silence
             self._skip(ERROR, f"policy error: {type(exc).__name__}: {exc}")
             return
