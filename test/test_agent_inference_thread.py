@@ -69,7 +69,9 @@ def slow_agent(tiny_model: Path, ros_env: dict[str, str]) -> Iterator[tuple[Any,
 
     params = [Parameter("model_dir", value=str(tiny_model)), Parameter("execution_provider", value="cpu"),
               Parameter("diagnostics_period_s", value=0.1)]
-    agent = Spun(lambda ctx: AgentNode(context=ctx, parameter_overrides=params))
+    # a name of its own: the other agent tests start a process named `agent` in the same ROS domain
+    agent = Spun(lambda ctx: AgentNode(context=ctx, parameter_overrides=params,
+                                       cli_args=["--ros-args", "-r", "__node:=slow_agent"]))
     world = Spun(lambda ctx: rclpy.create_node("world", context=ctx))
     try:
         node = agent.node
@@ -84,6 +86,8 @@ def slow_agent(tiny_model: Path, ros_env: dict[str, str]) -> Iterator[tuple[Any,
         node._policy.act = slow_act
         assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
         yield node, world.node
+        node.trigger_deactivate()
+        node.trigger_cleanup()  # stops the inference thread
     finally:
         world.close()
         agent.close()
@@ -102,7 +106,7 @@ def test_slow_step_blocks_no_callback_and_overruns_are_counted(slow_agent: tuple
 
     def on_diag(msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.name.startswith("agent"):
+            if status.name.startswith("slow_agent"):
                 with lock:
                     diagnostics.append((time.monotonic(), {"_message": status.message, **diagnostic_values(status)}))
 
@@ -127,7 +131,7 @@ def test_slow_step_blocks_no_callback_and_overruns_are_counted(slow_agent: tuple
     stop = threading.Event()
     feeder = threading.Thread(target=publish, daemon=True)
     feeder.start()
-    client = world.create_client(Trigger, "/agent/reset")
+    client = world.create_client(Trigger, "/slow_agent/reset")
     try:
         wait_for(lambda: len(commands) >= 2, 20.0, "commands from the slowed agent")
         t0 = time.monotonic()

@@ -124,9 +124,11 @@ def agent(tiny_model: Path, prompt_demo: Path, tmp_path_factory: pytest.TempPath
     try:
         with GraphMonitor("agent_test") as monitor:
             harness = Harness(monitor)
-            monitor.bring_up("agent", 120.0, threading.Event(), lambda: None)
-            yield child, monitor, harness
-            harness.close()
+            try:
+                monitor.bring_up("agent", 120.0, threading.Event(), lambda: None)
+                yield child, monitor, harness
+            finally:
+                harness.close()
     finally:
         procs.stop_all(5.0, 2.0)
         for k, v in old.items():
