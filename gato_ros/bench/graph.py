@@ -77,7 +77,8 @@ def run_trigger(trigger: str, opts: GraphBenchOptions, folder: Path, log: Callab
     """One graph run with the agent's `trigger`; the measured latencies and what the nodes reported."""
     episodes = max(1, round((opts.seconds + opts.warmup_s) / opts.episode_s))
     options = RunOptions(episodes=episodes, duration_s=(opts.seconds + opts.warmup_s) / episodes,
-                         config_dir=_config_dir(folder / trigger, trigger), log_dir=opts.out_dir / "graph_latency_logs" / trigger)
+                         config_dir=_config_dir(folder / trigger, trigger),
+                         log_dir=opts.out_dir / "graph_latency_logs" / trigger)
     runner = LatencyRunner({"sim": "true", "model": opts.model_dir}, options, opts.warmup_s)
     load_start = os.getloadavg()[0]
     summary = runner.run()
