@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("demos/teleop"), help="episodes go to OUT/episode_*")
     p.add_argument("--instruction", default="stack the red object on the blue object")
-    p.add_argument("--source", default="teleop", choices=("teleop", "agent", "sim_expert"))
+    p.add_argument("--source", default="auto", choices=("auto", "teleop", "agent", "sim_expert"),
+                   help="episode label; auto (default): the announced role of the node whose commands were recorded")
     p.add_argument("--no-keyboard-teleop", action="store_true",
                    help="do not publish /teleop/twist (another device such as a spacemouse drives the arm)")
     p.add_argument("--no-sim-reset", action="store_true", help="do not call /sim/reset when an episode starts")

@@ -31,7 +31,7 @@ from gato_ros.interfaces import (
     OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS, ImageFormatError, image_msg_to_rgb,
 )
 from gato_ros.nodes.common import (
-    ERROR, OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node,
+    ERROR, OK, WARN, announce_commander, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node,
 )
 from gato_ros.observation import (
     JointNameError, object_state_from_pose_array, proprio_from_joints, reorder_joint_state,
@@ -48,6 +48,7 @@ class AgentNode(LifecycleNode):
         self._layout: JointLayout | None = None
         self._model_dir = ""
         self._cmd_pub: Any = None  # lifecycle publisher, created in on_configure
+        self._announcement: Any = None  # /gato/commander publisher (latched), created in on_configure
         self._image_msg: Image | None = None
         self._image_t: float | None = None
         self._joints: tuple[np.ndarray, np.ndarray] | None = None
@@ -105,6 +106,10 @@ class AgentNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._policy, self._model_dir, self._layout = policy, str(model_dir), layout
         self._cmd_pub = self.create_lifecycle_publisher(Float64MultiArray, COMMAND_TOPIC, COMMAND_QOS.profile())
+        if self._announcement is not None:
+            self.destroy_publisher(self._announcement)
+        self._announcement = announce_commander(self, "agent", model=self._model_dir, prompt_demo=self.cfg.prompt_demo,
+                                                instruction=self.cfg.instruction)
         if not layout.identity:
             self.get_logger().warning(f"model joint order {list(layout.model_names)} differs from joint_names "
                                       f"{list(layout.node_names)}: reordering by name")
