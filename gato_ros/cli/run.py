@@ -16,8 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("graph", choices=sorted(GRAPHS), help="which graph (launch/<graph>.launch.py)")
     for arg in STACKING.args:  # one option per launch argument, so the two cannot drift
         default = f"value of --{arg.default_from.replace('_', '-')}" if arg.default_from else repr(arg.default)
+        flag = {"nargs": "?", "const": "true"} if arg.default == "false" else {}  # `--foxglove` = `--foxglove true`
         p.add_argument(f"--{arg.name.replace('_', '-')}", dest=f"arg_{arg.name}", default=None, metavar="VALUE",
-                       help=f"{arg.description} (launch argument {arg.name}; default {default})")
+                       help=f"{arg.description} (launch argument {arg.name}; default {default})", **flag)
     p.add_argument("--episodes", type=int, default=1, help="sim episodes to run (0: until Ctrl-C)")
     p.add_argument("--duration", type=float, default=30.0, help="seconds per episode (total without sim)")
     p.add_argument("--stop-timeout", type=float, default=10.0, help="SIGINT grace before SIGTERM, then SIGKILL")

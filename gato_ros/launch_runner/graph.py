@@ -161,8 +161,10 @@ STACKING = GraphSpec(
         LaunchArg("teleop", "false", "true: teleop node commands the arm instead of the agent"),
         LaunchArg("record", "", "directory to record episodes into (rosbag2, MCAP); empty: no recording"),
         LaunchArg(SIM_TIME_ARG, "", "follow /clock; defaults to the value of sim", default_from="sim"),
-        LaunchArg(URDF_ARG, "", "URDF file passed as robot_description text to safety and teleop; empty: the "
+        LaunchArg(URDF_ARG, "", "URDF file passed as robot_description text to safety, teleop and foxglove; empty: the "
                                 "package URDF (urdf/sawyer_2f85.urdf)"),
+        LaunchArg("foxglove", "false", "true: live view, a Foxglove WebSocket server (config/foxglove.yaml: "
+                                       "ws://127.0.0.1:8765; layout config/foxglove_layout.json)"),
     ),
     nodes=(
         NodeSpec("sim", "sim", ("sim.yaml",), condition=Condition("sim", "if"), sim_time=False),
@@ -173,5 +175,7 @@ STACKING = GraphSpec(
         NodeSpec("teleop", "teleop", ("teleop.yaml",), condition=Condition("teleop", "if"), robot_description=True),
         NodeSpec("recorder", "recorder", ("recorder.yaml",), arg_params=(ArgParam("output_dir", "record"),),
                  condition=Condition("record", "nonempty")),
+        NodeSpec("foxglove", "foxglove_view", ("foxglove.yaml",), condition=Condition("foxglove", "if"),
+                 robot_description=True),
     ),
 )
