@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from gato_ros.launch_runner.graph import STACKING
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config-dir", type=Path, default=None, help="parameter files folder (default: package config/)")
     p.add_argument("--log-dir", type=Path, default=None, help="write each node's output to DIR/<node>.log")
     p.add_argument("--summary-json", type=Path, default=None, help="also write the summary as JSON here")
+    p.add_argument("--no-status", action="store_true", help="no status line (it is drawn only on a terminal)")
     p.set_defaults(func=_run)
 
 
@@ -35,5 +37,6 @@ def _run(args: argparse.Namespace) -> int:
     values = {a.name: getattr(args, f"arg_{a.name}") for a in GRAPHS[args.graph].args
               if getattr(args, f"arg_{a.name}") is not None}
     options = RunOptions(episodes=args.episodes, duration_s=args.duration, stop_timeout_s=args.stop_timeout,
-                         lifecycle_timeout_s=args.lifecycle_timeout, config_dir=args.config_dir, log_dir=args.log_dir)
+                         lifecycle_timeout_s=args.lifecycle_timeout, config_dir=args.config_dir, log_dir=args.log_dir,
+                         status=sys.stdout.isatty() and not args.no_status)
     return run_stacking(values, options, args.summary_json)
