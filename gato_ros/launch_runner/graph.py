@@ -165,9 +165,12 @@ STACKING = GraphSpec(
                                 "package URDF (urdf/sawyer_2f85.urdf)"),
         LaunchArg("foxglove", "false", "true: live view, a Foxglove WebSocket server (config/foxglove.yaml: "
                                        "ws://127.0.0.1:8765; layout config/foxglove_layout.json)"),
+        LaunchArg("viewer", "false", "true: MuJoCo's interactive viewer on the sim (needs a display; without one the "
+                                     "sim warns and runs on)"),
     ),
     nodes=(
-        NodeSpec("sim", "sim", ("sim.yaml",), condition=Condition("sim", "if"), sim_time=False),
+        NodeSpec("sim", "sim", ("sim.yaml",), arg_params=(ArgParam("viewer", "viewer", "bool"),),
+                 condition=Condition("sim", "if"), sim_time=False),
         NodeSpec("safety", "safety", ("safety.yaml",), robot_description=True),
         NodeSpec("agent", "agent", ("agent.yaml",),
                  arg_params=(ArgParam("model_dir", "model"), ArgParam("prompt_demo", "prompt_demo")),
