@@ -90,7 +90,8 @@ def test_parameter_files_exist_and_name_their_node(node: str) -> None:
 def test_defaults_conditions_and_typed_parameters() -> None:
     values = STACKING.resolve({})
     assert values == {"sim": "false", "model": "", "prompt_demo": "", "teleop": "false", "record": "",
-                      "use_sim_time": "false", "urdf": "", "foxglove": "false", "viewer": "false"}
+                      "use_sim_time": "false", "urdf": "", "foxglove": "false", "viewer": "false",
+                      "teleop_device": ""}
     assert [n.name for n in STACKING.active_nodes(values)] == ["safety", "agent"]
     values = STACKING.resolve({"sim": "true", "record": "/tmp/x", "model": "/m"})
     assert values["use_sim_time"] == "true"  # follows sim, like DeclareLaunchArgument(default=LaunchConfiguration)

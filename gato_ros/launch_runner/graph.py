@@ -167,6 +167,9 @@ STACKING = GraphSpec(
                                        "ws://127.0.0.1:8765; layout config/foxglove_layout.json)"),
         LaunchArg("viewer", "false", "true: MuJoCo's interactive viewer on the sim (needs a display; without one the "
                                      "sim warns and runs on)"),
+        LaunchArg("teleop_device", "", "gamepad or spacemouse (config/teleop_devices.yaml): joy_teleop turns that "
+                                       "device's sensor_msgs/Joy (from the ROS joy or spacenav node) into "
+                                       "/teleop/twist and /teleop/gripper; empty: none"),
     ),
     nodes=(
         NodeSpec("sim", "sim", ("sim.yaml",), arg_params=(ArgParam("viewer", "viewer", "bool"),),
@@ -178,6 +181,8 @@ STACKING = GraphSpec(
         NodeSpec("teleop", "teleop", ("teleop.yaml",), condition=Condition("teleop", "if"), robot_description=True),
         NodeSpec("recorder", "recorder", ("recorder.yaml",), arg_params=(ArgParam("output_dir", "record"),),
                  condition=Condition("record", "nonempty")),
+        NodeSpec("joy_teleop", "joy_teleop", ("joy_teleop.yaml",), arg_params=(ArgParam("device", "teleop_device"),),
+                 condition=Condition("teleop_device", "nonempty")),
         NodeSpec("foxglove", "foxglove_view", ("foxglove.yaml",), condition=Condition("foxglove", "if"),
                  robot_description=True),
     ),
