@@ -89,6 +89,7 @@ def test_config_rejects_bad_values() -> None:
 def test_bridge_advertises_and_delivers_to_a_foxglove_client() -> None:
     """A real foxglove-sdk server on a free port; the client subscribes to every channel and decodes what it gets."""
     bridge = FoxgloveBridge(port=0)
+    assert not bridge.wanted(CAMERA_TOPIC)  # no client yet: the node builds nothing
     stop = threading.Event()
 
     def feed() -> None:

@@ -2,7 +2,7 @@
 
 The foxglove node feeds it from ROS topics; it knows nothing of ROS. Channels with a ROS topic's name carry that
 topic's data (camera as foxglove.RawImage, the rest as JSON with a JSON schema); the others are derived
-(gato_ros.liveview.channels). Messages are only serialised and sent while a client subscribes.
+(gato_ros.liveview.channels). `wanted(topic)` tells whether a client subscribes, so no work is done for nobody.
 """
 
 from __future__ import annotations
@@ -68,6 +68,12 @@ class FoxgloveBridge:
         self.server = foxglove.start_server(name=name, host=host, port=port, context=self.context)
         self.port = int(self.server.port)
         self.counts = {topic: 0 for topic in self.topics}
+        self._channels = {**self.json, CAMERA_TOPIC: self.image_channel, TF_CHANNEL: self.tf_channel,
+                          OBJECTS_CHANNEL: self.objects_channel}
+
+    def wanted(self, topic: str) -> bool:
+        """True while a client subscribes to `topic`: callers skip building messages nobody receives."""
+        return self._channels[topic].has_sinks()
 
     @property
     def topics(self) -> list[str]:

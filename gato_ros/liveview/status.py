@@ -6,6 +6,7 @@ episode, elapsed time, stage, safety mode, agent command rate and p99 step laten
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -109,8 +110,13 @@ class StatusLine:
 
     def __enter__(self) -> "StatusLine":
         if self.enabled:
-            from rich.console import Console
-            from rich.live import Live
+            try:
+                from rich.console import Console
+                from rich.live import Live
+            except ImportError:  # the ROS route may lack it: say so once, run without the line
+                print("status line off: `pip install rich==15.0.0` to get it", file=sys.stderr)
+                self.enabled = False
+                return self
 
             self._live = Live(console=self.console or Console(), auto_refresh=False, transient=True,
                               redirect_stdout=True, redirect_stderr=True)

@@ -25,9 +25,9 @@ from gato_ros.interfaces import (
     EFFORT_OUTPUT_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_POSES_TOPIC, SENSOR_QOS,
 )
 from gato_ros.liveview import (
-    AGENT_CHANNEL, EPISODE_CHANNEL, SAFETY_CHANNEL, WORLD_FRAME, FoxgloveBridge, FoxgloveConfig, RateLimiter,
-    RateMeter, Transform, agent_payload, efforts_payload, episode_payload, joints_payload, link_transforms,
-    safety_payload, status_node,
+    AGENT_CHANNEL, EPISODE_CHANNEL, OBJECTS_CHANNEL, SAFETY_CHANNEL, TF_CHANNEL, WORLD_FRAME, FoxgloveBridge,
+    FoxgloveConfig, RateLimiter, RateMeter, Transform, agent_payload, efforts_payload, episode_payload,
+    joints_payload, link_transforms, safety_payload, status_node,
 )
 from gato_ros.nodes.common import (
     OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status, diagnostic_values, run_node,
@@ -73,39 +73,44 @@ class FoxgloveNode(Node):
 
     def _on_image(self, msg: Image) -> None:
         t = time.time_ns()
-        if self.image_limit.ready(t * 1e-9):
+        if self.bridge.wanted(CAMERA_TOPIC) and self.image_limit.ready(t * 1e-9):
             self._guard(lambda: self.bridge.image(msg.width, msg.height, msg.encoding, msg.step, bytes(msg.data), t))
 
     def _on_joint_state(self, msg: JointState) -> None:
         t = time.time_ns()
-        if not self.state_limit.ready(t * 1e-9):
+        joints, frames = self.bridge.wanted(JOINT_STATES_TOPIC), self.bridge.wanted(TF_CHANNEL)
+        if not (joints or frames) or not self.state_limit.ready(t * 1e-9):
             return
 
         def forward() -> None:
             n = len(msg.name)
-            vel = list(msg.velocity) if len(msg.velocity) == n else [0.0] * n
-            eff = list(msg.effort) if len(msg.effort) == n else [0.0] * n
-            self.bridge.log_json(JOINT_STATES_TOPIC, joints_payload(msg.name, msg.position, vel, eff), t)
+            if joints:
+                vel = list(msg.velocity) if len(msg.velocity) == n else [0.0] * n
+                eff = list(msg.effort) if len(msg.effort) == n else [0.0] * n
+                self.bridge.log_json(JOINT_STATES_TOPIC, joints_payload(msg.name, msg.position, vel, eff), t)
+            if not frames:
+                return
             q = np.asarray(reorder_joint_state(list(msg.name), list(msg.position), ARM_JOINTS), float)
             poses, _ = self.robot.link_poses(q)
-            frames = link_transforms(poses, self.robot.urdf.root)
-            self.bridge.transforms(frames + ([self.base_in_world] if self.base_in_world else []), t)
+            links = link_transforms(poses, self.robot.urdf.root)
+            self.bridge.transforms(links + ([self.base_in_world] if self.base_in_world else []), t)
 
         self._guard(forward)
 
     def _on_command(self, msg: Float64MultiArray) -> None:
         t = time.time_ns()
         self.command_rate.tick(t * 1e-9)
-        self._guard(lambda: self.bridge.log_json(COMMAND_TOPIC, efforts_payload(msg.data, JOINT_NAMES), t))
+        if self.bridge.wanted(COMMAND_TOPIC):
+            self._guard(lambda: self.bridge.log_json(COMMAND_TOPIC, efforts_payload(msg.data, JOINT_NAMES), t))
 
     def _on_output(self, msg: Float64MultiArray) -> None:
         t = time.time_ns()
-        if self.output_limit.ready(t * 1e-9):
+        if self.bridge.wanted(EFFORT_OUTPUT_TOPIC) and self.output_limit.ready(t * 1e-9):
             self._guard(lambda: self.bridge.log_json(EFFORT_OUTPUT_TOPIC, efforts_payload(msg.data, JOINT_NAMES), t))
 
     def _on_object_poses(self, msg: PoseArray) -> None:
         t = time.time_ns()
-        if not self.objects_limit.ready(t * 1e-9):
+        if not (self.bridge.wanted(OBJECTS_CHANNEL) and self.objects_limit.ready(t * 1e-9)):
             return
         if self.base_in_world is None:  # object poses come from the sim only: place its robot base in its world
             from gato_ros.sim.scene import ROBOT_POS
