@@ -102,8 +102,9 @@ def test_sim_and_foxglove_node_stream_to_a_client(ros_env, tmp_path):
 
 @pytest.mark.slow
 def test_run_with_foxglove_streams_the_agent_and_safety(tiny_model, ros_env, tmp_path):
-    """`gato-ros run stacking --sim true --foxglove true`: the safety output, safety mode and agent latency arrive."""
-    from gato_ros.interfaces import EFFORT_OUTPUT_TOPIC
+    """`gato-ros run stacking --sim true --foxglove`: safety output, safety mode, agent latency and the agent's action
+    distribution arrive."""
+    from gato_ros.interfaces import ACTION_DISTRIBUTION_TOPIC, EFFORT_OUTPUT_TOPIC
     from gato_ros.liveview import AGENT_CHANNEL, SAFETY_CHANNEL
     from gato_ros.paths import config_dir
 
@@ -130,3 +131,6 @@ def test_run_with_foxglove_streams_the_agent_and_safety(tiny_model, ros_env, tmp
     agent = got.json(AGENT_CHANNEL)
     assert agent["p99_ms"] is not None and agent["p99_ms"] > 0 and agent["command_rate_hz"] > 5.0, agent
     assert json.loads(got.channels[AGENT_CHANNEL]["schema"])["title"] == "gato_ros.Agent"
+    # the action distribution flows only while watched: the client subscribed, so the agent published it
+    joints = got.json(ACTION_DISTRIBUTION_TOPIC)["joints"]
+    assert len(joints) == 8 and abs(sum(joints[0]["prob"]) - 1.0) < 1e-3 and rates[ACTION_DISTRIBUTION_TOPIC] > 5.0

@@ -123,3 +123,19 @@ def test_bridge_advertises_and_delivers_to_a_foxglove_client() -> None:
     assert bytes(range(96)) in got.last[CAMERA_TOPIC]  # the frame's pixels inside the protobuf RawImage
     for topic in (CAMERA_TOPIC, JOINT_STATES_TOPIC, TF_CHANNEL, OBJECTS_CHANNEL):
         assert got.rate(topic) > 10.0, (topic, got.rate(topic))  # fed at ~50 Hz
+
+
+def test_action_distribution_summary() -> None:
+    from gato_ros.agent.distribution import GROUPS, action_distribution
+
+    logits = np.full((8, 1024), -10.0)
+    logits[0, 1000] = 10.0  # joint 0: almost all mass near the top bin
+    dist = action_distribution(logits, lambda i, v: 80.0 * v, JOINT_NAMES)
+    j0 = dist["joints"][0]
+    assert len(dist["joints"]) == 8 and len(j0["prob"]) == len(j0["effort"]) == GROUPS
+    assert int(np.argmax(j0["prob"])) == 1000 // 16 and j0["max_prob"] > 0.99
+    assert j0["expected"] == pytest.approx(80.0 * (-1 + 1000.5 * 2 / 1024), abs=0.01)
+    assert np.all(np.diff(j0["effort"]) > 0) and sum(dist["joints"][3]["prob"]) == pytest.approx(1.0, abs=1e-3)
+    assert dist["joints"][3]["expected"] == pytest.approx(0.0, abs=1e-6)  # flat: centred
+    with pytest.raises(ValueError):
+        action_distribution(logits[:, :1000], lambda i, v: v, JOINT_NAMES)

@@ -11,7 +11,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gato_ros.interfaces import CAMERA_TOPIC, COMMAND_TOPIC, EFFORT_OUTPUT_TOPIC, JOINT_STATES_TOPIC
+from gato_ros.interfaces import (
+    ACTION_DISTRIBUTION_TOPIC, CAMERA_TOPIC, COMMAND_TOPIC, EFFORT_OUTPUT_TOPIC, JOINT_STATES_TOPIC,
+)
 from gato_ros.liveview.channels import (
     AGENT_CHANNEL, EPISODE_CHANNEL, OBJECTS_CHANNEL, SAFETY_CHANNEL, TF_CHANNEL, WORLD_FRAME, Transform, object_boxes,
 )
@@ -41,6 +43,9 @@ JSON_CHANNELS: dict[str, dict] = {
     AGENT_CHANNEL: _schema("gato_ros.Agent", state=_STRING, p50_ms=_NUMBER, p99_ms=_NUMBER,
                            deadline_misses=_INTEGER, published=_INTEGER, skipped=_INTEGER, context_fill=_NUMBER,
                            command_rate_hz=_NUMBER, model=_STRING),
+    ACTION_DISTRIBUTION_TOPIC: _schema("gato_ros.ActionDistribution", joints={"type": "array", "items": _schema(
+        "gato_ros.JointDistribution", name=_STRING, effort=_NUMBERS, prob=_NUMBERS, expected=_NUMBER,
+        max_prob=_NUMBER)}),
     EPISODE_CHANNEL: _schema("gato_ros.Episode", episode=_INTEGER, seed=_INTEGER, stage=_STRING,
                              stage_index=_INTEGER, success=_BOOL, episode_time_s=_NUMBER, message=_STRING),
 }

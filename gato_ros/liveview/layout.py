@@ -12,7 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from gato_ros.interfaces import CAMERA_TOPIC, COMMAND_TOPIC, EFFORT_OUTPUT_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC
+from gato_ros.interfaces import (
+    ACTION_DISTRIBUTION_TOPIC, CAMERA_TOPIC, COMMAND_TOPIC, EFFORT_OUTPUT_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC,
+)
 from gato_ros.liveview.channels import AGENT_CHANNEL, EPISODE_CHANNEL, OBJECTS_CHANNEL, SAFETY_CHANNEL
 
 LAYOUT_FILE = "foxglove_layout.json"
@@ -55,10 +57,13 @@ def layout_json(root_frame: str = ROOT_FRAME) -> str:
                fl.IndicatorRule(raw_value="estop", operator="=", color="#d62728", label="E-STOP"),
                fl.IndicatorRule(raw_value="fault", operator="=", color="#d62728", label="FAULT")]))
     episode = fl.RawMessagesPanel(title="episode", config=fl.RawMessagesConfig(topic_path=EPISODE_CHANNEL))
+    distribution = plot("agent action distribution, last step (x: effort group, 0 = most negative)",
+                        [(f"{ACTION_DISTRIBUTION_TOPIC}.joints[{i}].prob", n) for i, n in enumerate(JOINT_NAMES)],
+                        x_axis_val="index")
     layout = fl.Layout(content=split(
         "row",
         (0.34, split("column", (0.5, camera), (0.5, scene))),
-        (0.36, split("column", (0.34, positions), (0.33, commanded), (0.33, output))),
+        (0.36, split("column", (0.25, positions), (0.25, commanded), (0.25, output), (0.25, distribution))),
         (0.30, split("column", (0.12, safety), (0.22, modes), (0.26, latency), (0.2, interventions), (0.2, episode))),
     ))
     return json.dumps(json.loads(layout.to_json()), indent=2, sort_keys=True) + "\n"

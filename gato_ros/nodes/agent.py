@@ -27,8 +27,9 @@ from gato_ros.agent import (
 )
 from gato_ros.agent.layout import JointLayout
 from gato_ros.interfaces import (
-    ANY_PUBLISHER_QOS, CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC,
-    OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS, ImageFormatError, image_msg_to_rgb,
+    ACTION_DISTRIBUTION_TOPIC, ANY_PUBLISHER_QOS, CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS,
+    DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC, OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS, ImageFormatError,
+    image_msg_to_rgb,
 )
 from gato_ros.nodes.common import (
     ERROR, OK, WARN, announce_commander, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node,
@@ -49,6 +50,7 @@ class AgentNode(LifecycleNode):
         self._model_dir = ""
         self._cmd_pub: Any = None  # lifecycle publisher, created in on_configure
         self._announcement: Any = None  # /gato/commander publisher (latched), created in on_configure
+        self._dist_pub: Any = None  # /gato/action_distribution (live view), created in on_configure
         self._image_msg: Image | None = None
         self._image_t: float | None = None
         self._joints: tuple[np.ndarray, np.ndarray] | None = None
@@ -108,6 +110,10 @@ class AgentNode(LifecycleNode):
         self._cmd_pub = self.create_lifecycle_publisher(Float64MultiArray, COMMAND_TOPIC, COMMAND_QOS.profile())
         if self._announcement is not None:
             self.destroy_publisher(self._announcement)
+        if self._dist_pub is None:
+            from std_msgs.msg import String
+
+            self._dist_pub = self.create_publisher(String, ACTION_DISTRIBUTION_TOPIC, SENSOR_QOS.profile())
         self._announcement = announce_commander(self, "agent", model=self._model_dir, prompt_demo=self.cfg.prompt_demo,
                                                 instruction=self.cfg.instruction)
         if not layout.identity:
@@ -224,6 +230,20 @@ class AgentNode(LifecycleNode):
         self._published += 1
         self._stats.record(time.perf_counter() - start)
         self._set_reason(OK, "acting")
+        if self._dist_pub.get_subscription_count() > 0:  # the live view watches: after the timed part
+            self._publish_distribution()
+
+    def _publish_distribution(self) -> None:
+        import json
+
+        from std_msgs.msg import String
+
+        from gato_ros.agent.distribution import action_distribution
+
+        policy = self._policy
+        names = self._layout.model_names if self._layout is not None else self.cfg.joint_names
+        dist = action_distribution(policy.last_logits, policy.tokenizer.decode_action_value, names)
+        self._dist_pub.publish(String(data=json.dumps(dist)))
 
     def _skip(self, level: int, reason: str) -> None:
         self._skipped += 1

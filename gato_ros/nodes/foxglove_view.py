@@ -8,6 +8,7 @@ tunnel), and import config/foxglove_layout.json. Read-only: it publishes nothing
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from typing import Any
@@ -18,11 +19,11 @@ from geometry_msgs.msg import PoseArray
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64MultiArray, String
 
 from gato_ros.interfaces import (
-    ANY_PUBLISHER_QOS, ARM_JOINTS, CAMERA_TOPIC, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC,
-    EFFORT_OUTPUT_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_POSES_TOPIC, SENSOR_QOS,
+    ACTION_DISTRIBUTION_TOPIC, ANY_PUBLISHER_QOS, ARM_JOINTS, CAMERA_TOPIC, COMMAND_TOPIC, DIAGNOSTICS_QOS,
+    DIAGNOSTICS_TOPIC, EFFORT_OUTPUT_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_POSES_TOPIC, SENSOR_QOS,
 )
 from gato_ros.liveview import (
     AGENT_CHANNEL, EPISODE_CHANNEL, OBJECTS_CHANNEL, SAFETY_CHANNEL, TF_CHANNEL, WORLD_FRAME, FoxgloveBridge,
@@ -59,7 +60,10 @@ class FoxgloveNode(Node):
         self.create_subscription(PoseArray, OBJECT_POSES_TOPIC, self._on_object_poses, any_publisher)
         self.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics, DIAGNOSTICS_QOS.profile())
         self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS.profile())
-        self.create_timer(cfg.diagnostics_period_s, self._diagnose, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(cfg.diagnostics_period_s, self._diagnose, clock=steady)
+        self.distribution_sub = None  # subscribed only while a client watches it: the agent computes it on demand
+        self.create_timer(0.5, self._follow_distribution_interest, clock=steady)
         self.get_logger().info(f"Foxglove WebSocket server on ws://{cfg.host}:{self.bridge.port} "
                                "(Foxglove: Open connection > Foxglove WebSocket; layout config/foxglove_layout.json)")
 
@@ -118,6 +122,21 @@ class FoxgloveNode(Node):
             self.base_in_world = Transform(WORLD_FRAME, self.robot.urdf.root, tuple(float(v) for v in ROBOT_POS),
                                            (0.0, 0.0, 0.0, 1.0))
         self._guard(lambda: self.bridge.objects(object_state_from_pose_array(msg), t))
+
+    def _follow_distribution_interest(self) -> None:
+        """Subscribe to the agent's action distribution while a Foxglove client watches it (the agent publishes it
+        only to subscribers, so without a watcher it costs the control loop nothing)."""
+        wanted = self.bridge.wanted(ACTION_DISTRIBUTION_TOPIC)
+        if wanted and self.distribution_sub is None:
+            self.distribution_sub = self.create_subscription(String, ACTION_DISTRIBUTION_TOPIC,
+                                                             self._on_distribution, SENSOR_QOS.profile())
+        elif not wanted and self.distribution_sub is not None:
+            self.destroy_subscription(self.distribution_sub)
+            self.distribution_sub = None
+
+    def _on_distribution(self, msg: String) -> None:
+        t = time.time_ns()  # not JSON: a ValueError (JSONDecodeError), counted and logged by _guard
+        self._guard(lambda: self.bridge.log_json(ACTION_DISTRIBUTION_TOPIC, json.loads(msg.data), t))
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         t = time.time_ns()
