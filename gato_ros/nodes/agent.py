@@ -230,7 +230,7 @@ class AgentNode(LifecycleNode):
         self._published += 1
         self._stats.record(time.perf_counter() - start)
         self._set_reason(OK, "acting")
-        if self._dist_pub.get_subscription_count() > 0:  # the live view watches: after the timed part
+        if self._dist_pub is not None and self._dist_pub.get_subscription_count() > 0:  # watched: after timing
             self._publish_distribution()
 
     def _publish_distribution(self) -> None:
