@@ -40,12 +40,12 @@ OUTCOME_TOPIC = "/gato/outcome"  # std_msgs/String, JSON {"success": bool, ...} 
 OBJECT_POSES_TOPIC = "/sim/object_poses"
 OBJECT_POSES_FRAME = "world"
 CLOCK_TOPIC = "/clock"
+JOY_TOPIC = "/joy"  # sensor_msgs/Joy from the ROS `joy` node (gamepad) or `spacenav` (/spacenav/joy)
+ACTION_DISTRIBUTION_TOPIC = "/gato/action_distribution"  # std_msgs/String JSON, the agent's last step (live view)
+COMMANDER_TOPIC = "/gato/commander"  # std_msgs/String, JSON: who publishes COMMAND_TOPIC (role, model, prompt)
 DIAGNOSTICS_TOPIC = "/diagnostics"
 TELEOP_TWIST_TOPIC = "/teleop/twist"  # geometry_msgs/Twist, pinch-point velocity in the robot base frame
 TELEOP_GRIPPER_TOPIC = "/teleop/gripper"  # std_msgs/Float64, 0 open .. 1 closed
-JOY_TOPIC = "/joy"  # sensor_msgs/Joy from the ROS `joy` node (gamepad) or `spacenav` (remapped /spacenav/joy)
-ACTION_DISTRIBUTION_TOPIC = "/gato/action_distribution"  # std_msgs/String JSON, the agent's last step (live view)
-COMMANDER_TOPIC = "/gato/commander"  # std_msgs/String, JSON: who publishes COMMAND_TOPIC (role, model, prompt)
 
 # ----------------------------------------------------------------------------- QoS
 

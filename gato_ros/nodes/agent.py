@@ -27,10 +27,10 @@ from gato_ros.agent import (
 )
 from gato_ros.agent.layout import JointLayout
 from gato_ros.interfaces import (
-    ACTION_DISTRIBUTION_TOPIC, ANY_PUBLISHER_QOS, CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS,
-    DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC, OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS, ImageFormatError,
-    image_msg_to_rgb,
+    ANY_PUBLISHER_QOS, CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC,
+    OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS, ImageFormatError, image_msg_to_rgb,
 )
+from gato_ros.interfaces import ACTION_DISTRIBUTION_TOPIC
 from gato_ros.nodes.common import (
     ERROR, OK, WARN, announce_commander, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node,
 )
