@@ -30,7 +30,7 @@ def requirements() -> list[str]:
     return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
 
 
-NODES = ("agent", "safety", "sim", "teleop", "recorder")
+NODES = ("agent", "safety", "sim", "teleop", "recorder", "foxglove_view", "joy_teleop")
 CLI = "gato-ros"
 
 

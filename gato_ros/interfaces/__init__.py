@@ -40,6 +40,9 @@ OUTCOME_TOPIC = "/gato/outcome"  # std_msgs/String, JSON {"success": bool, ...} 
 OBJECT_POSES_TOPIC = "/sim/object_poses"
 OBJECT_POSES_FRAME = "world"
 CLOCK_TOPIC = "/clock"
+JOY_TOPIC = "/joy"  # sensor_msgs/Joy from the ROS `joy` node (gamepad) or `spacenav` (/spacenav/joy)
+ACTION_DISTRIBUTION_TOPIC = "/gato/action_distribution"  # std_msgs/String JSON, the agent's last step (live view)
+COMMANDER_TOPIC = "/gato/commander"  # std_msgs/String, JSON: who publishes COMMAND_TOPIC (role, model, prompt)
 DIAGNOSTICS_TOPIC = "/diagnostics"
 TELEOP_TWIST_TOPIC = "/teleop/twist"  # geometry_msgs/Twist, pinch-point velocity in the robot base frame
 TELEOP_GRIPPER_TOPIC = "/teleop/gripper"  # std_msgs/Float64, 0 open .. 1 closed
@@ -95,13 +98,15 @@ COMMAND_INTAKE_QOS = Qos(INTAKE_PER_TICK, reliable=False, note="newest wins")
 ESTOP_QOS_FAMILIES = (Qos(10, reliable=False), Qos(10, reliable=True), LATCHED_QOS)
 #: The recorder's inputs: best effort, deep enough for 100 Hz joint states between executor turns.
 RECORDER_INPUT_QOS = Qos(50, reliable=False)
+#: Commander announcements: latched per publisher; deep enough that every commanding node's last one is kept.
+COMMANDER_QOS = Qos(10, reliable=True, transient_local=True, note="latched, one per commanding node")
 #: name -> profile, for docs/INTERFACES.md
 QOS_PROFILES: dict[str, Qos] = {
     "SENSOR_QOS": SENSOR_QOS, "COMMAND_QOS": COMMAND_QOS, "STATE_QOS": STATE_QOS, "LATCHED_QOS": LATCHED_QOS,
     "ANY_PUBLISHER_QOS": ANY_PUBLISHER_QOS, "DIAGNOSTICS_QOS": DIAGNOSTICS_QOS, "CLOCK_QOS": CLOCK_QOS,
     "OUTPUT_QOS": OUTPUT_QOS, "COMMAND_INTAKE_QOS": COMMAND_INTAKE_QOS,
     **{f"ESTOP_QOS_FAMILIES[{i}]": q for i, q in enumerate(ESTOP_QOS_FAMILIES)},
-    "RECORDER_INPUT_QOS": RECORDER_INPUT_QOS, "LATENCY_QOS": LATENCY_QOS,
+    "RECORDER_INPUT_QOS": RECORDER_INPUT_QOS, "LATENCY_QOS": LATENCY_QOS, "COMMANDER_QOS": COMMANDER_QOS,
 }
 
 #: How a boolean launch argument or diagnostic value is spelled (launch's IfCondition reads the same words).

@@ -38,8 +38,9 @@ from gato_ros.interfaces import (
     OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS, ImageFormatError, effort_command, image_msg_to_rgb, stamp_ns,
 )
 from gato_ros.latency import StampLatency
+from gato_ros.interfaces import ACTION_DISTRIBUTION_TOPIC
 from gato_ros.nodes.common import (
-    ERROR, OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node,
+    ERROR, OK, WARN, announce_commander, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node,
 )
 from gato_ros.observation import (
     JointNameError, object_state_from_pose_array, proprio_from_joints, reorder_joint_state,
@@ -66,6 +67,8 @@ class AgentNode(LifecycleNode):
         self._layout: JointLayout | None = None
         self._model_dir = ""
         self._cmd_pub: Any = None  # lifecycle publisher, created in on_configure
+        self._announcement: Any = None  # /gato/commander publisher (latched), created in on_configure
+        self._dist_pub: Any = None  # /gato/action_distribution (live view), created in on_configure
         self._image_msg: Image | None = None
         self._image_t: float | None = None
         self._joints: tuple[np.ndarray, np.ndarray] | None = None
@@ -130,6 +133,14 @@ class AgentNode(LifecycleNode):
         self._policy, self._model_dir, self._layout = policy, str(model_dir), layout
         self._worker = InferenceWorker(self._step, name="agent_inference")
         self._cmd_pub = self.create_lifecycle_publisher(Float64MultiArray, COMMAND_TOPIC, COMMAND_QOS.profile())
+        if self._announcement is not None:
+            self.destroy_publisher(self._announcement)
+        if self._dist_pub is None:
+            from std_msgs.msg import String
+
+            self._dist_pub = self.create_publisher(String, ACTION_DISTRIBUTION_TOPIC, SENSOR_QOS.profile())
+        self._announcement = announce_commander(self, "agent", model=self._model_dir, prompt_demo=self.cfg.prompt_demo,
+                                                instruction=self.cfg.instruction)
         if not layout.identity:
             self.get_logger().warning(f"model joint order {list(layout.model_names)} differs from joint_names "
                                       f"{list(layout.node_names)}: reordering by name")
@@ -287,6 +298,20 @@ class AgentNode(LifecycleNode):
         self._published += 1
         self._stats.record(time.perf_counter() - start)
         self._set_reason(OK, "acting")
+        if self._dist_pub is not None and self._dist_pub.get_subscription_count() > 0:  # watched: after timing
+            self._publish_distribution()
+
+    def _publish_distribution(self) -> None:
+        import json
+
+        from std_msgs.msg import String
+
+        from gato_ros.agent.distribution import action_distribution
+
+        policy = self._policy
+        names = self._layout.model_names if self._layout is not None else self.cfg.joint_names
+        dist = action_distribution(policy.last_logits, policy.tokenizer.decode_action_value, names)
+        self._dist_pub.publish(String(data=json.dumps(dist)))
 
     def _skip(self, level: int, reason: str) -> None:
         self._skipped += 1
