@@ -16,7 +16,8 @@ from typing import Any
 
 from gato_ros.interfaces import JOINT_NAMES
 
-FORMAT_VERSION = 2  # 2: object_state/use_image/action_positions/decoding, gripper action_scale 2, effort_limit
+FORMAT_VERSION = 3  # 2: object_state/use_image/action_positions/decoding, gripper action_scale 2, effort_limit
+#                    3: tokenizer.gripper_decoding (a version-2 file reads as 3 with the gripper decoded like the arm)
 DECODING_MODES = ("argmax", "expected", "median")  # how an action value is read from its 1024-bin distribution
 PROVIDERS = ("auto", "cpu", "cuda")  # ONNX Runtime execution providers a model runs on (auto: CUDA if it works)
 
@@ -76,12 +77,15 @@ class TokenizerConfig:
     use_image: bool = True          # image patches in the observation block
     object_state: bool = False      # the 21 object-pose values (gato_ros.observation) after proprio
     action_positions: bool = True   # action tokens carry their dimension index (docs/MODEL.md: not in the paper)
-    decoding: str = "expected"      # argmax | expected | median over the 1024 value bins (docs/MODEL.md)
+    decoding: str = "expected"      # arm torques: argmax | expected | median over the 1024 value bins (docs/MODEL.md)
+    gripper_decoding: str = "expected"  # the gripper command (last action): a +-1 switch, so a mean can land mid-way
 
     def __post_init__(self) -> None:
         _check_types("tokenizer", self)
-        if self.decoding not in DECODING_MODES:
-            raise ConfigError(f"tokenizer.decoding must be one of {list(DECODING_MODES)}, got {self.decoding!r}")
+        for name in ("decoding", "gripper_decoding"):
+            if getattr(self, name) not in DECODING_MODES:
+                raise ConfigError(f"tokenizer.{name} must be one of {list(DECODING_MODES)}, "
+                                  f"got {getattr(self, name)!r}")
         for name in ("mu", "M", "patch_size", "image_height", "image_width", "num_pos_bins"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"tokenizer.{name} must be positive, got {getattr(self, name)}")
@@ -171,6 +175,9 @@ class GatoConfig:
             raise ConfigError(f"gato config must be a JSON object, got {type(data).__name__}")
         _check_keys("gato.json", data, cls)
         version = data["format_version"]
+        if version == 2 and isinstance(data["tokenizer"], dict) and "decoding" in data["tokenizer"]:
+            data = {**data, "tokenizer": {"gripper_decoding": data["tokenizer"]["decoding"], **data["tokenizer"]}}
+            version = FORMAT_VERSION  # the one field version 3 added, filled with what version 2 did
         if version != FORMAT_VERSION:  # before anything else: a newer layout gets the clearer message
             raise ConfigError(f"gato.json format_version {version} is not supported (this is {FORMAT_VERSION})")
         return cls(

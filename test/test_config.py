@@ -22,8 +22,20 @@ def test_defaults_are_the_documented_layout():
     assert t.use_image and not t.object_state and t.action_positions and t.decoding == "expected"
     assert cfg.robot.action_scale == (80, 80, 40, 40, 9, 9, 9, 2)  # gripper +-1 -> +-0.5, off the clipping bins
     assert cfg.robot.effort_limit == (80, 80, 40, 40, 9, 9, 9, 1)
-    assert cfg.format_version == 2
+    assert t.gripper_decoding == "expected" and cfg.format_version == 3
     assert cfg.control_rate_hz == 20.0 and cfg.num_actions == 8 and cfg.model == {}
+
+
+def test_version_2_files_read_with_the_gripper_decoded_like_the_arm(tmp_path):
+    data = default_config().to_dict()
+    data["format_version"] = 2
+    del data["tokenizer"]["gripper_decoding"]
+    data["tokenizer"]["decoding"] = "median"
+    cfg = GatoConfig.from_dict(data)
+    assert cfg.format_version == 3 and cfg.tokenizer.gripper_decoding == "median"
+    data["format_version"] = 1
+    with pytest.raises(ConfigError, match="format_version 1"):
+        GatoConfig.from_dict(data)
 
 
 def test_save_load_round_trip(tmp_path):
@@ -50,7 +62,7 @@ def _written(tmp_path, mutate):
     (lambda d: d.pop("robot"), r"missing keys \['robot'\]"),
     (lambda d: d["tokenizer"].pop("mu"), r"'tokenizer': missing keys \['mu'\]"),
     (lambda d: d.update(format_version=1), "format_version 1 is not supported"),
-    (lambda d: d.update(format_version=3), "format_version 3 is not supported"),
+    (lambda d: d.update(format_version=4), "format_version 4 is not supported"),
     (lambda d: d["tokenizer"].update(decoding="mode"), "tokenizer.decoding must be one of"),
     (lambda d: d["tokenizer"].update(object_state="yes"), "tokenizer.object_state has the wrong type.*true or false"),
     (lambda d: d["robot"].update(effort_limit=[1.0] * 7), "8 joint_names but 7 effort_limit"),

@@ -90,15 +90,16 @@ def test_parameter_files_exist_and_name_their_node(node: str) -> None:
 def test_defaults_conditions_and_typed_parameters() -> None:
     values = STACKING.resolve({})
     assert values == {"sim": "false", "model": "", "prompt_demo": "", "teleop": "false", "record": "",
-                      "use_sim_time": "false", "randomization": "", "sim_dynamics": "", "urdf": ""}
+                      "use_sim_time": "false", "randomization": "", "sim_dynamics": "", "urdf": "",
+                      "foxglove": "false", "viewer": "false", "teleop_device": ""}
     assert [n.name for n in STACKING.active_nodes(values)] == ["safety", "agent"]
     values = STACKING.resolve({"sim": "true", "record": "/tmp/x", "model": "/m"})
     assert values["use_sim_time"] == "true"  # follows sim, like DeclareLaunchArgument(default=LaunchConfiguration)
     assert [n.name for n in STACKING.active_nodes(values)] == ["sim", "safety", "agent", "recorder"]
     assert node_parameters(STACKING.node("agent"), values) == {"use_sim_time": True, "model_dir": "/m",
                                                                 "prompt_demo": ""}
-    # the sim owns /clock, runs on wall time; its domain randomization comes from the launch argument
-    assert node_parameters(STACKING.node("sim"), values) == {"randomization": "", "dynamics": ""}
+    assert node_parameters(STACKING.node("sim"), values) == {  # no use_sim_time: it owns /clock
+        "viewer": False, "randomization": "", "dynamics": ""}
     teleop = STACKING.resolve({"teleop": "True", "use_sim_time": "0"})
     assert [n.name for n in STACKING.active_nodes(teleop)] == ["safety", "teleop"]
     urdf_text = default_urdf_path().read_text()

@@ -11,6 +11,7 @@ from gato_ros.config import ConfigError
 from gato_ros.demos.bag import read_episode, write_episode
 from gato_ros.episode import Episode
 from gato_ros.model.gato import load_checkpoint
+from gato_ros.tokenizer import GatoTokenizer
 from gato_ros.train.config import TrainConfig
 from gato_ros.train.loop import lr_at, train
 
@@ -90,6 +91,24 @@ def test_object_state_run_writes_its_gato_json_and_heldout_metric(tmp_path):
         _cfg(tmp_path, tokenizer={"objects": True})
     with pytest.raises(ConfigError, match="decoding"):
         _cfg(tmp_path, tokenizer={"decoding": "mode"})
+
+
+def test_action_scale_override_reaches_gato_json_and_tokens(tmp_path):
+    """`action_scale:` in the YAML replaces the robot's divisors in gato.json, so the same effort lands on a
+    bin 10x further from the centre; a wrong length fails at load, before any data is read."""
+    from gato_ros.train.loop import gato_config_for
+
+    scale = (8.0, 20.0, 8.0, 20.0, 5.0, 6.0, 11.0, 2.0)
+    cfg = _cfg(tmp_path, action_scale=list(scale))
+    gato = gato_config_for(cfg)
+    assert gato.robot.action_scale == scale and gato.robot.effort_limit == (80, 80, 40, 40, 9, 9, 9, 1)
+    wide, narrow = GatoTokenizer(gato), GatoTokenizer(gato_config_for(_cfg(tmp_path)))
+    effort = np.array([4.0, 0, 0, 0, 0, 0, 0, 1.0])
+    centre = gato.vocab.continuous_offset + 512
+    assert (wide.action_ids(effort)[0] - centre, narrow.action_ids(effort)[0] - centre) == (256, 25)
+    assert wide.decode_action_value(0, 0.5) == 4.0 and wide.decode_action_value(0, 1.0) == 8.0
+    with pytest.raises(ConfigError, match="action_scale"):
+        _cfg(tmp_path, action_scale=[1.0, 2.0])
 
 
 def test_schedule_and_config_errors(tmp_path):

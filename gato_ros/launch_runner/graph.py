@@ -164,11 +164,19 @@ STACKING = GraphSpec(
         LaunchArg("randomization", "", "sim domain randomization: a preset (none, mild, strong) or a YAML file "
                                        "(config/randomization/); empty: none"),
         LaunchArg("sim_dynamics", "", "sim arm dynamics file (from `gato-ros sim2real fit`); empty: nominal"),
-        LaunchArg(URDF_ARG, "", "URDF file passed as robot_description text to safety and teleop; empty: the "
+        LaunchArg(URDF_ARG, "", "URDF file passed as robot_description text to safety, teleop and foxglove; empty: the "
                                 "package URDF (urdf/sawyer_2f85.urdf)"),
+        LaunchArg("foxglove", "false", "true: live view, a Foxglove WebSocket server (config/foxglove.yaml: "
+                                       "ws://127.0.0.1:8765; layout config/foxglove_layout.json)"),
+        LaunchArg("viewer", "false", "true: MuJoCo's interactive viewer on the sim (needs a display; without one the "
+                                     "sim warns and runs on)"),
+        LaunchArg("teleop_device", "", "gamepad or spacemouse (config/teleop_devices.yaml): joy_teleop turns that "
+                                       "device's sensor_msgs/Joy (from the ROS joy or spacenav node) into "
+                                       "/teleop/twist and /teleop/gripper; empty: none"),
     ),
     nodes=(
-        NodeSpec("sim", "sim", ("sim.yaml",), arg_params=(ArgParam("randomization", "randomization"),
+        NodeSpec("sim", "sim", ("sim.yaml",), arg_params=(ArgParam("viewer", "viewer", "bool"),
+                                                         ArgParam("randomization", "randomization"),
                                                          ArgParam("dynamics", "sim_dynamics")),
                  condition=Condition("sim", "if"), sim_time=False),
         NodeSpec("safety", "safety", ("safety.yaml",), robot_description=True),
@@ -178,5 +186,9 @@ STACKING = GraphSpec(
         NodeSpec("teleop", "teleop", ("teleop.yaml",), condition=Condition("teleop", "if"), robot_description=True),
         NodeSpec("recorder", "recorder", ("recorder.yaml",), arg_params=(ArgParam("output_dir", "record"),),
                  condition=Condition("record", "nonempty")),
+        NodeSpec("joy_teleop", "joy_teleop", ("joy_teleop.yaml",), arg_params=(ArgParam("device", "teleop_device"),),
+                 condition=Condition("teleop_device", "nonempty")),
+        NodeSpec("foxglove", "foxglove_view", ("foxglove.yaml",), condition=Condition("foxglove", "if"),
+                 robot_description=True),
     ),
 )

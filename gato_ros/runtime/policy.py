@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from gato_ros.config import DECODING_MODES
+
 from gato_ros.interfaces import OBJECT_STATE_SIZE, PROPRIO_SIZE
 from gato_ros.runtime.errors import ContextOverflowError, InputShapeError, ModelLoadError
 from gato_ros.runtime.kv import KVRunner
 from gato_ros.runtime.model_files import check_graphs, graph_meta, load_config
 from gato_ros.runtime.providers import open_sessions
 from gato_ros.runtime.window import TimestepWindow
-from gato_ros.tokenizer import GatoTokenizer, TokenSequence, concat, read_bins
+from gato_ros.tokenizer import GatoTokenizer, TokenizerError, TokenSequence, concat, read_bins
 
 LOG = logging.getLogger("gato_ros.runtime")
 EVICT_FRACTION = 0.5  # on overflow, keep at most this fraction of the episode budget (then re-prefill it)
@@ -35,11 +35,13 @@ class GatoPolicy:
 
     `max_context_tokens` and `max_prompt_tokens` default to the training window and prompt budget in gato.json
     (`model.context_window`, `model.prompt_tokens`); a larger context is capped at the training window.
-    `decoding` (argmax | expected | median) defaults to gato.json's `tokenizer.decoding`.
+    `decoding` (argmax | expected | median) and `gripper_decoding` default to gato.json's `tokenizer.decoding`
+    (arm torques) and `tokenizer.gripper_decoding` (the gripper command).
     """
 
     def __init__(self, model_dir: str | Path, provider: str = "auto", max_context_tokens: int | None = None,
-                 max_prompt_tokens: int | None = None, threads: int = 0, decoding: str | None = None) -> None:
+                 max_prompt_tokens: int | None = None, threads: int = 0, decoding: str | None = None,
+                 gripper_decoding: str | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.config = load_config(self.model_dir)
         self.meta = graph_meta(self.config, self.model_dir)
@@ -48,9 +50,10 @@ class GatoPolicy:
         check_graphs(self.meta, prefill, decode, self.model_dir)
         self.tokenizer = self._tokenizer()
         self.n_actions = len(self.config.robot.joint_names)
-        self.decoding = decoding or self.config.tokenizer.decoding
-        if self.decoding not in DECODING_MODES:
-            raise ValueError(f"decoding must be one of {list(DECODING_MODES)}, got {self.decoding!r}")
+        try:
+            self.decoding = self.tokenizer.decoding_modes(decoding, gripper_decoding)  # one mode per action
+        except TokenizerError as exc:
+            raise ValueError(str(exc)) from exc
         # a model attends no further back than it was trained to: its training window caps the context
         model = self.config.model or {}
         trained = int(model.get("context_window") or 0)
@@ -182,7 +185,7 @@ class GatoPolicy:
         efforts = np.empty(self.n_actions, np.float64)
         for i in range(self.n_actions):
             self.last_logits[i] = logits
-            value = float(read_bins(logits, self.decoding))  # expected/median: continuous, not snapped
+            value = float(read_bins(logits, self.decoding[i]))  # expected/median: continuous, not snapped
             ids[i] = self.tokenizer.value_token(value)  # the nearest bin is what the model sees next
             efforts[i] = self.tokenizer.decode_action_value(i, value)
             self.window.extend(1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gato_ros.config import GatoConfig
+from gato_ros.config import DECODING_MODES, GatoConfig
 from gato_ros.episode import Episode
 from gato_ros.interfaces import OBJECT_STATE_SIZE, PROPRIO_SIZE
 from gato_ros.observation import proprio_from_joints
@@ -123,6 +123,15 @@ class GatoTokenizer:
         if not self.tok.action_mu_law:
             scaled = np.clip(scaled, -1.0, 1.0)
         return self._continuous(scaled, self.tok.action_mu_law)
+
+    def decoding_modes(self, decoding: str | None = None, gripper_decoding: str | None = None) -> tuple[str, ...]:
+        """How each action value is read from its bins: `tokenizer.decoding` for the arm torques and
+        `tokenizer.gripper_decoding` for the last action (the gripper's +-1 command), unless overridden."""
+        arm, grip = decoding or self.tok.decoding, gripper_decoding or self.tok.gripper_decoding
+        for mode in (arm, grip):
+            if mode not in DECODING_MODES:
+                raise TokenizerError(f"decoding must be one of {list(DECODING_MODES)}, got {mode!r}")
+        return (arm,) * (self.num_actions - 1) + (grip,)
 
     def action_positions(self) -> np.ndarray:
         """Local positions of the action tokens: their dimension index (tokenizer.action_positions), else -1."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from gato_ros.config import ConfigError, TokenizerConfig
+from gato_ros.config import ConfigError, RobotConfig, TokenizerConfig
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class TrainConfig:
     prompt_tokens: int = 256
     action_sigma_bins: float = 6.0     # HL-Gauss target width over the 1024 action bins; 0 = one-hot (the paper)
     tokenizer: dict[str, Any] = field(default_factory=dict)  # TokenizerConfig overrides (gato.json `tokenizer`)
+    # per-action divisor before binning (gato.json robot.action_scale); empty: the robot's default (effort limits)
+    action_scale: tuple[float, ...] = ()
     eval_paths: tuple[str, ...] = ()   # held-out demo roots for the action metric (empty: no metric)
     eval_every: int = 0                # steps between held-out action metrics (0: never)
     eval_windows: int = 16             # held-out windows per metric (fixed, drawn once)
@@ -79,8 +81,9 @@ class TrainConfig:
             sets.append(DatasetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}))
         if "betas" in values:
             values["betas"] = tuple(values["betas"])
-        if "eval_paths" in values:
-            values["eval_paths"] = tuple(values["eval_paths"])
+        for name in ("eval_paths", "action_scale"):
+            if name in values:
+                values[name] = tuple(values[name])
         cfg = cls(**values, datasets=tuple(sets))
         if not cfg.datasets:
             raise ConfigError(f"{where}: no datasets")
@@ -89,6 +92,7 @@ class TrainConfig:
         if cfg.action_sigma_bins < 0:
             raise ConfigError(f"{where}: action_sigma_bins must be >= 0, got {cfg.action_sigma_bins}")
         cfg.tokenizer_config()  # unknown keys or bad values fail here, before any data is read
+        cfg.robot_config()
         return cfg
 
     def tokenizer_config(self) -> TokenizerConfig:
@@ -98,6 +102,12 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"training config tokenizer: unknown keys {unknown}; known: {sorted(known)}")
         return TokenizerConfig(**self.tokenizer)
+
+    def robot_config(self) -> RobotConfig:
+        """gato.json's robot section: the default arm with this config's `action_scale`, if given."""
+        robot = RobotConfig()
+        return dataclasses.replace(robot, action_scale=tuple(float(v) for v in self.action_scale)) \
+            if self.action_scale else robot
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

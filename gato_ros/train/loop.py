@@ -82,7 +82,7 @@ def gato_config_for(cfg: TrainConfig) -> GatoConfig:
     if cfg.model not in CONFIGS:
         raise ValueError(f"unknown model config {cfg.model!r}; choose from {sorted(CONFIGS)}")
     model_cfg = dataclasses.replace(CONFIGS[cfg.model], **cfg.model_overrides)
-    return GatoConfig(tokenizer=cfg.tokenizer_config(),
+    return GatoConfig(tokenizer=cfg.tokenizer_config(), robot=cfg.robot_config(),
                       model={"name": cfg.model, **dataclasses.asdict(model_cfg), "context_window": cfg.seq_len,
                              "prompt_tokens": min(cfg.prompt_tokens, cfg.seq_len // 2)})
 
@@ -98,7 +98,7 @@ def heldout_batch(cfg: TrainConfig, tok: GatoTokenizer) -> dict | None:
 
 def action_error(model: Gato, batch: dict, tok: GatoTokenizer) -> float:
     """Mean |decoded - true| action effort over a batch's action targets, in units of each joint's effort limit,
-    decoded the way gato.json says (`tokenizer.decoding`)."""
+    decoded the way gato.json says (`tokenizer.decoding`, `tokenizer.gripper_decoding`)."""
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -110,7 +110,10 @@ def action_error(model: Gato, batch: dict, tok: GatoTokenizer) -> float:
     dims = np.arange(int(is_action.sum())) % tok.num_actions  # action targets come in whole blocks of n_actions
     true = bin_centres(batch["tokens"][:, 1:][is_action].cpu().numpy() - tok.vocab.continuous_offset,
                        tok.vocab.num_bins)
-    pred = read_bins(logits, tok.tok.decoding)
+    modes = np.array(tok.decoding_modes())[dims]
+    pred = np.empty(len(dims))
+    for mode in set(modes):
+        pred[modes == mode] = read_bins(logits[modes == mode], mode)
     scale = tok.action_scale[dims] / tok.effort_limit[dims]
     return float(np.mean(np.abs(pred - true) * scale))
 
