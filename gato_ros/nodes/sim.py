@@ -6,6 +6,11 @@ Subscribes /effort_controller/commands (the last valid command is applied until 
 each joint state and the same stamp; a diagnostic observation), and episode success on /diagnostics. Physics is
 paced on the steady clock at real_time_factor (0 = as fast as possible; gato_ros.sim.pacer), so it never waits on
 /clock, which it publishes itself. Parameters: gato_ros.sim.config.SimConfig.
+
+Transport effects (docs/SIM2REAL.md; all 0 by default): joint states (with the object poses) and images are held
+for a latency plus jitter (sim time) before publishing, stamped with the instant they measure, so a subscriber sees
+the delay as /clock minus the stamp; a share of images is dropped; commands take effect command_latency_s after
+they arrive (gato_ros.sim.transport.DelayLine).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from gato_ros.nodes.common import (
 )
 from gato_ros.sim.config import SimConfig
 from gato_ros.sim.pacer import Pacer
+from gato_ros.sim.transport import DelayLine
 
 
 def stamp_from_seconds(t: float) -> Time:
@@ -91,7 +97,14 @@ class SimNode(Node):
         self.pacer = Pacer(self.chunk_s, cfg.real_time_factor)
         self.command = np.zeros(self.n)
         self.counts = {"commands": 0, "bad_commands": 0, "images": 0, "joint_states": 0, "object_poses": 0,
-                       "episodes": 0}
+                       "episodes": 0, "images_dropped": 0}
+        # transport effects (all zero: every message passes at once); their own random stream, seeded
+        rng = np.random.default_rng([cfg.seed, 0x7A5])
+        self.state_line: DelayLine[tuple[JointState, PoseArray]] = DelayLine(cfg.joint_state_latency_s,
+                                                                              cfg.joint_state_jitter_s, rng=rng)
+        self.image_line: DelayLine[Image] = DelayLine(cfg.image_latency_s, cfg.image_jitter_s, cfg.image_drop_rate,
+                                                      rng=rng)
+        self.command_line: DelayLine[np.ndarray] = DelayLine(cfg.command_latency_s, rng=rng)
         self.episode = -1
         self.chunk = 0
         self.sim_time = 0.0  # continuous across episodes, so /clock never goes backwards
@@ -161,6 +174,7 @@ class SimNode(Node):
         self._episode_t0 = self.sim_time
         self._success = False
         self.command = np.zeros(self.n)
+        self.command_line.clear()  # a command sent in the last episode never acts in this one
         self.chunk = 0
         self.pacer.restart(time.monotonic(), self.sim_time)
         self._publish_state()
@@ -183,12 +197,20 @@ class SimNode(Node):
         if data.shape != (self.n,) or not np.all(np.isfinite(data)):
             self.counts["bad_commands"] += 1  # a real controller refuses these too
             return
-        self.command = data
+        self.command_line.push(self.sim_time, data)  # takes effect after command_latency_s (at once when 0)
         self.counts["commands"] += 1
         self._last_command_wall = time.monotonic()
+        if not self.command_line.latency_s:
+            self._apply_due_commands()
+
+    def _apply_due_commands(self) -> None:
+        due = self.command_line.due(self.sim_time)
+        if due:
+            self.command = due[-1][1]
 
     def _tick(self) -> None:
         for _ in range(self.pacer.chunks_due(time.monotonic(), self.sim_time)):
+            self._apply_due_commands()
             self._obs = self.env.physics_step(self.command, self.chunk_steps)
             self.sim_time += self.chunk_s
             self.chunk += 1
@@ -219,10 +241,22 @@ class SimNode(Node):
         msg.position = [float(x) for x in obs.q]
         msg.velocity = [float(x) for x in obs.qd]
         msg.effort = [float(x) for x in obs.effort]
-        self.js_pub.publish(msg)
-        self.counts["joint_states"] += 1
-        self.objects_pub.publish(pose_array(self.env.object_state(), stamp))  # the same instant as the joints
-        self.counts["object_poses"] += 1
+        # the object poses share the joints' instant; both wait joint_state_latency_s (+ jitter) before publishing
+        self.state_line.push(self.sim_time, (msg, pose_array(self.env.object_state(), stamp)))
+        self._publish_due()
+
+    def _publish_due(self) -> None:
+        """Publish the joint states and images whose transport delay has passed (all at once without delays)."""
+        for _, (joints, poses) in self.state_line.due(self.sim_time):
+            self.js_pub.publish(joints)
+            self.counts["joint_states"] += 1
+            self.objects_pub.publish(poses)
+            self.counts["object_poses"] += 1
+        for _, img in self.image_line.due(self.sim_time):
+            self.img_pub.publish(img)
+            self._info.header.stamp = img.header.stamp  # the capture instant (serialized at publish)
+            self.info_pub.publish(self._info)
+            self.counts["images"] += 1
 
     def _publish_image(self) -> None:
         rgb = np.ascontiguousarray(self.env.render(), dtype=np.uint8)
@@ -235,10 +269,9 @@ class SimNode(Node):
         img.is_bigendian = 0
         img.step = img.width * 3
         img.data = rgb.tobytes()
-        self.img_pub.publish(img)
-        self._info.header.stamp = stamp
-        self.info_pub.publish(self._info)
-        self.counts["images"] += 1
+        if not self.image_line.push(self.sim_time, img):
+            self.counts["images_dropped"] += 1
+        self._publish_due()
         self._success = self._success or bool(self.env.success())
 
     def _diagnose(self) -> None:
@@ -253,6 +286,7 @@ class SimNode(Node):
             "success_ever": self._success,
             "stage": stage,
             "randomization": self.env.randomization.name,
+            "transport_held": len(self.state_line) + len(self.image_line) + len(self.command_line),
             "episode_time_s": self.sim_time - self._episode_t0,
             "sim_time_s": self.sim_time,
             "real_time_factor": self.pacer.achieved(now, self.sim_time),

@@ -35,6 +35,20 @@ class SimConfig:
     dynamics: str = field(default="", metadata={
         "doc": "arm dynamics file (joint damping, friction, armature, torque gain; `gato-ros sim2real fit` writes "
                "one); empty = the cell's nominal values"})
+    joint_state_latency_s: float = field(default=0.0, metadata={
+        "doc": "transport: /joint_states (and /sim/object_poses) published this long after the instant they measure "
+               "(sim time; the stamp is that instant)", "range": (0.0, 10.0)})
+    joint_state_jitter_s: float = field(default=0.0, metadata={
+        "doc": "transport: plus a uniform [0, jitter] delay per message (order kept)", "range": (0.0, 10.0)})
+    image_latency_s: float = field(default=0.0, metadata={
+        "doc": "transport: images (and camera_info) published this long after capture (sim time; stamp = capture)",
+        "range": (0.0, 10.0)})
+    image_jitter_s: float = field(default=0.0, metadata={
+        "doc": "transport: plus a uniform [0, jitter] delay per image (order kept)", "range": (0.0, 10.0)})
+    image_drop_rate: float = field(default=0.0, metadata={
+        "doc": "transport: share of camera frames never published", "range": (0.0, 0.99)})
+    command_latency_s: float = field(default=0.0, metadata={
+        "doc": "transport: an effort command takes effect this long (sim time) after it arrives", "range": (0.0, 10.0)})
     publish_clock: bool = field(default=True, metadata={"doc": "publish /clock (sim time) for use_sim_time"})
     diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period", "range": (0.01, 3600.0)})
     viewer: bool = field(default=False, metadata={"doc": "open MuJoCo's interactive viewer (passive) on the cell when "
@@ -51,5 +65,11 @@ class SimConfig:
         for name in ("control_rate_hz", "joint_state_rate_hz", "diagnostics_period_s"):
             if not getattr(self, name) > 0:
                 raise SimConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("joint_state_latency_s", "joint_state_jitter_s", "image_latency_s", "image_jitter_s",
+                     "command_latency_s"):
+            if not (math.isfinite(getattr(self, name)) and 0 <= getattr(self, name) <= 10):
+                raise SimConfigError(f"{name} must be in [0, 10] s, got {getattr(self, name)}")
+        if not 0 <= self.image_drop_rate < 1:
+            raise SimConfigError(f"image_drop_rate must be in [0, 1), got {self.image_drop_rate}")
         if self.joint_state_rate_hz < self.control_rate_hz:
             raise SimConfigError("joint_state_rate_hz must be >= control_rate_hz")
