@@ -135,7 +135,8 @@ class SimNode(Node):
         self.create_timer(cfg.diagnostics_period_s, self._diagnose, clock=steady)
         self.get_logger().info(
             f"sim: cell={cfg.cell} camera={cfg.camera} {cfg.image_width}x{cfg.image_height}, physics dt "
-            f"{self.physics_dt * 1e3:.2f} ms, {self.chunk_steps} steps per joint state, rtf {cfg.real_time_factor}"
+            f"{self.physics_dt * 1e3:.2f} ms, {self.chunk_steps} steps per joint state, rtf {cfg.real_time_factor}, "
+            f"randomization {self.env.randomization.name}, dynamics {cfg.dynamics or 'nominal'}"
         )
 
     # ------------------------------------------------------------------ env access
