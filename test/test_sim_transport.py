@@ -53,7 +53,7 @@ def test_delay_line_zero_is_immediate_and_bad_values_are_refused() -> None:
 def test_sim_node_stamps_show_the_injected_latency(ros_env: dict[str, str]) -> None:
     """The sim node in this process with 40 ms joint-state and 100 ms image latency and 30 % dropped frames; a probe
     on the same context reads /clock and the stamps: each message arrives when the sim clock is its stamp plus the
-    latency (to the 5 ms joint-state period)."""
+    latency (to the 10 ms joint-state period)."""
     import time
 
     import rclpy
