@@ -99,8 +99,10 @@ def test_sim_node_stamps_show_the_injected_latency(ros_env: dict[str, str]) -> N
         js = np.array(js_delay[20:])  # the clock subscription needs a moment to match
         img = np.array(img_delay[5:])
         assert len(js) > 100 and len(img) > 10
-        assert np.median(js) == pytest.approx(0.04, abs=0.006) and np.percentile(js, 5) > 0.03
-        assert np.median(img) == pytest.approx(0.1, abs=0.006) and np.percentile(img, 5) > 0.09
+        # /clock and the message travel on different topics (clock best effort): one reading can be a few 10 ms
+        # periods off either way under load; the median is the injected delay
+        assert np.median(js) == pytest.approx(0.04, abs=0.006) and np.percentile(js, 10) > 0.04 - 0.035
+        assert np.median(img) == pytest.approx(0.1, abs=0.006) and np.percentile(img, 10) > 0.1 - 0.035
         frames = sim.counts["images"] + sim.counts["images_dropped"] + len(sim.image_line)
         assert 0.15 < sim.counts["images_dropped"] / frames < 0.45  # ~30 % of the frames never sent
     finally:
