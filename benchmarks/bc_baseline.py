@@ -1,0 +1,167 @@
+"""A plain behaviour-cloning baseline on the Gato's own object-state demos: how hard the task is for any learner.
+
+A 2x256 MLP regresses the expert's efforts (divided by an action scale) from the continuous observation the
+object-state Gato tokenizes (proprio 15 + object poses 21, `gato_ros.observation`), then runs closed loop exactly
+like `gato-ros eval --direct` (held-out seeds from 100000, never selected; 400 steps; SafetyFilter in the loop;
+the same success and stage rules). Optional DAgger rounds relabel the MLP's own rollouts with
+`ScriptedExpert.label` (seeds 50000 + 1000 k, disjoint from evaluation) and retrain on everything.
+
+    python benchmarks/bc_baseline.py --demos data/demos_objects --scale limits --out benchmarks/results/bc_baseline.json
+    python benchmarks/bc_baseline.py --demos data/demos_objects --scale 8.4,20.9,7.8,22.3,5.2,6.2,11.2,2.0 \
+        --dagger-rounds 3 --out benchmarks/results/bc_baseline.json
+
+Each call appends one row (config, per-round success with a 95 % Wilson interval, stages) to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LIMITS = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 2.0)  # gato.json's default robot.action_scale
+
+
+def load_demos(root: Path, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Observation features [N, 36] and efforts [N, 8] of the first `count` demos under `root`."""
+    from gato_ros.demos.bag import list_episodes, read_episode
+    from gato_ros.observation import proprio_from_joints
+
+    feats, acts = [], []
+    for path in list_episodes(root)[:count]:
+        ep = read_episode(path)
+        if ep.object_state is None:
+            raise SystemExit(f"{path} has no object state (generate demos with object poses)")
+        proprio = np.stack([proprio_from_joints(q, qd) for q, qd in zip(ep.joint_positions, ep.joint_velocities)])
+        feats.append(np.concatenate([proprio, ep.object_state], 1))
+        acts.append(ep.actions)
+    return np.concatenate(feats), np.concatenate(acts)
+
+
+class MLPPolicy:
+    """Standardised features -> 2x256 ReLU MLP -> efforts / scale (MSE), trained with AdamW and cosine decay."""
+
+    def __init__(self, feats: np.ndarray, scale: np.ndarray, limits: np.ndarray, seed: int) -> None:
+        import torch
+
+        torch.manual_seed(seed)
+        self.mean, self.std = feats.mean(0), feats.std(0) + 1e-6
+        self.scale, self.limits = scale, limits
+        self.net = torch.nn.Sequential(torch.nn.Linear(feats.shape[1], 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
+                                       torch.nn.ReLU(), torch.nn.Linear(256, len(scale)))
+
+    def fit(self, feats: np.ndarray, acts: np.ndarray, epochs: int, batch: int = 256) -> float:
+        import torch
+
+        x = torch.tensor((feats - self.mean) / self.std, dtype=torch.float32)
+        y = torch.tensor(np.clip(acts / self.scale, -1.0, 1.0), dtype=torch.float32)
+        opt = torch.optim.AdamW(self.net.parameters(), 1e-3, weight_decay=1e-4)
+        steps = max(1, epochs * len(x) // batch)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+        for _ in range(steps):
+            idx = torch.randint(0, len(x), (batch,))
+            loss = torch.nn.functional.mse_loss(self.net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        return float(loss.detach())
+
+    def __call__(self, feat: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            out = self.net(torch.tensor((feat[None] - self.mean) / self.std, dtype=torch.float32))[0].numpy()
+        return np.clip(out.astype(np.float64) * self.scale, -self.limits, self.limits)
+
+
+def rollout(env: Any, safety_cfg: Any, policy: MLPPolicy, seed: int, relabel: list | None = None) -> tuple[bool, str]:
+    """One closed-loop episode as `gato-ros eval --direct` runs it; with `relabel`, (features, expert label) pairs
+    of every visited state are appended to it and the episode stops once the stack has held."""
+    from gato_ros.eval.direct import MAX_STEPS, SUCCESS_HOLD_STEPS, control_steps, held_success
+    from gato_ros.eval.stages import best_stage
+    from gato_ros.observation import proprio_from_joints
+    from gato_ros.safety import SafetyFilter
+    from gato_ros.sim.expert import ScriptedExpert
+
+    safety = SafetyFilter(env.robot, safety_cfg)
+    safety.reset()
+    obs = env.reset(seed=seed)
+    expert = ScriptedExpert(env, seed)
+    expert.reset(obs)
+
+    def act(o: Any) -> np.ndarray:
+        feat = np.concatenate([proprio_from_joints(o.q, o.qd), env.object_state()])
+        if relabel is not None:
+            relabel.append((feat, expert.label(o)))
+        return policy(feat)
+
+    flags, stages = [], []
+    for _ in control_steps(env, obs, act, safety, MAX_STEPS, render=False):
+        flags.append(bool(env.success()))
+        stages.append(str(env.stage()))
+        if relabel is not None and len(flags) >= SUCCESS_HOLD_STEPS and all(flags[-SUCCESS_HOLD_STEPS:]):
+            break
+    ok = held_success(flags) is not None
+    return ok, "stacked" if ok else best_stage(stages)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--demos", type=Path, required=True, help="object-state demo root (gato-ros demos generate)")
+    parser.add_argument("--count", type=int, default=600, help="use the first N demos")
+    parser.add_argument("--scale", default="limits", help="'limits' (gato.json default) or 8 comma-separated values")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--episodes", type=int, default=30, help="held-out evaluation episodes per round")
+    parser.add_argument("--dagger-rounds", type=int, default=0)
+    parser.add_argument("--rollouts", type=int, default=60, help="relabelled rollouts per DAgger round")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+
+    import torch
+
+    from gato_ros import paths
+    from gato_ros.eval.direct import HELDOUT_SEED
+    from gato_ros.eval.stats import wilson_interval
+    from gato_ros.nodes.common import config_from_params_file
+    from gato_ros.safety import SafetyConfig
+    from gato_ros.sim.env import StackingEnv
+
+    torch.set_num_threads(1)
+    scale = np.array(LIMITS if args.scale == "limits" else [float(v) for v in args.scale.split(",")])
+    if scale.shape != (8,) or (scale <= 0).any():
+        raise SystemExit(f"--scale needs 8 positive values, got {args.scale}")
+    limits = np.array([80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 1.0])
+    feats, acts = load_demos(args.demos, args.count)
+    env = StackingEnv(cell="primitive", object_set="rgb_train_random")
+    safety_cfg = config_from_params_file(SafetyConfig, paths.config_dir() / "safety.yaml", "safety")
+    rounds, start = [], time.perf_counter()
+    policy: MLPPolicy | None = None
+    for k in range(args.dagger_rounds + 1):
+        if policy is not None:
+            pairs: list = []
+            for i in range(args.rollouts):
+                rollout(env, safety_cfg, policy, 50_000 + 1000 * k + i, pairs)
+            feats = np.concatenate([feats, np.stack([p[0] for p in pairs])])
+            acts = np.concatenate([acts, np.stack([p[1] for p in pairs])])
+        policy = MLPPolicy(feats, scale, limits, args.seed)
+        loss = policy.fit(feats, acts, args.epochs)
+        results = [rollout(env, safety_cfg, policy, HELDOUT_SEED + i) for i in range(args.episodes)]
+        wins = sum(ok for ok, _ in results)
+        rounds.append({"round": k, "samples": len(feats), "final_loss": loss, "successes": wins,
+                       "episodes": args.episodes, "success_ci95": wilson_interval(wins, args.episodes),
+                       "stages": [s for _, s in results], "wall_s": round(time.perf_counter() - start, 1)})
+        print(f"round {k}: {wins}/{args.episodes} on {len(feats)} samples", flush=True)
+    row = {"demos": str(args.demos), "count": args.count, "scale": scale.tolist(), "epochs": args.epochs,
+           "seed": args.seed, "rounds": rounds}
+    rows = json.loads(args.out.read_text()) if args.out.is_file() else []
+    args.out.write_text(json.dumps(rows + [row], indent=1))
+
+
+if __name__ == "__main__":
+    main()
