@@ -230,3 +230,15 @@ def test_observation_with_text_as_the_agent_builds_it():
     assert obs.loss_mask.tolist() == [0.0] * (n_text + 32)  # the instruction is conditioning, not a target
     assert np.allclose(obs.patches[obs.modality == Modality.IMAGE], 0.25)
     assert ((obs.tokens[n_text + 16:n_text + 31] >= 32000) & (obs.tokens[n_text + 16:n_text + 31] < 33024)).all()
+
+
+def test_windows_within_the_first_steps_start_there_and_uniform_ones_cover_the_episode():
+    """`within=k` starts every window among the first k timesteps (the train YAML's start_prob/start_steps); the
+    default draw reaches the whole episode."""
+    seq, instr = TOK.episode(_episode(t=30)), TOK.instruction("stack the red object on the blue object")
+    rng = np.random.default_rng(0)
+    early = {int(with_prompt(seq, None, 2 * PER_STEP + len(instr), rng, 0.0, 0, instr, within=3).timestep[len(instr)])
+             for _ in range(200)}
+    anywhere = {int(with_prompt(seq, None, PER_STEP + len(instr), rng, 0.0, 0, instr).timestep[len(instr)])
+                for _ in range(400)}
+    assert early == {0, 1, 2} and max(anywhere) > 20

@@ -109,10 +109,12 @@ def windows(seq: TokenSequence, length: int = 1024) -> list[TokenSequence]:
     return out
 
 
-def random_window(seq: TokenSequence, length: int, rng: np.random.Generator) -> TokenSequence:
-    """A window of whole timesteps starting at a uniformly chosen timestep, at most `length` tokens."""
+def random_window(seq: TokenSequence, length: int, rng: np.random.Generator, within: int | None = None
+                  ) -> TokenSequence:
+    """A window of whole timesteps starting at a uniformly chosen timestep (among the first `within` if given), at
+    most `length` tokens."""
     starts = seq.timestep_starts()
-    begin = int(starts[rng.integers(len(starts))])
+    begin = int(starts[rng.integers(min(within, len(starts)) if within else len(starts))])
     ends = np.concatenate([starts[1:], [len(seq)]])
     fit = ends[(ends - begin <= length) & (ends > begin)]
     if len(fit) == 0:
@@ -134,12 +136,13 @@ def prompt_slice(prompt: TokenSequence, budget: int, rng: np.random.Generator) -
 
 def with_prompt(seq: TokenSequence, prompt: TokenSequence | None, length: int, rng: np.random.Generator,
                 prompt_prob: float = 0.25, prompt_tokens: int = 256,
-                instruction: TokenSequence | None = None) -> TokenSequence:
+                instruction: TokenSequence | None = None, within: int | None = None) -> TokenSequence:
     """A training window laid out like the runtime's context: [prompt][instruction][whole timesteps of `seq`].
 
     With probability `prompt_prob` a loss-free prompt of whole timesteps of a same-task episode comes first (at
     most min(prompt_tokens, length // 2) tokens); the episode's instruction block (if any) follows, then a random
-    window of `seq` fills the rest, so the total fits `length`. Deterministic for a seeded `rng`.
+    window of `seq` fills the rest (starting among its first `within` timesteps if given), so the total fits
+    `length`. Deterministic for a seeded `rng`.
     """
     head: list[TokenSequence] = []
     if prompt is not None and len(prompt) and rng.random() < prompt_prob:
@@ -147,7 +150,7 @@ def with_prompt(seq: TokenSequence, prompt: TokenSequence | None, length: int, r
     if instruction is not None and len(instruction):
         head.append(instruction)
     n_head = sum(len(h) for h in head)
-    body = random_window(seq, length - n_head, rng)
+    body = random_window(seq, length - n_head, rng, within)
     return concat([*head, body]) if n_head else body
 
 

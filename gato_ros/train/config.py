@@ -43,6 +43,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     prompt_prob: float = 0.25
     prompt_tokens: int = 256
+    start_prob: float = 0.0            # share of control windows starting in an episode's first start_steps steps
+    start_steps: int = 10              # (at rest the expert's torque is set by the objects alone; uniform draws
+    #                                    put ~6% of 170-step episodes' windows there)
     action_sigma_bins: float = 6.0     # HL-Gauss target width over the 1024 action bins; 0 = one-hot (the paper)
     tokenizer: dict[str, Any] = field(default_factory=dict)  # TokenizerConfig overrides (gato.json `tokenizer`)
     # per-action divisor before binning (gato.json robot.action_scale); empty: the robot's default (effort limits)
@@ -89,6 +92,8 @@ class TrainConfig:
             raise ConfigError(f"{where}: no datasets")
         if any(d.weight <= 0 for d in cfg.datasets):
             raise ConfigError(f"{where}: dataset weights must be positive")
+        if not 0.0 <= cfg.start_prob <= 1.0 or cfg.start_steps < 1:
+            raise ConfigError(f"{where}: start_prob must be in [0, 1] and start_steps >= 1")
         if cfg.action_sigma_bins < 0:
             raise ConfigError(f"{where}: action_sigma_bins must be >= 0, got {cfg.action_sigma_bins}")
         cfg.tokenizer_config()  # unknown keys or bad values fail here, before any data is read

@@ -80,13 +80,16 @@ def load_text(cfg: DatasetConfig, tok: GatoTokenizer) -> Source:
 
 class Mixture:
     """Samples training sequences: a dataset by weight, an episode uniformly, a window laid out like the runtime's
-    context ([prompt, maybe][instruction][whole timesteps])."""
+    context ([prompt, maybe][instruction][whole timesteps]). With probability `start_prob` a control window starts
+    within its episode's first `start_steps` timesteps (the arm at rest, where the task is decided)."""
 
-    def __init__(self, sources: list[Source], seq_len: int, prompt_prob: float, prompt_tokens: int, seed: int) -> None:
+    def __init__(self, sources: list[Source], seq_len: int, prompt_prob: float, prompt_tokens: int, seed: int,
+                 start_prob: float = 0.0, start_steps: int = 10) -> None:
         self.sources = sources
         w = np.array([s.config.weight for s in sources], dtype=np.float64)
         self.weights = w / w.sum()
         self.seq_len, self.prompt_prob, self.prompt_tokens = seq_len, prompt_prob, prompt_tokens
+        self.start_prob, self.start_steps = start_prob, start_steps
         self.rng = np.random.default_rng(seed)
 
     def sample(self) -> TokenSequence:
@@ -97,8 +100,9 @@ class Mixture:
             return random_window(seq, self.seq_len, self.rng)
         others = [j for j in src.prompt_ids if j != i]
         prompt = src.sequences[int(self.rng.choice(others))] if others else None
+        early = self.start_prob > 0 and self.rng.random() < self.start_prob  # no draw when off: old runs replay
         return with_prompt(seq, prompt, self.seq_len, self.rng, self.prompt_prob, self.prompt_tokens,
-                           src.instructions[i])
+                           src.instructions[i], self.start_steps if early else None)
 
     def batch(self, size: int) -> list[TokenSequence]:
         return [self.sample() for _ in range(size)]
