@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gato_ros.interfaces import ARM_JOINTS, GRIPPER_JOINT
 from gato_ros.robot.urdf import URDF, Joint, URDFError, parse_urdf
 
+if TYPE_CHECKING:
+    from gato_ros.robot.registry import RobotDescription
+
 GRAVITY = 9.81
 TOOL_LINK = "pinch"
 
 
 def default_urdf_path() -> Path:
-    """The package URDF (urdf/sawyer_2f85.urdf)."""
-    from gato_ros.paths import urdf_dir
+    """The default robot's URDF from the registry (the Sawyer: urdf/sawyer_2f85.urdf)."""
+    from gato_ros.robot.registry import load_robot
 
-    return urdf_dir() / "sawyer_2f85.urdf"
+    return load_robot().urdf_path()
 
 
 def _rot(axis: np.ndarray, angle: float) -> np.ndarray:
@@ -64,6 +69,16 @@ class RobotModel:
         if not path.is_file():
             raise URDFError(f"URDF file not found: {path}")
         return cls.from_urdf(path.read_text())
+
+    @classmethod
+    def for_robot(cls, desc: "RobotDescription") -> "RobotModel":
+        """The registry arm's generated URDF, its joints named as `desc` names them (joint_prefix applied)."""
+        path = desc.urdf_path()
+        if not path.is_file():
+            raise URDFError(f"URDF file of robot {desc.name!r} not found: {path}")
+        urdf = parse_urdf(path.read_text())
+        joints = {desc.rename(n): replace(j, name=desc.rename(n)) for n, j in urdf.joints.items()}
+        return cls(URDF(urdf.name, urdf.links, joints), desc.arm_joints, desc.gripper.joint, desc.tool_link)
 
     def _topological_joints(self) -> list[Joint]:
         order, frontier = [], [self.urdf.root]

@@ -13,12 +13,13 @@ import numpy as np
 
 from gato_ros.interfaces import ARM_JOINTS, JOINT_NAMES
 from gato_ros.robot import RobotModel, default_urdf_path
+from gato_ros.robot.registry import DEFAULT_ROBOT, load_robot
 from gato_ros.sim import objects, robot_mjcf, scene, success
 
 CONTROL_RATE_HZ = 20.0
 SUBSTEPS = 100  # physics steps per control step
-# pinch point 0.25 m above the basket centre, pointing down
-HOME_Q = (-0.624, -1.3828, 0.5343, 1.691, -0.0992, 1.2896, 1.6755)
+# pinch point 0.25 m above the basket centre, pointing down (the registry's home_q of the Sawyer)
+HOME_Q = load_robot(DEFAULT_ROBOT).home_q
 SPAWN_HALF_EXTENT = 0.09  # objects spawn with centres in [-0.09, 0.09]^2 around the basket centre
 SPAWN_GAP = 0.015  # minimum free gap between spawned objects' footprints (m)
 SETTLE_STEPS = 200  # physics steps after placing objects, before time 0
