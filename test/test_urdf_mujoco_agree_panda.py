@@ -47,12 +47,13 @@ def cell(request, desc) -> tuple[mujoco.MjModel, mujoco.MjData, np.ndarray]:
             assets.basket_xml()
         except FileNotFoundError:
             pytest.skip("dm-robotics asset packages not installed")
-    from gato_ros.sim.robots import robot_spec
+    from gato_ros.sim.robots import sim_arm
 
     spec = scene.build_spec(request.param, ("s0", "s0", "s0"), "panda")
-    if desc.joint_prefix != "panda_":  # the same cell with the renamed joints
-        spec, base, pos = robot_spec("panda", request.param, desc.joint_prefix)
-        spec.body(base).pos = list(pos)
+    if desc.joint_prefix != "panda_":  # the arm alone with the renamed joints
+        arm = sim_arm("panda", request.param, desc.joint_prefix)
+        spec = arm.spec
+        spec.body(arm.base_body).pos = list(arm.base_position)
     model = spec.compile()
     adr = np.array([model.joint(j).qposadr[0] for j in desc.arm_joints])
     return model, mujoco.MjData(model), adr

@@ -27,6 +27,8 @@ PINCH_Z = 0.0934  # the finger pads' centre below the hand frame (m): robosuite'
 PINCH_QUAT = [0.7071067811865476, 0.0, 0.0, 0.7071067811865476]  # 90 deg about z: the fingers close along y
 GRIPPER_TENDON = GRIPPER_PREFIX + "width"
 FINGER_BODIES = (GRIPPER_PREFIX + "leftfinger", GRIPPER_PREFIX + "rightfinger")
+FINGER_CONTACT_BODIES = {"left": (FINGER_BODIES[0], GRIPPER_PREFIX + "finger_joint1_tip"),
+                         "right": (FINGER_BODIES[1], GRIPPER_PREFIX + "finger_joint2_tip")}
 _FINGER_JOINTS = ("finger_joint1", "finger_joint2")
 _HINT = "pip install --no-deps robosuite==1.5.2"
 
@@ -55,6 +57,8 @@ def panda_robot_spec(desc: RobotDescription) -> mujoco.MjSpec:
     hand = mujoco.MjSpec.from_file(str(hand_xml))
     for sensor in list(hand.sensors):
         hand.delete(sensor)
+    for site in list(hand.sites) + list(spec.sites):  # robosuite's visual markers would show in the cameras
+        (hand if site in hand.sites else spec).delete(site)
     spec.body(HAND_BODY).add_frame().attach_body(hand.body("right_gripper"), GRIPPER_PREFIX, "")
     for act in list(spec.actuators):
         spec.delete(act)

@@ -144,12 +144,13 @@ def _hide_high_poly(spec: mujoco.MjSpec, model: mujoco.MjModel) -> None:
 
 def build_spec(cell: str, triplet: tuple[str, str, str], robot: str = "sawyer") -> mujoco.MjSpec:
     """The cell's MjSpec with objects (red, green, blue) named by `triplet` and registry arm `robot`."""
-    from gato_ros.sim.robots import robot_spec
+    from gato_ros.sim.robots import sim_arm
 
     if cell not in CELLS:
         raise SceneError(f"unknown cell {cell!r}; choose one of {CELLS}")
-    spec, base_body, base_pos = robot_spec(robot, cell)
-    spec.body(base_body).pos = list(base_pos)
+    arm = sim_arm(robot, cell)
+    spec = arm.spec
+    spec.body(arm.base_body).pos = list(arm.base_position)
     spec.modelname = f"rgb_stacking_{cell}" if robot == "sawyer" else f"rgb_stacking_{cell}_{robot}"
     _add_world(spec, cell)
     if cell == "real":
