@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,15 +61,21 @@ class RobotModel:
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_urdf(cls, text: str) -> "RobotModel":
-        return cls(parse_urdf(text))
+    def from_urdf(cls, text: str, joint_names: Sequence[str] | None = None) -> "RobotModel":
+        """`joint_names`: the 7 arm joints then the gripper joint (default: the Sawyer's, gato_ros.interfaces)."""
+        if joint_names is None:
+            return cls(parse_urdf(text))
+        names = list(joint_names)
+        if len(names) != 8:
+            raise URDFError(f"joint_names must be the 7 arm joints and the gripper joint, got {names}")
+        return cls(parse_urdf(text), names[:7], names[7])
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "RobotModel":
+    def from_file(cls, path: str | Path, joint_names: Sequence[str] | None = None) -> "RobotModel":
         path = Path(path)
         if not path.is_file():
             raise URDFError(f"URDF file not found: {path}")
-        return cls.from_urdf(path.read_text())
+        return cls.from_urdf(path.read_text(), joint_names)
 
     @classmethod
     def for_robot(cls, desc: "RobotDescription") -> "RobotModel":

@@ -57,6 +57,7 @@ class RobotDescription:
     mjcf: dict[str, Any] = field(default_factory=dict)
     joint_prefix: str = ""
     folder: Path | None = None
+    sim_joint_dynamics: dict[str, tuple[float, ...]] = field(default_factory=dict)  # damping/armature/frictionloss
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -163,7 +164,19 @@ def parse_description(raw: dict[str, Any], path: Path) -> RobotDescription:
         cameras=tuple(raw.get("cameras", ())), home_q=home,
         base_position=_floats(raw, "base_position", 3, path) if "base_position" in raw else (0.0, 0.0, 0.0),
         tool_link=str(raw.get("tool_link", "pinch")), urdf=str(raw["urdf"]), mjcf=dict(raw.get("mjcf") or {}),
-        joint_prefix=str(raw.get("joint_prefix", "")), folder=path.parent)
+        joint_prefix=str(raw.get("joint_prefix", "")), folder=path.parent,
+        sim_joint_dynamics=_dynamics(raw.get("sim_joint_dynamics") or {}, path))
+
+
+def _dynamics(raw: dict[str, Any], path: Path) -> dict[str, tuple[float, ...]]:
+    """sim_joint_dynamics: per-arm-joint MuJoCo damping / armature / frictionloss (each 7 values >= 0)."""
+    unknown = sorted(set(raw) - {"damping", "armature", "frictionloss"})
+    if unknown:
+        raise RobotRegistryError(f"{path}: sim_joint_dynamics has unknown keys {unknown}")
+    out = {key: _floats(raw, key, N_ARM, path) for key in raw}
+    if any(v < 0 for values in out.values() for v in values):
+        raise RobotRegistryError(f"{path}: sim_joint_dynamics values must be >= 0")
+    return out
 
 
 def load_robot(name: str = DEFAULT_ROBOT, joint_prefix: str | None = None) -> RobotDescription:

@@ -79,6 +79,13 @@ def panda_robot_spec(desc: RobotDescription) -> mujoco.MjSpec:
         for geom in body.geoms:
             if geom.contype or geom.conaffinity:
                 geom.contype, geom.conaffinity = robot_mjcf.ARM_CONTYPE, robot_mjcf.ARM_CONAFFINITY
+    for key, values in desc.sim_joint_dynamics.items():  # the cell's joint dynamics (robots/panda/robot.yaml)
+        for name, value in zip(desc.arm_joints, values):
+            joint = spec.joint(name)
+            if key == "damping":  # an array in MjSpec (linear coefficient first)
+                joint.damping = [value, 0.0, 0.0]
+            else:
+                setattr(joint, key, value)
     for i, (name, effort) in enumerate(zip(desc.arm_joints, desc.effort_limits)):
         act = spec.add_actuator(name=robot_mjcf.ARM_ACTUATORS[i], target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
         act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
