@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     for object_set in args.object_sets:
         res = evaluate_expert(args.cell, object_set, args.episodes, args.seed, robot=args.robot)
         results.append(res)
-        print(f"{args.robot} {args.cell}/{object_set}: success {res['success_rate']:.1%}, stacked {res['stacked_rate']:.1%} "
-              f"over {res['episodes']} seeds, "
+        print(f"{args.robot} {args.cell}/{object_set}: success {res['success_rate']:.1%}, "
+              f"stacked {res['stacked_rate']:.1%} over {res['episodes']} seeds, "
               f"{res['mean_wall_s_per_episode']:.2f} s wall/episode, {res['mean_steps']:.0f} steps")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

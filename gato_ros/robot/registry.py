@@ -58,6 +58,7 @@ class RobotDescription:
     joint_prefix: str = ""
     folder: Path | None = None
     sim_joint_dynamics: dict[str, tuple[float, ...]] = field(default_factory=dict)  # damping/armature/frictionloss
+    hardware_plugin: str = ""  # the ros2_control hardware interface of the real arm (docs/HARDWARE.md)
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -165,7 +166,8 @@ def parse_description(raw: dict[str, Any], path: Path) -> RobotDescription:
         base_position=_floats(raw, "base_position", 3, path) if "base_position" in raw else (0.0, 0.0, 0.0),
         tool_link=str(raw.get("tool_link", "pinch")), urdf=str(raw["urdf"]), mjcf=dict(raw.get("mjcf") or {}),
         joint_prefix=str(raw.get("joint_prefix", "")), folder=path.parent,
-        sim_joint_dynamics=_dynamics(raw.get("sim_joint_dynamics") or {}, path))
+        sim_joint_dynamics=_dynamics(raw.get("sim_joint_dynamics") or {}, path),
+        hardware_plugin=str(raw.get("hardware_plugin", "")))
 
 
 def _dynamics(raw: dict[str, Any], path: Path) -> dict[str, tuple[float, ...]]:
