@@ -61,3 +61,19 @@ def test_expert_stacks_on_the_panda(env) -> None:
     expert = ScriptedExpert(env)
     results = [rollout(env, expert, seed, record=False) for seed in range(3)]
     assert all(r.success for r in results), [(r.seed, r.stage) for r in results]
+
+
+def test_demos_generate_writes_panda_bags_with_franka_joint_names(tmp_path) -> None:
+    """`gato-ros demos generate --robot panda`: one expert episode as a rosbag2 MCAP, read back with the Panda's
+    joint names (the bag reader's default names are the Sawyer's)."""
+    from gato_ros.demos.bag import read_episode
+    from gato_ros.demos.generate import DemoGenerationError, generate_demos
+    from gato_ros.robot.registry import load_robot
+
+    rows = generate_demos(tmp_path / "demos", 1, seed=0, robot="panda", progress=False, workers=1, preview=False)
+    assert rows[0]["success"]
+    names = load_robot("panda").joint_names
+    episode = read_episode(tmp_path / "demos" / "episode_00000", names)
+    assert tuple(episode.joint_names) == names and len(episode.actions) == rows[0]["steps"]
+    with pytest.raises(DemoGenerationError, match="other settings"):  # resuming as Sawyer demos is refused
+        generate_demos(tmp_path / "demos", 2, seed=0, robot="sawyer", progress=False, workers=1)
