@@ -30,7 +30,7 @@ def requirements() -> list[str]:
     return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
 
 
-NODES = ("agent", "safety", "sim", "teleop", "recorder")
+NODES = ("agent", "safety", "sim", "teleop", "recorder", "foxglove_view", "joy_teleop")
 CLI = "gato-ros"
 
 
@@ -90,7 +90,8 @@ setup(
     license="Apache-2.0",
     # The pip-only route (no system ROS 2): `pip install .[full]` brings the ROS 2 Kilted wheels too.
     # colcon test runs pytest because of the "test" extra (current setuptools ignore tests_require).
-    extras_require={"full": requirements(), "test": ["pytest", "hypothesis"]},
+    # "peer": `gato-ros bench --peer` (the same-shape HF transformers GPT-2 measured in the same run).
+    extras_require={"full": requirements(), "test": ["pytest", "hypothesis"], "peer": ["transformers==5.23.0"]},
     cmdclass={"install": InstallCommand, "develop": DevelopCommand},
     entry_points={
         "console_scripts": [f"{node} = {PACKAGE}.nodes.{node}:main" for node in NODES]

@@ -1,4 +1,5 @@
-"""The agent lifecycle node over real DDS with a random tiny model: acts at ~20 Hz, refuses stale or bad input.
+"""The agent lifecycle node over real DDS with a random tiny model: acts on image arrival at ~20 Hz (a 30 Hz camera
+decimated), stamps each command with its image's stamp, refuses stale or bad input.
 
 One agent process (python -m gato_ros.nodes.agent) serves the whole module; this process publishes camera images
 and joint states and reads /gato/effort_command and /diagnostics.
@@ -19,9 +20,10 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 
+from gato_ros.interfaces import command_stamp_ns, stamp_ns  # noqa: E402
 from gato_ros.launch_runner.monitor import GraphMonitor  # noqa: E402
 from gato_ros.launch_runner.processes import ProcessSet  # noqa: E402
-from helpers import JOINTS  # noqa: E402
+from helpers import JOINTS, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -35,6 +37,8 @@ class Harness:
         self.image_pub = node.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
         self.state_pub = node.create_publisher(JointState, "/joint_states", 10)
         self.commands: list[tuple[float, list[float]]] = []
+        self.command_stamps: list[int | None] = []  # the stamp each command carries, in arrival order
+        self.image_stamps: dict[int, float] = {}  # stamp (ns) of each image published -> when
         self._lock = threading.Lock()
         node.create_subscription(Float64MultiArray, "/gato/effort_command", self._on_cmd, 10)
         self.send_image = self.send_state = True
@@ -54,19 +58,29 @@ class Harness:
     def _on_cmd(self, msg: Float64MultiArray) -> None:
         with self._lock:
             self.commands.append((time.monotonic(), list(msg.data)))
+            self.command_stamps.append(command_stamp_ns(msg))
+
+    def publish_image(self) -> int:
+        """Publish the current image stamped now; returns its stamp (ns)."""
+        self.image.header.stamp = self.monitor.node.get_clock().now().to_msg()
+        with self._lock:
+            self.image_stamps[stamp_ns(self.image.header.stamp)] = time.monotonic()
+        self.image_pub.publish(self.image)
+        return stamp_ns(self.image.header.stamp)
+
+    def stamps_since(self, t: float) -> list[int | None]:
+        with self._lock:
+            return [s for (tc, _), s in zip(self.commands, self.command_stamps) if tc >= t]
 
     def commands_since(self, t: float) -> list[list[float]]:
         with self._lock:
             return [c for (tc, c) in self.commands if tc >= t]
 
     def _loop(self) -> None:
-        node = self.monitor.node
         k = 0
         while not self._stop.is_set():
-            stamp = node.get_clock().now().to_msg()
             if self.send_image:
-                self.image.header.stamp = stamp
-                self.image_pub.publish(self.image)
+                self.publish_image()
             if self.send_state:
                 q = 0.1 * np.sin(0.05 * k + np.arange(len(self.names)))
                 self.state_pub.publish(JointState(name=self.names, position=q.tolist(),
@@ -110,9 +124,11 @@ def agent(tiny_model: Path, prompt_demo: Path, tmp_path_factory: pytest.TempPath
     try:
         with GraphMonitor("agent_test") as monitor:
             harness = Harness(monitor)
-            monitor.bring_up("agent", 120.0, threading.Event(), lambda: None)
-            yield child, monitor, harness
-            harness.close()
+            try:
+                monitor.bring_up("agent", 120.0, threading.Event(), lambda: None)
+                yield child, monitor, harness
+            finally:
+                harness.close()
     finally:
         procs.stop_all(5.0, 2.0)
         for k, v in old.items():
@@ -143,6 +159,8 @@ def test_acts_at_control_rate_with_finite_efforts(agent) -> None:
     assert 15.0 <= rate <= 22.0, f"agent published at {rate:.1f} Hz, expected ~20"
     arr = np.asarray(cmds)
     assert arr.shape[1] == 8 and np.all(np.isfinite(arr))
+    stamps = harness.stamps_since(t0)  # each command answers one published frame, in order, each at most once
+    assert all(s in harness.image_stamps for s in stamps) and stamps == sorted(set(stamps)), stamps[:5]
     values = _wait_diag(monitor, lambda v: v["_message"] == "acting")
     assert values["provider"] and values["model"] and float(values["tick_p50_ms"]) > 0
     # the prompt demo (17 instruction tokens + 5 timesteps of 40) stays pinned in the context
@@ -162,6 +180,26 @@ def test_stale_image_publishes_nothing_and_says_why(agent) -> None:
     finally:
         harness.send_image = True
     _wait_diag(monitor, lambda v: v["_message"] == "acting", 5.0)
+
+
+def test_one_image_triggers_one_command_stamped_with_that_image(agent) -> None:
+    child, monitor, harness = agent
+    harness.send_image = False
+    try:
+        time.sleep(0.2)  # the camera is silent: no step starts (the joint states keep flowing)
+        t = time.monotonic()
+        time.sleep(0.2)
+        assert harness.commands_since(t) == []
+        t = time.monotonic()
+        stamp = harness.publish_image()
+        wait_for(lambda: harness.stamps_since(t), 5.0, "a command after the single image")
+        time.sleep(0.3)
+        assert harness.stamps_since(t) == [stamp]
+    finally:
+        harness.send_image = True
+    values = _wait_diag(monitor, lambda v: v["_message"] == "acting", 5.0)
+    assert values["trigger"] == "image" and int(values["image_to_command_count"]) > 0
+    assert 0 < float(values["image_to_command_p50_ms"]) < 1000
 
 
 def test_unknown_joint_names_give_an_error_diagnostic_not_a_crash(agent) -> None:

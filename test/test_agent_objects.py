@@ -41,10 +41,15 @@ class FakePolicy:
 
 @pytest.mark.ros
 def test_agent_node_passes_object_poses_and_does_not_need_the_camera(ros_env) -> None:
+    """With trigger timer an object-state model acts without a camera; with trigger image the frames start the
+    steps, so it waits for them and says so."""
     import rclpy
     from rclpy.context import Context
+    from rclpy.parameter import Parameter
     from sensor_msgs.msg import JointState
 
+    from gato_ros.agent.layout import JointLayout
+    from gato_ros.agent.scheduling import InferenceWorker
     from gato_ros.interfaces import JOINT_NAMES
     from gato_ros.nodes.agent import AgentNode
     from gato_ros.nodes.sim import pose_array
@@ -53,33 +58,46 @@ def test_agent_node_passes_object_poses_and_does_not_need_the_camera(ros_env) ->
 
     context = Context()
     rclpy.init(context=context)
-    node = AgentNode(context=context)
+    nodes = [AgentNode(context=context, parameter_overrides=[Parameter("trigger", value=trigger)])
+             for trigger in ("timer", "image")]
     try:
         published = []
-        node._cmd_pub = SimpleNamespace(publish=lambda msg: published.append(list(msg.data)))
-        node._policy, node._inputs = FakePolicy(), ModelInputs(image=False, objects=True)
-        if hasattr(node, "_layout"):  # what configure sets up from the model's joint names
-            from gato_ros.agent.layout import JointLayout
-
+        for node in nodes:  # what configure + activate set up, with a policy that records its calls
+            node._cmd_pub = SimpleNamespace(publish=lambda msg: published.append(list(msg.data)))
+            node._policy, node._inputs = FakePolicy(), ModelInputs(image=False, objects=True)
             node._layout = JointLayout.match(list(JOINT_NAMES), list(JOINT_NAMES))
+            node._worker, node._active = InferenceWorker(node._step), True
+
+        def tick(node) -> None:
+            node._tick()
+            assert node._worker.wait_idle(5.0)
+
+        node = nodes[0]
         node._on_joint_state(JointState(name=list(JOINT_NAMES), position=[0.1] * 8, velocity=[0.0] * 8))
-        node._tick()
+        tick(node)
         assert not published and node._reason == "no object poses received yet"  # like a missing image
         rng = np.random.default_rng(0)
         state = object_state_from_poses({c: (rng.normal(size=3), rng.normal(size=4)) for c in OBJECT_COLORS})
         node._on_object_poses(pose_array(state, node.get_clock().now().to_msg()))
-        node._tick()
+        tick(node)
         assert len(published) == 1 and node._reason == "acting"
         image, proprio, _, objects = node._policy.calls[-1]
         assert image is None and proprio.shape == (15,) and np.allclose(objects, state)  # no camera needed
         bad = pose_array(state[:14], node.get_clock().now().to_msg())  # two poses: refused, reported
         node._on_object_poses(bad)
-        node._tick()
+        tick(node)
         assert len(published) == 1 and node._reason.startswith("bad object poses")
         node._objects_t, node._objects_error = node._now() - 10.0, None  # stale poses: no action
         node._objects = state
-        node._tick()
+        tick(node)
         assert len(published) == 1 and "object poses stale" in node._reason
+        framed = nodes[1]  # trigger image: the same inputs, but no frame has come to start a step
+        framed._on_joint_state(JointState(name=list(JOINT_NAMES), position=[0.1] * 8, velocity=[0.0] * 8))
+        framed._on_object_poses(pose_array(state, framed.get_clock().now().to_msg()))
+        framed._publish_diagnostics()
+        assert len(published) == 1 and framed._reason == "no image received yet"
     finally:
-        node.destroy_node()
+        for node in nodes:
+            node._worker.stop(5.0)
+            node.destroy_node()
         rclpy.shutdown(context=context)

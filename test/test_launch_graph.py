@@ -90,14 +90,15 @@ def test_parameter_files_exist_and_name_their_node(node: str) -> None:
 def test_defaults_conditions_and_typed_parameters() -> None:
     values = STACKING.resolve({})
     assert values == {"sim": "false", "model": "", "prompt_demo": "", "teleop": "false", "record": "",
-                      "use_sim_time": "false", "urdf": "", "robot": "sawyer"}
+                      "use_sim_time": "false", "urdf": "", "foxglove": "false", "viewer": "false",
+                      "teleop_device": "", "robot": "sawyer"}
     assert [n.name for n in STACKING.active_nodes(values)] == ["safety", "agent"]
     values = STACKING.resolve({"sim": "true", "record": "/tmp/x", "model": "/m"})
     assert values["use_sim_time"] == "true"  # follows sim, like DeclareLaunchArgument(default=LaunchConfiguration)
     assert [n.name for n in STACKING.active_nodes(values)] == ["sim", "safety", "agent", "recorder"]
     assert node_parameters(STACKING.node("agent"), values) == {"use_sim_time": True, "model_dir": "/m",
                                                                 "prompt_demo": ""}
-    assert node_parameters(STACKING.node("sim"), values) == {}  # the sim owns /clock, runs on wall time
+    assert node_parameters(STACKING.node("sim"), values) == {"viewer": False}  # no use_sim_time: it owns /clock
     teleop = STACKING.resolve({"teleop": "True", "use_sim_time": "0"})
     assert [n.name for n in STACKING.active_nodes(teleop)] == ["safety", "teleop"]
     urdf_text = default_urdf_path().read_text()

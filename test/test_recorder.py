@@ -24,12 +24,15 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
-from std_msgs.msg import Float64, Float64MultiArray  # noqa: E402
+from std_msgs.msg import Float64, Float64MultiArray, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from gato_ros.interfaces import JOINT_NAMES  # noqa: E402
-from gato_ros.demos.bag import list_episodes, read_episode, read_outcome  # noqa: E402
-from gato_ros.recorder import SimEpisode, decide_outcome, episode_dir, parse_sim_diagnostics  # noqa: E402
+from gato_ros.interfaces import COMMANDER_QOS, COMMANDER_TOPIC, JOINT_NAMES  # noqa: E402
+from gato_ros.demos.bag import custom_data, list_episodes, read_episode, read_outcome  # noqa: E402
+from gato_ros.recorder import (  # noqa: E402
+    CommandAttribution, Commander, CommanderError, SimEpisode, decide_outcome, episode_dir, gid_key,
+    parse_sim_diagnostics,
+)
 
 pytestmark = pytest.mark.ros
 RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -46,13 +49,45 @@ def test_outcome_rules_and_names(tmp_path):
     assert episode_dir(tmp_path, "episode", 0, now=0) != a
 
 
-class Probe:
-    """Test-side node: a fake robot (images, joint states), a command source, twist source, service calls."""
+def test_commander_labels():
+    """Commands are labelled by the announced role of the node that published them; the agent's model is kept."""
+    agent = Commander("/agent", "agent", {"model": "/m/tiny", "prompt_demo": "/d/ep1", "instruction": ""})
+    teleop = Commander.from_json(Commander("/teleop", "teleop").to_json())
+    assert teleop == Commander("/teleop", "teleop") and Commander.from_json(agent.to_json()) == agent
+    nodes = {b"a": "/agent", b"t": "/teleop", b"x": "/some_script"}
+    announced = {"/agent": agent, "/teleop": teleop}
+    a = CommandAttribution()
+    assert a.label(nodes, announced) == ("none", {"commanders": "[]"})
+    assert a.add(b"a") and not a.add(b"a")
+    source, meta = a.label(nodes, announced)
+    assert source == "agent" and meta["model"] == "/m/tiny" and meta["prompt_demo"] == "/d/ep1"
+    assert json.loads(meta["commanders"])[0]["commands"] == 2
+    a.add(b"t")
+    assert a.label(nodes, announced)[0] == "mixed" and "model" not in a.label(nodes, announced)[1]
+    assert a.label(nodes, announced, declared="teleop")[0] == "teleop"  # forced, the commanders stay listed
+    b = CommandAttribution()
+    b.add(b"x")
+    b.add(b"gone")  # a publisher the graph never showed
+    assert b.label(nodes, announced)[0] == "unknown"
+    assert {r["node"] for r in json.loads(b.label(nodes, announced)[1]["commanders"])} == {"/some_script", "?"}
+    assert gid_key({"data": b"\x01\x02"}) == gid_key([1, 2]) == b"\x01\x02"
+    for bad in ("nope", "[]", '{"node": "/a", "source": "pilot"}', '{"source": "agent"}'):
+        with pytest.raises(CommanderError):
+            Commander.from_json(bad)
 
-    def __init__(self, fake_robot: bool) -> None:
+
+class Probe:
+    """Test-side node: a fake robot (images, joint states), a command source, twist source, service calls.
+
+    `announce`: the probe announces itself on /gato/commander as a commander of this role (None: it does not)."""
+
+    def __init__(self, fake_robot: bool, announce: str | None = "teleop", name: str = "recorder_probe") -> None:
         self.context = Context()
         rclpy.init(context=self.context)
-        self.node = Node("recorder_probe", context=self.context)
+        self.node = Node(name, context=self.context)
+        if announce is not None:
+            self.announcer = self.node.create_publisher(String, COMMANDER_TOPIC, COMMANDER_QOS.profile())
+            self.announcer.publish(String(data=Commander(f"/{name}", announce, {"model": "/models/probe"}).to_json()))
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.step = 0
@@ -141,7 +176,7 @@ def test_services_mark_and_ctrl_c_leave_complete_bags(ros_env, tmp_path):
     out = tmp_path / "demos"
     params = {"output_dir": str(out), "auto_start": False, "instruction": "put red on blue"}
     rec = node_process("recorder", "recorder", params, ros_env, tmp_path / "rec.log")
-    probe = Probe(fake_robot=True)
+    probe = Probe(fake_robot=True, announce="agent")
     try:
         probe.wait_matched()
         assert probe.call("/recorder/start").success
@@ -154,6 +189,9 @@ def test_services_mark_and_ctrl_c_leave_complete_bags(ros_env, tmp_path):
         assert len(first) == 1
         ep = read_episode(first[0])
         assert 15 <= len(ep) <= 80 and ep.success is True and ep.instruction == "put red on blue"
+        meta = custom_data(first[0])  # labelled by the probe's announcement, found through its publisher GID
+        assert ep.source == "agent" and meta["model"] == "/models/probe", meta
+        assert [r["node"] for r in json.loads(meta["commanders"])] == ["/recorder_probe"]
         # each step pairs a command with the observation at or before it (fake robot: same counter)
         assert np.all(ep.actions[:, 0] - ep.images[:, 0, 0, 0] <= 1)
 
@@ -172,7 +210,7 @@ def test_sigkill_mid_episode_leaves_a_readable_bag(ros_env, tmp_path):
     out = tmp_path / "demos"
     params = {"output_dir": str(out), "auto_start": False, "flush_period_s": 0.2}
     rec = node_process("recorder", "recorder", params, ros_env, tmp_path / "rec.log")
-    probe = Probe(fake_robot=True)
+    probe = Probe(fake_robot=True, announce=None)
     try:
         probe.wait_matched()
         assert probe.call("/recorder/start").success
@@ -187,6 +225,7 @@ def test_sigkill_mid_episode_leaves_a_readable_bag(ros_env, tmp_path):
     ep = read_episode(bag)  # recovered: everything up to the last flush (0.2 s)
     assert len(ep) >= 25, len(ep)
     assert np.all(np.diff(ep.actions[:, 0]) > 0) and ep.success is None
+    assert ep.source == "unknown"  # no announcement; the label written at a flush survived the SIGKILL
     from rosbags.rosbag2 import Reader
 
     with Reader(bag) as reader:  # rewritten as a complete bag that rosbags (and ros2 bag info) read
@@ -209,10 +248,11 @@ def test_scripted_twists_through_teleop_are_recorded(ros_env, tmp_path):
         node_process("recorder", "recorder", {"output_dir": str(out), "auto_start": False}, ros_env,
                      tmp_path / "rec.log"),
     ]
-    probe = Probe(fake_robot=False)
+    probe = Probe(fake_robot=False, announce=None)
     try:
         probe.call("/sim/reset", timeout=60)
         probe.call("/teleop/reset", timeout=30)
+        assert probe.call("/safety/reset", timeout=30).success  # safe start: safety holds until enabled
         time.sleep(2.0)  # teleop holds, safety passes commands through
         assert probe.call("/recorder/start").success
         time.sleep(0.5)
@@ -352,3 +392,25 @@ def test_recorder_records_object_poses(ros_env, tmp_path):
     finally:
         node.destroy_node()
         rclpy.shutdown(context=context)
+
+
+@pytest.mark.slow
+def test_agent_run_recorded_with_record_is_labelled_agent(tiny_model, ros_env, tmp_path):
+    """`gato-ros run stacking --sim true --record DIR`: the agent commands, so the bag says agent and names its model
+    and prompt (was stored as teleop)."""
+    from helpers import CLI
+
+    out = tmp_path / "demos"
+    run = subprocess.run([*CLI, "run", "stacking", "--sim", "true", "--model", str(tiny_model), "--record", str(out),
+                          "--episodes", "1", "--duration", "4", "--log-dir", str(tmp_path / "logs")],
+                         env=ros_env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    bags = list_episodes(out)
+    assert bags, run.stdout[-3000:]
+    labelled = [custom_data(b) for b in bags]  # a bag closed before the agent's first command says "none"
+    assert {m["source"] for m in labelled} <= {"agent", "none"}, labelled
+    agent_bags = [m for m in labelled if m["source"] == "agent"]
+    assert agent_bags, labelled
+    meta = agent_bags[-1]
+    assert Path(meta["model"]) == Path(tiny_model).resolve() and meta["prompt_demo"] == "", meta
+    assert [r["node"] for r in json.loads(meta["commanders"])] == ["/agent"]

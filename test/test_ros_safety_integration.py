@@ -210,6 +210,43 @@ def test_publishes_at_rate_and_passes_valid_commands(graph: tuple[Probe, subproc
     assert float(probe.latest_diag()["publish_rate_hz"]) > 0.8 * RATE
 
 
+def test_stamped_commands_give_image_to_output_latency(graph: tuple[Probe, subprocess.Popen]) -> None:
+    """A passed command stamped with its image's time gives one latency sample, after the first output carrying
+    it; unstamped commands, stamps on another clock and held commands give none."""
+    from sensor_msgs.msg import TimeReference
+
+    from gato_ros.interfaces import effort_command, stamp_ns
+
+    probe, _ = graph
+    samples: list[tuple[float, int, int]] = []  # (received, output time ns, image stamp ns)
+    probe.node.create_subscription(TimeReference, "/safety/output_latency", lambda m: samples.append(
+        (time.monotonic(), stamp_ns(m.header.stamp), stamp_ns(m.time_ref))), RELIABLE)
+    time.sleep(0.5)  # discovery
+    probe.stream(CMD, 0.3)  # unstamped: no sample
+    sent = []
+    for _ in range(20):
+        sent.append(time.time_ns() - 3_000_000)  # "an image taken 3 ms ago"
+        probe.cmd_pub.publish(effort_command(CMD, sent[-1]))
+        time.sleep(0.05)
+    probe.cmd_pub.publish(effort_command(CMD, 5_000_000_000))  # sim time: another clock, counted, not published
+    probe.wait_for(lambda: len(samples) >= 18, 5.0, "latency samples")
+    time.sleep(0.3)
+    assert len(samples) <= 20 and all(ref in sent for _, _, ref in samples)
+    latency = np.array([(out - ref) * 1e-9 for _, out, ref in samples])
+    assert np.all(latency >= 0.003) and np.all(latency < 1.0), latency
+    probe.wait_for(lambda: int(probe.latest_diag().get("image_to_output_count", 0)) >= 18, 3.0, "diagnostics")
+    diag = probe.latest_diag()
+    assert int(diag["image_to_output_other_clock"]) == 1 and float(diag["image_to_output_p50_ms"]) >= 3.0
+    probe.estop_pub.publish(Bool(data=True))  # holding: the commands reach no output, no sample
+    probe.wait_for(lambda: probe.latest_diag().get("mode") == "estop", 3.0, "e-stop")
+    n = len(samples)
+    for _ in range(5):
+        probe.cmd_pub.publish(effort_command(CMD, time.time_ns()))
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert len(samples) == n
+
+
 def test_bad_commands_never_reach_the_robot(graph: tuple[Probe, subprocess.Popen]) -> None:
     probe, _ = graph
     t0 = time.monotonic()

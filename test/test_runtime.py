@@ -250,8 +250,8 @@ def test_cache_slots_evict_by_moving_the_newest_tokens() -> None:
 
 
 def test_device_buffer_path_equals_host_buffers(model_dir: Path) -> None:
-    """The buffer path CUDA uses (OrtValues updated by write/move graphs), run on the CPU, acts exactly like
-    the host path over a prompt and enough steps to evict."""
+    """The buffer path CUDA uses (OrtValues updated in place by write/move graphs, decode bound once), run on the
+    CPU, acts exactly like the host path over a prompt and enough steps to evict, and its buffers never move."""
     from gato_ros.runtime.kv import KVRunner, OrtValueBuffers
 
     host = GatoPolicy(model_dir, provider="cpu", max_context_tokens=200)
@@ -259,15 +259,45 @@ def test_device_buffer_path_equals_host_buffers(model_dir: Path) -> None:
     r = host.runner
     device.runner = KVRunner(r.prefill_sess, r.decode_sess, "cpu", (r.n_layer, r.n_head, r.head_dim), 200,
                              device_buffers=True)
-    assert isinstance(device.runner.buffers, OrtValueBuffers)
+    buffers = device.runner.buffers
+    assert isinstance(buffers, OrtValueBuffers)
+    addresses = buffers.k.data_ptr(), buffers.v.data_ptr()
     for policy in (host, device):
         policy.set_prompt(_episode(policy, 1))
+    binding = None
     for image, proprio in _inputs(host, 8, seed=4):
         np.testing.assert_allclose(device.act(image, proprio), host.act(image, proprio))
         np.testing.assert_allclose(device.last_logits, host.last_logits, atol=1e-5)
         for a, b in zip(device.runner.cache_numpy(), host.runner.cache_numpy()):
             np.testing.assert_allclose(a, b, atol=1e-6)
+        assert (buffers.k.data_ptr(), buffers.v.data_ptr()) == addresses  # updated in place, never reallocated
+        binding = binding or device.runner._decode_binding
+        assert device.runner._decode_binding is binding  # the decode pass is bound once
     assert 0 < len(host.window.steps) < 8  # older timesteps were evicted
+
+
+def test_device_buffer_moves_in_place() -> None:
+    """OrtValueBuffers.move (eviction on the device) copies exactly the moved slots, in place, like the host's."""
+    from gato_ros.runtime.kv import NumpyBuffers, OrtValueBuffers
+
+    rng = np.random.default_rng(0)
+    host, device = NumpyBuffers(2, 3, 4, 16), OrtValueBuffers(2, 3, 4, 16, "cpu")
+    new = rng.normal(size=(2, 2, 1, 3, 16, 4)).astype(np.float32)
+    host.write(new[0], new[1], 0)
+    device.write(*(ort_value(a) for a in new), 0)
+    addresses = device.k.data_ptr(), device.v.data_ptr()
+    holes, movers = np.array([2, 3, 7]), np.array([12, 13, 15])
+    host.move(holes, movers)
+    device.move(holes, movers)
+    for a, b in zip(device.host(), host.host()):
+        np.testing.assert_array_equal(a, b)
+    assert (device.k.data_ptr(), device.v.data_ptr()) == addresses
+
+
+def ort_value(array: np.ndarray):
+    import onnxruntime as ort
+
+    return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), "cpu", 0)
 
 
 def test_object_state_model_without_images(tmp_path: Path) -> None:

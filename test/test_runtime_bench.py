@@ -65,3 +65,32 @@ def test_bench_cli_writes_results(tmp_path: Path) -> None:
     assert rec["variants"]["torch_naive"]["speedup_vs_naive_p50"] == pytest.approx(1.0)
     assert (tmp_path / "bench_latency.png").stat().st_size > 10_000
     assert "| no_sim | tiny | ort_fp32 |" in summary_table(results)
+
+
+def test_peer_step_is_the_same_shape_at_a_full_context() -> None:
+    """The peer: GPT-2 of the config's shape; each step is the block + decodes and leaves the cache as it found it."""
+    pytest.importorskip("transformers")
+    from gato_ros.bench.peer import PeerGPT2
+    from gato_ros.model.gato import CONFIGS, param_count
+
+    c = CONFIGS["tiny"]
+    peer = PeerGPT2(c, context=256, block=33, decodes=7)
+    assert peer.cache.get_seq_length() == 256 - 33 - 7
+    for _ in range(2):
+        ids = peer.act()
+        assert ids.shape == (8,) and peer.cache.get_seq_length() == 256 - 33 - 7
+    # GPT-2 has no patch encoder and learned positions over 256 here: the blocks and embeddings match otherwise
+    assert abs(peer.params - param_count(c)) / param_count(c) < 0.2
+
+
+def test_bench_cli_peer(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    from gato_ros.bench.peer import PEER_VARIANT
+    from gato_ros.cli import main
+
+    assert main(["bench", "--configs", "tiny", "--variants", "ort_fp32", "--reps", "3", "--context", "256",
+                 "--peer", "--out", str(tmp_path)]) == 0
+    rec = json.loads((tmp_path / "bench.json").read_text())["conditions"]["no_sim"]["tiny"]
+    assert set(rec["variants"]) == {"ort_fp32", PEER_VARIANT} and rec["peer"]["params"] > 0
+    assert rec["variants"]["ort_fp32"]["speedup_vs_peer_p50"] > 0
+    assert rec["variants"][PEER_VARIANT]["speedup_vs_peer_p50"] == pytest.approx(1.0)

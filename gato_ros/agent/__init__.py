@@ -4,7 +4,7 @@ The node: gato_ros.nodes.agent. Image messages are decoded by gato_ros.interface
 
 from gato_ros.agent.config import AgentConfig, AgentConfigError
 from gato_ros.agent.inputs import EpisodeClock, InputAge, ModelInputs, stale_reason
-from gato_ros.agent.latency import LatencyStats
+from gato_ros.latency import LatencyStats
 from gato_ros.agent.model_dir import ModelDirError, resolve_model_dir
 
 __all__ = [

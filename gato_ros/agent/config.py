@@ -8,6 +8,10 @@ from gato_ros.config import PROVIDERS
 from gato_ros.interfaces import JOINT_NAMES
 
 
+#: What starts a control step: each camera frame (at most control_rate_hz), or a timer at control_rate_hz.
+TRIGGERS = ("image", "timer")
+
+
 class AgentConfigError(ValueError):
     """A parameter of the agent has an invalid value."""
 
@@ -23,6 +27,11 @@ class AgentConfig:
     control_rate_hz: float = field(default=20.0, metadata={"doc": "control ticks per second (/gato/effort_command "
                                                                   "rate; the tick deadline is 1/rate)",
                                                            "range": (0.1, 1000.0)})
+    trigger: str = field(default="image", metadata={
+        "doc": "what starts a control step: image = each camera frame as it arrives (frames beyond control_rate_hz "
+               "are dropped, so a faster camera still gives control_rate_hz steps); timer = a timer at "
+               "control_rate_hz acting on the newest inputs (up to one period older)",
+        "constraints": "one of image, timer"})
     joint_names: tuple[str, ...] = field(default=JOINT_NAMES, metadata={
         "doc": "joint order of proprioception and of the effort command", "constraints": "8 distinct names"})
     robot: str = field(default="sawyer", metadata={"doc": "registry arm this graph drives (robot:= launch "
@@ -56,6 +65,8 @@ class AgentConfig:
             raise AgentConfigError(f"control_rate_hz must be > 0, got {self.control_rate_hz}")
         if len(self.joint_names) != 8 or len(set(self.joint_names)) != 8:
             raise AgentConfigError(f"joint_names must be 8 distinct names (7 arm + gripper), got {self.joint_names}")
+        if self.trigger not in TRIGGERS:
+            raise AgentConfigError(f"trigger must be one of {TRIGGERS}, got {self.trigger!r}")
         if self.execution_provider not in PROVIDERS:
             raise AgentConfigError(f"execution_provider must be one of {PROVIDERS}, got {self.execution_provider!r}")
         if self.intra_op_threads < 0:

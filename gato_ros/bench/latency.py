@@ -28,8 +28,8 @@ from gato_ros.runtime.window import TimestepWindow
 from gato_ros.tokenizer import TokenSequence, concat
 
 VARIANTS = ("torch_naive", "torch_cache", "ort_fp32", "ort_int8")
-DEFAULT_REPS = {"tiny": 200, "small": 100, "79m": 40}
-DEFAULT_NAIVE_REPS = {"tiny": 30, "small": 10, "79m": 3}
+DEFAULT_REPS = {"tiny": 200, "small": 100, "79m": 40, "364m": 30, "1.18b": 20}
+DEFAULT_NAIVE_REPS = {"tiny": 30, "small": 10, "79m": 3, "364m": 1, "1.18b": 1}
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class BenchOptions:
     context: int = 1024
     threads: int = 0  # 0: ORT/torch defaults (all cores)
     with_sim: bool = False
+    peer: bool = False  # also the same-shape HF transformers GPT-2 with its KV cache (gato_ros.bench.peer)
+    provider: str = "cpu"  # ONNX Runtime provider of the ort_* variants: cpu, cuda or auto
     out_dir: Path = Path("benchmarks/results")
 
 
@@ -57,14 +59,50 @@ def _inputs(rng: np.random.Generator, size: tuple[int, int]) -> tuple[np.ndarray
     return rng.integers(0, 256, (*size, 3), dtype=np.uint8), rng.normal(size=PROPRIO_SIZE)
 
 
+class PassTimes:
+    """Wall time of each prefill and decode pass of a KVRunner (the bench wraps the runner's two methods; on CUDA
+    each pass ends with its logits copied to the host, so the wall time includes the device work)."""
+
+    def __init__(self, runner: Any) -> None:
+        self.times: dict[str, list[float]] = {"prefill": [], "decode": []}
+        for name, out in self.times.items():
+            setattr(runner, name, self._timed(getattr(runner, name), out))
+
+    @staticmethod
+    def _timed(fn: Callable[..., Any], out: list[float]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            result = fn(*args, **kwargs)
+            out.append(time.perf_counter() - t0)
+            return result
+        return timed
+
+    def clear(self) -> None:
+        for out in self.times.values():
+            out.clear()
+
+    def summary(self) -> dict[str, float]:
+        """p50/p99 of each pass kind in ms (the prefill p99 includes the steps that re-prefill after an eviction)."""
+        out: dict[str, float] = {}
+        for name, samples in self.times.items():
+            if samples:
+                out[f"{name}_p50_ms"] = float(np.percentile(samples, 50) * 1e3)
+                out[f"{name}_p99_ms"] = float(np.percentile(samples, 99) * 1e3)
+        return out
+
+
 def time_steps(step: Callable[..., Any], fill: Callable[[], bool], reps: int, size: tuple[int, int],
-               seed: int = 0, fill_step: Callable[..., Any] | None = None) -> list[float]:
-    """Run `fill_step` (default `step`) until `fill()` says the context is full, then time `reps` steps."""
+               seed: int = 0, fill_step: Callable[..., Any] | None = None,
+               on_full: Callable[[], None] | None = None) -> list[float]:
+    """Run `fill_step` (default `step`) until `fill()` says the context is full, then (after `on_full()`) time
+    `reps` steps."""
     rng = np.random.default_rng(seed)
     for _ in range(10_000):
         if fill():
             break
         (fill_step or step)(*_inputs(rng, size))
+    if on_full is not None:
+        on_full()
     out = []
     for _ in range(reps):
         image, proprio = _inputs(rng, size)
@@ -261,19 +299,38 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
             if variant.startswith("ort"):
                 if variant not in dirs:
                     continue
-                pol = GatoPolicy(dirs[variant], provider="cpu", max_context_tokens=opts.context, threads=opts.threads)
+                pol = GatoPolicy(dirs[variant], provider=opts.provider, max_context_tokens=opts.context,
+                                 threads=opts.threads)
+                record.setdefault("providers", {})[variant] = pol.provider
+                timer: PassTimes | None = PassTimes(pol.runner)
                 step, fill, n = pol.act, (lambda w=pol.window: _full(w)), reps
             else:
                 tp = TorchPolicy(model, tok, n_actions, opts.context, cached=variant == "torch_cache")
+                timer = None
                 step, fill = tp.act, (lambda w=tp.window: _full(w))
                 n = naive_reps if variant == "torch_naive" else reps
             fill_step = (lambda i, p, tp=tp: tp.act(i, p, dry=True)) if variant == "torch_naive" else None
             t0 = time.perf_counter()
-            samples = time_steps(step, fill, n, size, fill_step=fill_step)
-            stats = {**percentiles(samples), "samples_ms": [round(x * 1e3, 3) for x in samples]}
+            samples = time_steps(step, fill, n, size, fill_step=fill_step, on_full=timer.clear if timer else None)
+            stats = {**percentiles(samples), **(timer.summary() if timer else {}),
+                     "samples_ms": [round(x * 1e3, 3) for x in samples]}
             record["variants"][variant] = stats
             log(f"{name:>5} {variant:<12} p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms  "
                 f"({n} steps, {time.perf_counter() - t0:.0f} s)")
+        if opts.peer:
+            from gato_ros.bench.peer import PEER_VARIANT, PeerGPT2
+
+            peer = PeerGPT2(model_cfg, opts.context, block, n_actions - 1)
+            record["peer"] = {"what": "transformers GPT2LMHeadModel, same blocks/heads/width/feed-forward/vocab, "
+                                      "DynamicCache, greedy, logits_to_keep=1", "params": peer.params,
+                              "attention": peer.attention}
+            t0 = time.perf_counter()
+            samples = time_steps(peer.act, lambda: True, reps, size)
+            record["variants"][PEER_VARIANT] = {**percentiles(samples), "samples_ms": [round(x * 1e3, 3)
+                                                                                     for x in samples]}
+            stats = record["variants"][PEER_VARIANT]
+            log(f"{name:>5} {PEER_VARIANT:<12} p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms  "
+                f"({reps} steps, {time.perf_counter() - t0:.0f} s)")
     return record
 
 
@@ -283,8 +340,14 @@ def _full(window: TimestepWindow) -> bool:
 
 
 def _ratios(record: dict[str, Any], naive: float | None) -> None:
-    """Speed-up over the naive p50 (measured without the sim) and ratios to the bandwidth and roofline bounds."""
+    """Speed-up over the naive p50 (measured without the sim) and over the peer's p50 (same condition), ratios to
+    the bandwidth and roofline bounds."""
+    from gato_ros.bench.peer import PEER_VARIANT
+
+    peer = record["variants"].get(PEER_VARIANT, {}).get("p50_ms")
     for variant, stats in record["variants"].items():
+        if peer:
+            stats["speedup_vs_peer_p50"] = peer / stats["p50_ms"]
         key = "int8" if variant == "ort_int8" else "fp32"
         bound, roof = record.get(f"bound_ms_{key}"), record.get(f"roofline_ms_{key}")
         stats["speedup_vs_naive_p50"] = naive / stats["p50_ms"] if naive else None
@@ -358,6 +421,8 @@ def _write(results: dict[str, Any], out_dir: Path) -> None:
 
 def plot_histograms(results: dict[str, Any], path: Path) -> None:
     """Latency histograms (log x) per config: one curve per variant and condition, bounds as vertical lines."""
+    from gato_ros.bench.peer import PEER_VARIANT
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -374,7 +439,7 @@ def plot_histograms(results: dict[str, Any], path: Path) -> None:
         bins = np.geomspace(lo * 0.9, hi * 1.1, 60)
         for j, (label, recs) in enumerate(conds.items()):
             rec = recs.get(cfg)
-            for i, v in enumerate(VARIANTS):
+            for i, v in enumerate(VARIANTS + (PEER_VARIANT,)):
                 s = (rec or {}).get("variants", {}).get(v)
                 if s:
                     ax.hist(s["samples_ms"], bins=bins, histtype="step", color=f"C{i}", ls="-" if j == 0 else "--",
@@ -398,18 +463,19 @@ def plot_histograms(results: dict[str, Any], path: Path) -> None:
 
 def summary_table(results: dict[str, Any]) -> str:
     """Markdown table: p50/p90/p99, speed-up over naive, ratios to the bandwidth and roofline bounds."""
-    lines = ["| condition | config | variant | p50 ms | p90 ms | p99 ms | x faster than naive | / bandwidth bound "
-             "| / roofline |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| condition | config | variant | p50 ms | p90 ms | p99 ms | x faster than naive | x faster than peer "
+             "| / bandwidth bound | / roofline |", "|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda x, spec: format(x, spec) if x else "-"  # noqa: E731
     for cond, recs in results["conditions"].items():
         for cfg, rec in recs.items():
             for v, s in rec["variants"].items():
                 lines.append(f"| {cond} | {cfg} | {v} | {s['p50_ms']:.1f} | {s['p90_ms']:.1f} | {s['p99_ms']:.1f} "
                              f"| {fmt(s.get('speedup_vs_naive_p50'), '.1f')} "
+                             f"| {fmt(s.get('speedup_vs_peer_p50'), '.2f')} "
                              f"| {fmt(s.get('ratio_to_bound_p50'), '.2f')} "
                              f"| {fmt(s.get('ratio_to_roofline_p50'), '.2f')} |")
             for key in ("fp32", "int8"):
                 if f"bound_ms_{key}" in rec:
                     lines.append(f"| {cond} | {cfg} | bounds {key}: bandwidth / roofline | {rec[f'bound_ms_{key}']:.1f}"
-                                 f" / {rec.get(f'roofline_ms_{key}', 0):.1f} | | | | | |")
+                                 f" / {rec.get(f'roofline_ms_{key}', 0):.1f} | | | | | | |")
     return "\n".join(lines)

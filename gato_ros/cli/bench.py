@@ -17,11 +17,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--context", type=int, default=1024, help="context tokens (the window is full while timing)")
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: all cores)")
     p.add_argument("--with-sim", action="store_true", help="measure again with a MuJoCo stepping loop running")
+    p.add_argument("--provider", default="cpu", choices=("cpu", "cuda", "auto"),
+                   help="ONNX Runtime provider of the ort_* variants (cuda: IO binding, cache on the device)")
+    p.add_argument("--peer", action="store_true",
+                   help="also measure the same-shape HF transformers GPT-2 with its KV cache in the same run "
+                        "(needs transformers: pip install .[peer])")
     p.add_argument("--out", default="benchmarks/results", help="output folder")
+    p.add_argument("--graph", action="store_true", help="instead: image stamp -> safety output latency in the running "
+                                                         "graph (sim + safety + agent) -> graph_latency.json + PNG")
+    p.add_argument("--model", default="", help="--graph: model directory (default: models/default)")
+    p.add_argument("--seconds", type=float, default=45.0, help="--graph: seconds measured per agent trigger")
+    p.add_argument("--triggers", default="image,timer", help="--graph: agent triggers to measure (image, timer)")
     p.set_defaults(func=run)
 
 
+def run_graph(args: argparse.Namespace) -> int:
+    from gato_ros.bench.graph import GraphBenchOptions, run_graph_bench, summary_table
+
+    opts = GraphBenchOptions(model_dir=args.model, triggers=tuple(t for t in args.triggers.split(",") if t),
+                             seconds=args.seconds, out_dir=Path(args.out))
+    results = run_graph_bench(opts)
+    print(summary_table(results))
+    print(f"wrote {opts.out_dir / 'graph_latency.json'} and {opts.out_dir / 'graph_latency.png'}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.graph:
+        return run_graph(args)
     from gato_ros.bench.latency import BenchOptions, run_bench, summary_table
 
     variants = tuple(v for v in args.variants.split(",") if v)
@@ -30,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"gato-ros bench: unknown variants {sorted(unknown)}; choose from {VARIANTS}")
     opts = BenchOptions(configs=tuple(c for c in args.configs.split(",") if c), variants=variants, reps=args.reps,
                         naive_reps=args.naive_reps, context=args.context, threads=args.threads,
-                        with_sim=args.with_sim, out_dir=Path(args.out))
+                        with_sim=args.with_sim, peer=args.peer, provider=args.provider,
+                        out_dir=Path(args.out))
     results = run_bench(opts)
     print(summary_table(results))
     print(f"wrote {opts.out_dir / 'bench.json'} and {opts.out_dir / 'bench_latency.png'}")

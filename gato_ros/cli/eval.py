@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -78,7 +79,8 @@ def _run(args: argparse.Namespace) -> int:
     cfg = EvalConfig(model_dir=args.model.resolve(), episodes=args.episodes,
                      object_sets=tuple(args.object_sets) if args.object_sets else DEFAULT_SETS,
                      prompt_demo=args.prompt_demo.resolve() if args.prompt_demo else None,
-                     seed=HELDOUT_SEED if args.seed is None else args.seed, cell=args.cell, out_dir=args.out)
+                     seed=HELDOUT_SEED if args.seed is None else args.seed, cell=args.cell, out_dir=args.out,
+                     status=sys.stdout.isatty())
     out = evaluate(cfg)
     from gato_ros.eval.stats import format_rate
 

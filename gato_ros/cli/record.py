@@ -25,12 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("demos/teleop"), help="episodes go to OUT/episode_*")
     p.add_argument("--instruction", default="stack the red object on the blue object")
-    p.add_argument("--source", default="teleop", choices=("teleop", "agent", "sim_expert"))
+    p.add_argument("--source", default="auto", choices=("auto", "teleop", "agent", "sim_expert"),
+                   help="episode label; auto (default): the announced role of the node whose commands were recorded")
     p.add_argument("--no-keyboard-teleop", action="store_true",
                    help="do not publish /teleop/twist (another device such as a spacemouse drives the arm)")
     p.add_argument("--no-sim-reset", action="store_true", help="do not call /sim/reset when an episode starts")
     p.add_argument("--linear-speed", type=float, default=0.08, help="m/s per held key")
     p.add_argument("--angular-speed", type=float, default=0.5, help="rad/s per held key")
+    p.add_argument("--no-status", action="store_true", help="no status line at the bottom of the terminal")
     p.set_defaults(func=_run)
 
 
@@ -119,11 +121,17 @@ def _run(args: argparse.Namespace) -> int:
         session = RecordSession(recorder, keyboard, not args.no_sim_reset, echo=lambda s: print(s, flush=True))
         session._help()
         print(f"episodes go to {args.out.resolve()}; press enter to start", flush=True)
-        with TerminalKeys() as term:
+        from gato_ros.launch_runner.monitor import GraphMonitor
+        from gato_ros.liveview.status import GraphStatus, StatusLine
+
+        with TerminalKeys() as term, GraphMonitor("gato_record_status") as monitor, \
+                StatusLine(sys.stdout.isatty() and not args.no_status) as line:
+            status = GraphStatus(monitor.latest, time.monotonic())
             running = True
             while running:
                 for key in term.read(0.05):
                     running = running and session.handle(key, time.monotonic())
+                line.update(status.poll(time.monotonic()))  # episode, stage, safety, recording: refreshed in place
     except KeyboardError as exc:
         print(f"gato-ros record: {exc}", file=sys.stderr)
         return 2

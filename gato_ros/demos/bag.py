@@ -133,6 +133,13 @@ class EpisodeBagWriter:
         data = np.asarray(efforts, np.float64).reshape(-1)
         self._write(COMMAND_TOPIC, t["std_msgs/msg/Float64MultiArray"](layout=layout, data=data), t_ns)
 
+    def set_metadata(self, **values: Any) -> None:
+        """Update custom_data (e.g. the source, known only once the episode's commands are in); also in the sidecar,
+        so a bag recovered after a crash keeps it."""
+        self.meta.update({k: str(v) for k, v in values.items()})
+        if not self.closed:
+            (self.path / WRITER_FILE).write_text(json.dumps({"pid": os.getpid(), "custom_data": self.meta}))
+
     def flush(self) -> None:
         """Write the pending MCAP chunk to disk now, so a killed writer loses nothing before this call."""
         storage = getattr(self.writer, "storage", None)

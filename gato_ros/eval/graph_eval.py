@@ -31,6 +31,7 @@ class EvalConfig:
     cell: str = "primitive"
     episode_s: float = 20.0  # 400 control steps at 20 Hz
     out_dir: Path = Path("eval_results")
+    status: bool = False  # the runner's status line (on a terminal)
 
 
 class EvalRunner(Runner):
@@ -85,7 +86,8 @@ def evaluate(cfg: EvalConfig) -> dict:
                 values = {"sim": "true", "model": str(cfg.model_dir),
                           "prompt_demo": str(cfg.prompt_demo) if prompt else ""}
                 log_dir = cfg.out_dir / "logs" / f"{object_set}_{'prompt' if prompt else 'noprompt'}"
-                options = RunOptions(episodes=cfg.episodes, duration_s=cfg.episode_s, config_dir=conf, log_dir=log_dir)
+                options = RunOptions(episodes=cfg.episodes, duration_s=cfg.episode_s, config_dir=conf, log_dir=log_dir,
+                                     status=cfg.status)
                 runner = EvalRunner(values, options, object_set, seed, prompt)
                 summary = runner.run()
                 if summary.early_exits:

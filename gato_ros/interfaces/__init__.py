@@ -40,9 +40,16 @@ OUTCOME_TOPIC = "/gato/outcome"  # std_msgs/String, JSON {"success": bool, ...} 
 OBJECT_POSES_TOPIC = "/sim/object_poses"
 OBJECT_POSES_FRAME = "world"
 CLOCK_TOPIC = "/clock"
+JOY_TOPIC = "/joy"  # sensor_msgs/Joy from the ROS `joy` node (gamepad) or `spacenav` (/spacenav/joy)
+ACTION_DISTRIBUTION_TOPIC = "/gato/action_distribution"  # std_msgs/String JSON, the agent's last step (live view)
+COMMANDER_TOPIC = "/gato/commander"  # std_msgs/String, JSON: who publishes COMMAND_TOPIC (role, model, prompt)
 DIAGNOSTICS_TOPIC = "/diagnostics"
 TELEOP_TWIST_TOPIC = "/teleop/twist"  # geometry_msgs/Twist, pinch-point velocity in the robot base frame
 TELEOP_GRIPPER_TOPIC = "/teleop/gripper"  # std_msgs/Float64, 0 open .. 1 closed
+#: sensor_msgs/TimeReference from the safety node, one per command that reached its output: header.stamp = when that
+#: output was published (system clock), time_ref = the command's stamp (its image's), source = COMMAND_STAMP_SOURCE.
+OUTPUT_LATENCY_TOPIC = "/safety/output_latency"
+COMMAND_STAMP_SOURCE = "image"
 
 # ----------------------------------------------------------------------------- QoS
 
@@ -73,6 +80,8 @@ COMMAND_QOS = Qos(1, reliable=True)
 STATE_QOS = Qos(5, reliable=True)
 #: Latched one-shot topics: late joiners still get the last message.
 LATCHED_QOS = Qos(1, reliable=True, transient_local=True)
+#: The safety node's latency samples: reliable and deep, so a benchmark reading them loses none.
+LATENCY_QOS = Qos(50, reliable=True)
 #: Subscriptions that must accept any publisher: best effort matches reliable and best-effort senders alike.
 ANY_PUBLISHER_QOS = Qos(10, reliable=False, note="matches reliable and best-effort publishers")
 #: Diagnostics: reliable, default depth (diagnostic_aggregator convention).
@@ -89,18 +98,57 @@ COMMAND_INTAKE_QOS = Qos(INTAKE_PER_TICK, reliable=False, note="newest wins")
 ESTOP_QOS_FAMILIES = (Qos(10, reliable=False), Qos(10, reliable=True), LATCHED_QOS)
 #: The recorder's inputs: best effort, deep enough for 100 Hz joint states between executor turns.
 RECORDER_INPUT_QOS = Qos(50, reliable=False)
+#: Commander announcements: latched per publisher; deep enough that every commanding node's last one is kept.
+COMMANDER_QOS = Qos(10, reliable=True, transient_local=True, note="latched, one per commanding node")
 #: name -> profile, for docs/INTERFACES.md
 QOS_PROFILES: dict[str, Qos] = {
     "SENSOR_QOS": SENSOR_QOS, "COMMAND_QOS": COMMAND_QOS, "STATE_QOS": STATE_QOS, "LATCHED_QOS": LATCHED_QOS,
     "ANY_PUBLISHER_QOS": ANY_PUBLISHER_QOS, "DIAGNOSTICS_QOS": DIAGNOSTICS_QOS, "CLOCK_QOS": CLOCK_QOS,
     "OUTPUT_QOS": OUTPUT_QOS, "COMMAND_INTAKE_QOS": COMMAND_INTAKE_QOS,
     **{f"ESTOP_QOS_FAMILIES[{i}]": q for i, q in enumerate(ESTOP_QOS_FAMILIES)},
-    "RECORDER_INPUT_QOS": RECORDER_INPUT_QOS,
+    "RECORDER_INPUT_QOS": RECORDER_INPUT_QOS, "LATENCY_QOS": LATENCY_QOS, "COMMANDER_QOS": COMMANDER_QOS,
 }
 
 #: How a boolean launch argument or diagnostic value is spelled (launch's IfCondition reads the same words).
 TRUE_WORDS = ("true", "1")
 FALSE_WORDS = ("false", "0")
+
+# ----------------------------------------------------------------------------- stamped effort commands
+
+#: An effort command carries the stamp of the observation it answers (its image's header.stamp, nanoseconds) in
+#: its layout: dim[0] = ("joints", n, n), dim[1] = (COMMAND_STAMP_LABEL + "<ns>", 1, 1), i.e. an n x 1 array whose
+#: data is unchanged. Readers that ignore the layout (ros2_control, the sim, the recorder) see the plain efforts.
+COMMAND_STAMP_LABEL = "stamp_ns="
+
+
+def effort_command(efforts: Any, stamp_ns: int | None = None) -> Any:
+    """std_msgs/Float64MultiArray of `efforts`, stamped with `stamp_ns` (COMMAND_STAMP_LABEL) when given."""
+    from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+
+    data = [float(x) for x in efforts]
+    msg = Float64MultiArray(data=data)
+    if stamp_ns is not None:
+        msg.layout.dim = [MultiArrayDimension(label="joints", size=len(data), stride=len(data)),
+                          MultiArrayDimension(label=f"{COMMAND_STAMP_LABEL}{int(stamp_ns)}", size=1, stride=1)]
+    return msg
+
+
+def command_stamp_ns(msg: Any) -> int | None:
+    """The stamp (ns) an effort command carries (see COMMAND_STAMP_LABEL); None when unstamped or unreadable."""
+    for dim in getattr(getattr(msg, "layout", None), "dim", ()):
+        label = str(getattr(dim, "label", ""))
+        if label.startswith(COMMAND_STAMP_LABEL):
+            try:
+                return int(label[len(COMMAND_STAMP_LABEL):])
+            except ValueError:
+                return None
+    return None
+
+
+def stamp_ns(stamp: Any) -> int:
+    """builtin_interfaces/Time -> integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
 
 # ----------------------------------------------------------------------------- images
 

@@ -27,6 +27,8 @@ NODE_CONFIGS: dict[str, str] = {
     "sim": "gato_ros.sim.config:SimConfig",
     "teleop": "gato_ros.teleop.config:TeleopConfig",
     "recorder": "gato_ros.recorder.config:RecorderConfig",
+    "foxglove": "gato_ros.liveview.config:FoxgloveConfig",
+    "joy_teleop": "gato_ros.teleop.config:JoyTeleopConfig",
 }
 DOC = Path(__file__).resolve().parents[2] / "docs" / "INTERFACES.md"
 BEGIN = "<!-- BEGIN GENERATED {name}: python -m gato_ros.interfaces -->"

@@ -184,13 +184,21 @@ STACKING = GraphSpec(
         LaunchArg("teleop", "false", "true: teleop node commands the arm instead of the agent"),
         LaunchArg("record", "", "directory to record episodes into (rosbag2, MCAP); empty: no recording"),
         LaunchArg(SIM_TIME_ARG, "", "follow /clock; defaults to the value of sim", default_from="sim"),
-        LaunchArg(URDF_ARG, "", "URDF file passed as robot_description text to safety and teleop; empty: the "
+        LaunchArg(URDF_ARG, "", "URDF file passed as robot_description text to safety, teleop and foxglove; empty: the "
                                 "robot's registry URDF (sawyer: urdf/sawyer_2f85.urdf)"),
+        LaunchArg("foxglove", "false", "true: live view, a Foxglove WebSocket server (config/foxglove.yaml: "
+                                       "ws://127.0.0.1:8765; layout config/foxglove_layout.json)"),
+        LaunchArg("viewer", "false", "true: MuJoCo's interactive viewer on the sim (needs a display; without one the "
+                                     "sim warns and runs on)"),
+        LaunchArg("teleop_device", "", "gamepad or spacemouse (config/teleop_devices.yaml): joy_teleop turns that "
+                                       "device's sensor_msgs/Joy (from the ROS joy or spacenav node) into "
+                                       "/teleop/twist and /teleop/gripper; empty: none"),
         LaunchArg(ROBOT_ARG, "sawyer", "registry arm (robots/<name>: sawyer, panda); its joint names and gains "
                                        "come from config/robots/<name>.yaml, its limits from its URDF"),
     ),
     nodes=(
-        NodeSpec("sim", "sim", ("sim.yaml",), condition=Condition("sim", "if"), sim_time=False, robot_params=True),
+        NodeSpec("sim", "sim", ("sim.yaml",), arg_params=(ArgParam("viewer", "viewer", "bool"),),
+                 condition=Condition("sim", "if"), sim_time=False, robot_params=True),
         NodeSpec("safety", "safety", ("safety.yaml",), robot_description=True, robot_params=True),
         NodeSpec("agent", "agent", ("agent.yaml",),
                  arg_params=(ArgParam("model_dir", "model"), ArgParam("prompt_demo", "prompt_demo")),
@@ -199,5 +207,9 @@ STACKING = GraphSpec(
                  robot_params=True),
         NodeSpec("recorder", "recorder", ("recorder.yaml",), arg_params=(ArgParam("output_dir", "record"),),
                  condition=Condition("record", "nonempty")),
+        NodeSpec("joy_teleop", "joy_teleop", ("joy_teleop.yaml",), arg_params=(ArgParam("device", "teleop_device"),),
+                 condition=Condition("teleop_device", "nonempty")),
+        NodeSpec("foxglove", "foxglove_view", ("foxglove.yaml",), condition=Condition("foxglove", "if"),
+                 robot_description=True),
     ),
 )

@@ -16,7 +16,9 @@ from rclpy.signals import SignalHandlerOptions
 from std_srvs.srv import Trigger
 
 from gato_ros.launch_runner.errors import RunnerError
-from gato_ros.interfaces import DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, TRUE_WORDS
+from gato_ros.interfaces import (
+    DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, LATENCY_QOS, OUTPUT_LATENCY_TOPIC, TRUE_WORDS, stamp_ns,
+)
 from gato_ros.nodes.common import diagnostic_values, level_int
 
 GOAL_STATES = {Transition.TRANSITION_CONFIGURE: "inactive", Transition.TRANSITION_ACTIVATE: "active"}
@@ -86,6 +88,18 @@ class GraphMonitor:
                         and values.get("success", "").strip().lower() in TRUE_WORDS:
                     return True
         return False
+
+    # ------------------------------------------------------------------ latency
+    def record_output_latency(self) -> list[tuple[int, int]]:
+        """Subscribe to the safety node's latency samples; the returned list fills with (output time ns, image
+        stamp ns) pairs as they arrive (append is atomic: read it with list(...))."""
+        from sensor_msgs.msg import TimeReference
+
+        samples: list[tuple[int, int]] = []
+        self.node.create_subscription(
+            TimeReference, OUTPUT_LATENCY_TOPIC,
+            lambda m: samples.append((stamp_ns(m.header.stamp), stamp_ns(m.time_ref))), LATENCY_QOS.profile())
+        return samples
 
     # ------------------------------------------------------------------ services
     def _call(self, srv_type: Any, service: str, request: Any, timeout_s: float) -> Any:

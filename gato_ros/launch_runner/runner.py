@@ -40,6 +40,7 @@ class RunOptions:
     kill_timeout_s: float = 3.0        # SIGTERM grace before SIGKILL
     config_dir: Path | None = None
     log_dir: Path | None = None
+    status: bool = False               # a status line refreshed in place (rich; only on a terminal)
 
 
 @dataclass
@@ -184,9 +185,11 @@ class Runner:
             for spec in self.nodes:  # children before rclpy: no DDS threads exist yet when forking
                 self.summary.nodes[spec.name] = procs.start(spec.name, commands[spec.name], env).pid
             from gato_ros.launch_runner.monitor import GraphMonitor
+            from gato_ros.liveview.status import GraphStatus, StatusLine
 
-            with GraphMonitor() as monitor:
+            with GraphMonitor() as monitor, StatusLine(self.options.status) as line:
                 self._monitor, self._procs = monitor, procs
+                self._status = (line, GraphStatus(monitor.latest, time.monotonic()))
                 for spec in self.nodes:
                     if spec.lifecycle:
                         monitor.bring_up(spec.name, self.options.lifecycle_timeout_s, self.stop_event,
@@ -232,10 +235,17 @@ class Runner:
         end = time.monotonic() + seconds if seconds > 0 else float("inf")
         while time.monotonic() < end and not self.stop_event.is_set():
             self._check_children()
+            self._show_status()
             if until is not None and until():
                 return True
             self.stop_event.wait(0.1)
         return False
+
+    def _show_status(self) -> None:
+        """Redraw the status line (a no-op unless options.status)."""
+        line, status = getattr(self, "_status", (None, None))
+        if line is not None and line.enabled:
+            line.update(status.poll(time.monotonic()))
 
     def _drive(self, monitor) -> None:
         opts = self.options

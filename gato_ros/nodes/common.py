@@ -102,6 +102,22 @@ def config_from_params_file(cls: type[T], path: str | Path, node_name: str) -> T
     return dataclass_from_dict(cls, {k: v for k, v in params.items() if k in known})
 
 
+# ----------------------------------------------------------------------------- commander announcement
+
+def announce_commander(node: Node, source: str, **details: Any) -> Any:
+    """Publish (latched) that `node` commands the arm as `source` ('teleop', 'agent', 'sim_expert'), with details
+    such as the model; the recorder labels episodes by it. Returns the publisher (keep it alive: it is latched)."""
+    from std_msgs.msg import String
+
+    from gato_ros.interfaces import COMMANDER_QOS, COMMANDER_TOPIC
+    from gato_ros.recorder.commander import Commander
+
+    pub = node.create_publisher(String, COMMANDER_TOPIC, COMMANDER_QOS.profile())
+    text = Commander(node.get_fully_qualified_name(), source, {k: str(v) for k, v in details.items()}).to_json()
+    pub.publish(String(data=text))
+    return pub
+
+
 # ----------------------------------------------------------------------------- diagnostics
 
 def diagnostic_status(

@@ -3,7 +3,9 @@ directories through EpisodeBagWriter, one per episode under `output_dir`.
 
 Episodes start and stop with ~/start and ~/stop (std_srvs/Trigger; `gato-ros record` maps keys onto them) or,
 with `auto_start`, follow the sim's episodes. The outcome is the operator's mark (~/mark_success,
-~/mark_failure; after ~/stop they rewrite the last episode) or else the sim's success on /diagnostics.
+~/mark_failure; after ~/stop they rewrite the last episode) or else the sim's success on /diagnostics. The source
+stored with an episode is what commanded the arm: each command is attributed to its publishing node (DDS publisher
+GID) and labelled by that node's /gato/commander announcement (teleop, agent with its model and prompt, ...).
 Ctrl-C closes the open episode; a SIGKILL loses at most the last `flush_period_s` (recovered on read).
 """
 
@@ -21,19 +23,22 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from geometry_msgs.msg import PoseArray
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from gato_ros.demos.bag import DemoError, EpisodeBagWriter, replace_bag
 from gato_ros.interfaces import (
-    CAMERA_TOPIC, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC, OBJECT_POSES_TOPIC,
-    RECORDER_INPUT_QOS, SENSOR_QOS, image_msg_to_rgb,
+    CAMERA_TOPIC, COMMAND_TOPIC, COMMANDER_QOS, COMMANDER_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC,
+    OBJECT_POSES_TOPIC, RECORDER_INPUT_QOS, SENSOR_QOS, image_msg_to_rgb,
 )
 from gato_ros.nodes.common import (
     OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status, diagnostic_values, run_node,
 )
 from gato_ros.observation import object_state_from_pose_array
-from gato_ros.recorder import RecorderConfig, SimEpisode, decide_outcome, episode_dir, parse_sim_diagnostics
+from gato_ros.recorder import (
+    CommandAttribution, Commander, CommanderError, RecorderConfig, SimEpisode, decide_outcome, episode_dir, gid_key,
+    node_key, parse_sim_diagnostics,
+)
 
 
 class RecorderNode(Node):
@@ -50,6 +55,9 @@ class RecorderNode(Node):
         self.operator_mark: bool | None = None
         self.sim = SimEpisode()
         self.sim_at_start: int | None = None
+        self.announced: dict[str, Commander] = {}  # fully qualified node name -> its announcement
+        self.command_publishers: dict[bytes, str] = {}  # command publisher GID -> fully qualified node name
+        self.attribution = CommandAttribution()
         self.counts = {"episodes": 0, "images": 0, "joint_states": 0, "object_poses": 0, "commands": 0, "errors": 0}
         inputs = RECORDER_INPUT_QOS.profile()
         self.create_subscription(Image, CAMERA_TOPIC, self._on_image, SENSOR_QOS.profile())
@@ -57,7 +65,10 @@ class RecorderNode(Node):
         # observations before commands: messages waiting together are taken in this order, so a command never gets
         # an earlier receipt time than the poses published with the joint state it followed
         self.create_subscription(PoseArray, OBJECT_POSES_TOPIC, self._on_object_poses, inputs)
-        self.create_subscription(Float64MultiArray, COMMAND_TOPIC, self._on_command, inputs)
+        # two parameters: rclpy then passes the MessageInfo, whose publisher GID tells which node sent the command
+        self.create_subscription(Float64MultiArray, COMMAND_TOPIC, lambda msg, info: self._on_command(msg, info),
+                                 inputs)
+        self.create_subscription(String, COMMANDER_TOPIC, self._on_commander, COMMANDER_QOS.profile())
         self.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics, DIAGNOSTICS_QOS.profile())
         self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS.profile())
         self.create_service(Trigger, "~/start", self._srv(self.start))
@@ -96,7 +107,8 @@ class RecorderNode(Node):
         if self.writer is not None:
             self._stop()
         path = episode_dir(self.root, self.config.name_prefix, self.index)
-        self.writer = EpisodeBagWriter(path, self.config.instruction, self.config.source, self.config.camera,
+        self.attribution = CommandAttribution()
+        self.writer = EpisodeBagWriter(path, self.config.instruction, self._label()[0], self.config.camera,
                                        self.config.control_rate_hz)
         self.index += 1
         self.operator_mark = None
@@ -110,6 +122,9 @@ class RecorderNode(Node):
         if self.writer is None:
             raise DemoError("not recording (call ~/start first)")
         writer, self.writer = self.writer, None
+        self._lookup_publishers()
+        source, meta = self._label()
+        writer.set_metadata(source=source, **meta)
         outcome = decide_outcome(self.operator_mark, self.sim if self.sim.episode is not None else None)
         steps = writer.counts[COMMAND_TOPIC]
         if outcome is None:
@@ -117,8 +132,11 @@ class RecorderNode(Node):
         else:
             writer.close(**outcome, steps=steps)
         self.last_path = writer.path
-        self.get_logger().info(f"saved {writer.path}: {steps} steps, outcome {outcome}")
-        return f"{writer.path} ({steps} steps, success={None if outcome is None else outcome['success']})"
+        self.get_logger().info(f"saved {writer.path}: {steps} steps by {source}, outcome {outcome}")
+        return f"{writer.path} ({steps} steps by {source}, success={None if outcome is None else outcome['success']})"
+
+    def _label(self) -> tuple[str, dict[str, str]]:
+        return self.attribution.label(self.command_publishers, self.announced, self.config.source)
 
     def _mark(self, success: bool) -> str:
         if self.writer is not None:
@@ -167,8 +185,28 @@ class RecorderNode(Node):
         self._guard(lambda: (self.writer.object_poses(object_state_from_pose_array(msg), time.time_ns()),
                              self._count("object_poses")))
 
-    def _on_command(self, msg: Float64MultiArray) -> None:
-        self._guard(lambda: (self.writer.command(np.asarray(msg.data), time.time_ns()), self._count("commands")))
+    def _on_command(self, msg: Float64MultiArray, info: dict | None = None) -> None:
+        self._guard(lambda: (self.writer.command(np.asarray(msg.data), time.time_ns()), self._count("commands"),
+                             self._attribute(gid_key((info or {}).get("publisher_gid")))))
+
+    def _attribute(self, gid: bytes) -> None:
+        """Count a recorded command for its publisher; a publisher not seen yet is looked up in the graph."""
+        if self.attribution.add(gid) and gid not in self.command_publishers:
+            self._lookup_publishers()
+
+    def _lookup_publishers(self) -> None:
+        """Remember the node behind every current publisher of the command topic (kept after it leaves)."""
+        for info in self.get_publishers_info_by_topic(COMMAND_TOPIC):
+            self.command_publishers[gid_key(info.endpoint_gid)] = node_key(info.node_namespace, info.node_name)
+
+    def _on_commander(self, msg: String) -> None:
+        try:
+            who = Commander.from_json(msg.data)
+        except CommanderError as exc:
+            self.get_logger().warning(f"ignored a {COMMANDER_TOPIC} message: {exc}")
+            return
+        with self.lock:
+            self.announced[who.node] = who
 
     def _count(self, key: str) -> None:
         self.counts[key] += 1
@@ -190,10 +228,17 @@ class RecorderNode(Node):
     def _flush(self) -> None:
         with self.lock:
             if self.writer is not None:
+                self._lookup_publishers()
+                source, meta = self._label()
+                if self.writer.meta.get("source") != source or any(self.writer.meta.get(k) != v
+                                                                     for k, v in meta.items()):
+                    self.writer.set_metadata(source=source, **meta)  # a crash-recovered bag keeps its label
                 self.writer.flush()
 
     def _diagnose(self) -> None:
-        values = {**self.counts, "recording": self.recording, "output_dir": str(self.root),
+        with self.lock:
+            source = self._label()[0] if self.writer else ""
+        values = {**self.counts, "recording": self.recording, "source": source, "output_dir": str(self.root),
                   "episode_dir": str(self.writer.path) if self.writer else "",
                   "last_episode": str(self.last_path or "")}
         level = OK if self.counts["errors"] == 0 else WARN

@@ -9,6 +9,10 @@ e-stop ever waits behind command or joint-state callbacks; an e-stop publishes i
 taken by the output thread itself at each tick (an internal node `<name>_intake` that no executor spins: at most
 INTAKE_PER_TICK queued messages, oldest first, so the newest wins), so a command flood costs DDS a queue and the
 node a bounded, fixed amount of work per tick. After a (re)start the node holds until `~/reset`.
+
+Latency: a command stamped with its image's stamp (gato_ros.interfaces.effort_command) that the filter passes is
+measured when the first output carrying it is published: system clock now - stamp, published after that output on
+/safety/output_latency (sensor_msgs/TimeReference) and summarised in the diagnostics (`image_to_output_*`).
 """
 
 from __future__ import annotations
@@ -25,14 +29,16 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import JointState, TimeReference
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 
 from gato_ros.interfaces import (
-    ANY_PUBLISHER_QOS, COMMAND_INTAKE_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, EFFORT_OUTPUT_TOPIC,
-    ESTOP_QOS_FAMILIES, ESTOP_TOPIC, INTAKE_PER_TICK, JOINT_STATES_TOPIC, OUTPUT_QOS,
+    ANY_PUBLISHER_QOS, COMMAND_INTAKE_QOS, COMMAND_STAMP_SOURCE, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC,
+    EFFORT_OUTPUT_TOPIC, ESTOP_QOS_FAMILIES, ESTOP_TOPIC, INTAKE_PER_TICK, JOINT_STATES_TOPIC, LATENCY_QOS,
+    OUTPUT_LATENCY_TOPIC, OUTPUT_QOS, command_stamp_ns,
 )
+from gato_ros.latency import StampLatency
 from gato_ros.nodes.common import (
     run_node,
     ERROR,
@@ -79,9 +85,12 @@ class SafetyNode(Node):
         self._running = threading.Event()
         self._late_ticks = 0
         self._estop_sources: set[str] = set()
+        self._command_stamp: int | None = None  # stamp of the newest passed command not yet in an output
+        self._latency = StampLatency()
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.pub = self.create_publisher(Float64MultiArray, EFFORT_OUTPUT_TOPIC, OUTPUT_QOS.profile())
         self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS.profile())
+        self.latency_pub = self.create_publisher(TimeReference, OUTPUT_LATENCY_TOPIC, LATENCY_QOS.profile())
         self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state, ANY_PUBLISHER_QOS.profile())
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_timer(self.config.diagnostics_period_s, self._diagnose, clock=steady)
@@ -124,7 +133,8 @@ class SafetyNode(Node):
             return None
 
     def _on_command(self, msg: Float64MultiArray) -> None:
-        self._guard("command", self.filter.command, msg.data, time.monotonic())
+        if self._guard("command", self.filter.command, msg.data, time.monotonic()):
+            self._command_stamp = command_stamp_ns(msg)  # measured at the output that first carries it
 
     def _on_joint_state(self, msg: JointState) -> None:
         self._guard("joint_state", self._joint_state, msg)
@@ -235,6 +245,19 @@ class SafetyNode(Node):
         self._last_output = efforts
         self.pub.publish(Float64MultiArray(data=[float(x) for x in efforts]))
         self._ticks += 1
+        stamp, self._command_stamp = self._command_stamp, None
+        if stamp is not None and result is not None and result[1] is Mode.ACTIVE:
+            self._publish_latency(stamp)
+
+    def _publish_latency(self, stamp: int) -> None:
+        """After the output that first carried a stamped command: its image -> output latency (system clock)."""
+        now = time.time_ns()
+        if self._latency.record(now, stamp) is None:
+            return  # a stamp on another clock (sim time): counted, not published
+        msg = TimeReference(source=COMMAND_STAMP_SOURCE)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now, 1_000_000_000)
+        msg.time_ref.sec, msg.time_ref.nanosec = divmod(stamp, 1_000_000_000)
+        self.latency_pub.publish(msg)
 
     def _diagnose(self) -> None:
         now = time.monotonic()
@@ -254,6 +277,7 @@ class SafetyNode(Node):
             "last_output": [float(x) for x in self._last_output],
             "late_ticks": self._late_ticks,
             "estop_qos_seen": sorted(self._estop_sources),
+            **{f"image_to_output_{k}": v for k, v in self._latency.summary().items()},
         }
         self._max_gap = 0.0
         message = f"{mode.value}: {status['reason']}"

@@ -99,6 +99,11 @@ class SimNode(Node):
         self._success = False
         self._last_command_wall: float | None = None
         self._info = camera_info(cfg.image_width, cfg.image_height, self._fovy(), "camera")
+        self.viewer = None
+        if cfg.viewer:
+            from gato_ros.sim.viewer import SimViewer
+
+            self.viewer = SimViewer(lambda text: self.get_logger().warning(text))
 
         self.js_pub = self.create_publisher(JointState, JOINT_STATES_TOPIC, STATE_QOS.profile())
         self.img_pub = self.create_publisher(Image, CAMERA_TOPIC, SENSOR_QOS.profile())
@@ -157,6 +162,8 @@ class SimNode(Node):
         self.pacer.restart(time.monotonic(), self.sim_time)
         self._publish_state()
         self._publish_image()
+        if self.viewer is not None:
+            self.viewer.attach(self.env.model, self.env.data)  # a new object triplet can mean a new model
         self.get_logger().info(f"episode {self.episode} (seed {seed})")
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
@@ -185,6 +192,14 @@ class SimNode(Node):
             self._publish_state()
             if self.chunk % self.image_every == 0:
                 self._publish_image()
+        if self.viewer is not None:
+            self.viewer.sync()
+
+    def close(self) -> None:
+        """Close the viewer window (if any) and the env."""
+        if self.viewer is not None:
+            self.viewer.close()
+        self.env.close()
 
     def _stamp(self) -> Time:
         if self.get_parameter("use_sim_time").value:
@@ -241,6 +256,7 @@ class SimNode(Node):
             "last_command_age_s": (now - self._last_command_wall) if self._last_command_wall else "never",
             "last_command": [float(x) for x in self.command],
             **self.counts,
+            **({"viewer": self.viewer.state} if self.viewer is not None else {}),
         }
         level = OK if self.counts["bad_commands"] == 0 else WARN
         if self._obs is not None and not np.all(np.isfinite(self._obs.q)):
@@ -251,7 +267,7 @@ class SimNode(Node):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sim` executable; SIGINT/SIGTERM stop it cleanly (exit status 0)."""
-    return run_node(SimNode, argv, on_exit=lambda node: node.env.close())
+    return run_node(SimNode, argv, on_exit=SimNode.close)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ from gato_ros.interfaces import (
     ANY_PUBLISHER_QOS, COMMAND_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC,
     TELEOP_GRIPPER_TOPIC, TELEOP_TWIST_TOPIC,
 )
-from gato_ros.nodes.common import OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node
+from gato_ros.nodes.common import (
+    OK, WARN, announce_commander, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node,
+)
 from gato_ros.observation import JointNameError, reorder_joint_state
 from gato_ros.teleop import TeleopConfig, TeleopController, TeleopError, TwistWatchdog
 
@@ -59,6 +61,7 @@ class TeleopNode(Node):
         self.counts = {"commands": 0, "twists": 0, "bad_twists": 0, "gripper": 0, "bad_joint_states": 0,
                        "held_ticks": 0, "no_state_ticks": 0}
         self.pub = self.create_publisher(Float64MultiArray, COMMAND_TOPIC, COMMAND_QOS.profile())
+        self.announcement = announce_commander(self, "teleop")  # the recorder labels episodes by it
         self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS.profile())
         any_publisher = ANY_PUBLISHER_QOS.profile()
         self.create_subscription(Twist, TELEOP_TWIST_TOPIC, self._on_twist, any_publisher)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from gato_ros.recorder.commander import AUTO, SOURCES
+
 
 class RecorderError(ValueError):
     """A recorder parameter is invalid."""
@@ -18,7 +20,10 @@ class RecorderConfig:
                                                                    "written under here"})
     instruction: str = field(default="stack the red object on the blue object",
                              metadata={"doc": "instruction text stored with each episode"})
-    source: str = field(default="teleop", metadata={"doc": "'teleop', 'agent' or 'sim_expert'"})
+    source: str = field(default=AUTO, metadata={
+        "doc": "episode label: 'auto' = the announced role (/gato/commander) of the nodes whose commands were "
+               "recorded; or a fixed 'teleop', 'agent' or 'sim_expert' (a commander that cannot announce)",
+        "constraints": f"one of {', '.join((AUTO,) + SOURCES)}"})
     camera: str = field(default="basket_front_left", metadata={"doc": "camera name stored with the episode"})
     control_rate_hz: float = field(default=20.0, metadata={"doc": "rate of /gato/effort_command (demo step rate)",
                                                            "range": (0.1, 1000.0)})
@@ -32,6 +37,8 @@ class RecorderConfig:
     def __post_init__(self) -> None:
         if not self.output_dir:
             raise RecorderError("output_dir must name a directory")
+        if self.source not in (AUTO,) + SOURCES:
+            raise RecorderError(f"source must be one of {(AUTO,) + SOURCES}, got {self.source!r}")
         for name in ("control_rate_hz", "flush_period_s", "diagnostics_period_s"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
                 raise RecorderError(f"{name} must be > 0, got {getattr(self, name)}")

@@ -7,11 +7,14 @@ slots. Attention has no absolute positions (Gato's positions are in the embeddin
 tokens does not matter: evicting a timestep moves the newest tokens into its slots (a few dozen tokens)
 instead of shifting the whole cache. `CacheSlots` keeps the logical order (prompt, then timesteps).
 
-On the CPU the buffers are numpy arrays updated by numpy; on CUDA they are OrtValues updated by two small
-graphs (write, move) on the device, double-buffered.
+On the CPU the buffers are numpy arrays updated by numpy; on CUDA they are OrtValues updated in place on the device
+by two small graphs (write, move: ScatterElements bound to the buffers' own memory). Either way the buffers never
+move, so the decode pass's binding (inputs, cache slabs, outputs) is made once and reused for every token.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -98,27 +101,40 @@ class NumpyBuffers:
 def _update_graphs() -> tuple[bytes, bytes]:
     """(write, move) graphs over whole buffers K [L,1,H,hd,C] and V [L,1,H,C,hd] for device-resident caches.
 
-    write: new_k/new_v [L,1,H,S,hd] placed at slots [pos, pos + S). move: slot c takes slot src[c].
+    Both end in ScatterElements, whose output the caller binds to the input buffer's own memory: ONNX Runtime's
+    kernel skips its input -> output copy when the two are the same buffer, so the update is in place and costs
+    only the scattered tokens (never a full-buffer copy). write: new_k/new_v [L,1,H,S,hd] into slots
+    [pos, pos + S). move: slots `movers` copied into slots `holes` (gathered first, then scattered: disjoint).
     """
     f, i64 = TensorProto.FLOAT, TensorProto.INT64
-    consts = [helper.make_tensor("zero", i64, [1], [0]), helper.make_tensor("big", i64, [1], [2 ** 62]),
-              helper.make_tensor("ka", i64, [1], [K_AXIS]), helper.make_tensor("va", i64, [1], [V_AXIS])]
+    consts = [helper.make_tensor("one", i64, [], [1]), helper.make_tensor("ka", i64, [1], [K_AXIS]),
+              helper.make_tensor("va", i64, [1], [V_AXIS]), helper.make_tensor("k_row", i64, [5], [1, 1, 1, 1, -1]),
+              helper.make_tensor("v_row", i64, [5], [1, 1, 1, -1, 1])]
+
+    def scatter(buf: str, slots: str, updates: str, axis: int) -> list:
+        """buf[..., slots[j], ...] = updates[..., j, ...] along `axis`, the slot index broadcast over the rest."""
+        row = "k_row" if axis == K_AXIS else "v_row"
+        return [helper.make_node("Reshape", [slots, row], [f"{buf}_slots"]),
+                helper.make_node("Shape", [updates], [f"{buf}_upd_shape"]),
+                helper.make_node("Expand", [f"{buf}_slots", f"{buf}_upd_shape"], [f"{buf}_idx"]),
+                helper.make_node("ScatterElements", [buf, f"{buf}_idx", updates], [f"{buf}_out"], axis=axis)]
+
     nodes = [helper.make_node("Shape", ["new_v"], ["nv_shape"]),
-             helper.make_node("Slice", ["nv_shape", "va", "ka"], ["n_new"]),
-             helper.make_node("Add", ["pos", "n_new"], ["end"]),
+             helper.make_node("Gather", ["nv_shape", "va"], ["n_new1"], axis=0),
+             helper.make_node("Squeeze", ["n_new1"], ["n_new"]),
+             helper.make_node("Squeeze", ["pos"], ["pos0"]),
+             helper.make_node("Add", ["pos0", "n_new"], ["end"]),
+             helper.make_node("Range", ["pos0", "end", "one"], ["slots"]),
              helper.make_node("Transpose", ["new_k"], ["new_kt"], perm=[0, 1, 2, 4, 3])]
-    for buf, new, axis in (("K", "new_kt", "ka"), ("V", "new_v", "va")):
-        nodes += [helper.make_node("Slice", [buf, "zero", "pos", axis], [f"{buf}_head"]),
-                  helper.make_node("Slice", [buf, "end", "big", axis], [f"{buf}_tail"]),
-                  helper.make_node("Concat", [f"{buf}_head", new, f"{buf}_tail"], [f"{buf}_out"],
-                                   axis=K_AXIS if buf == "K" else V_AXIS)]
+    nodes += scatter("K", "slots", "new_kt", K_AXIS) + scatter("V", "slots", "new_v", V_AXIS)
     io = [helper.make_tensor_value_info(n, f, None) for n in ("K", "V", "new_k", "new_v")]
     outs = [helper.make_tensor_value_info(n, f, None) for n in ("K_out", "V_out")]
     write = helper.make_graph(nodes, "cache_write", io + [helper.make_tensor_value_info("pos", i64, [1])], outs, consts)
-    move_nodes = [helper.make_node("Gather", ["K", "src"], ["K_out"], axis=K_AXIS),
-                  helper.make_node("Gather", ["V", "src"], ["V_out"], axis=V_AXIS)]
-    move = helper.make_graph(move_nodes, "cache_move", io[:2] + [helper.make_tensor_value_info("src", i64, ["C"])],
-                             outs)
+    move_nodes = [helper.make_node("Gather", ["K", "movers"], ["K_moved"], axis=K_AXIS),
+                  helper.make_node("Gather", ["V", "movers"], ["V_moved"], axis=V_AXIS)]
+    move_nodes += scatter("K", "holes", "K_moved", K_AXIS) + scatter("V", "holes", "V_moved", V_AXIS)
+    move = helper.make_graph(move_nodes, "cache_move", io[:2] + [helper.make_tensor_value_info(n, i64, ["N"])
+                                                                 for n in ("holes", "movers")], outs, consts)
     out = []
     for graph in (write, move):
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -128,7 +144,8 @@ def _update_graphs() -> tuple[bytes, bytes]:
 
 
 class OrtValueBuffers:
-    """Device cache (CUDA): OrtValues; writes and moves run as small graphs on the device into fresh buffers."""
+    """Device cache (CUDA): two OrtValues allocated once, updated in place by the write/move graphs (their outputs
+    are bound to the buffers' own memory), so their addresses never change and bindings made once stay valid."""
 
     def __init__(self, n_layer: int, n_head: int, head_dim: int, capacity: int, device: str) -> None:
         self.device, self.capacity = device, capacity
@@ -138,6 +155,7 @@ class OrtValueBuffers:
         self.move_sess = ort.InferenceSession(move, sess_options=session_options(), providers=providers)
         zeros = NumpyBuffers(n_layer, n_head, head_dim, capacity)
         self.k, self.v = (ort.OrtValue.ortvalue_from_numpy(a, device, 0) for a in (zeros.k, zeros.v))
+        self.shapes = (list(zeros.k.shape), list(zeros.v.shape))
         self.layer_bytes = (zeros.k[0].nbytes, zeros.v[0].nbytes)
         self.n_layer = n_layer
 
@@ -146,26 +164,30 @@ class OrtValueBuffers:
         return [k0 + i * self.layer_bytes[0] for i in range(self.n_layer)], \
             [v0 + i * self.layer_bytes[1] for i in range(self.n_layer)]
 
+    def new_values(self, n_new: int) -> tuple[ort.OrtValue, ort.OrtValue]:
+        """Device OrtValues for a graph's new_k/new_v of n_new tokens (bound as outputs, then written)."""
+        shape = [self.n_layer, 1, self.shapes[1][2], n_new, self.shapes[1][4]]
+        return tuple(ort.OrtValue.ortvalue_from_shape_and_type(shape, np.float32, self.device, 0) for _ in range(2))
+
     def _run(self, sess: ort.InferenceSession, feeds: dict[str, object]) -> None:
+        """Run an update graph with K_out/V_out bound to K/V's own memory: in place."""
         binding = sess.io_binding()
         for name, value in feeds.items():
             if isinstance(value, ort.OrtValue):
                 binding.bind_ortvalue_input(name, value)
             else:
                 binding.bind_cpu_input(name, value)
-        binding.bind_output("K_out", self.device)
-        binding.bind_output("V_out", self.device)
+        for name, buf, shape in (("K_out", self.k, self.shapes[0]), ("V_out", self.v, self.shapes[1])):
+            binding.bind_output(name, self.device, 0, np.float32, shape, buf.data_ptr())
         sess.run_with_iobinding(binding)
-        self.k, self.v = binding.get_outputs()
 
     def write(self, new_k: ort.OrtValue, new_v: ort.OrtValue, start: int) -> None:
         self._run(self.write_sess, {"K": self.k, "V": self.v, "new_k": new_k, "new_v": new_v,
                                     "pos": np.array([start], np.int64)})
 
     def move(self, holes: np.ndarray, movers: np.ndarray) -> None:
-        src = np.arange(self.capacity, dtype=np.int64)
-        src[holes] = movers
-        self._run(self.move_sess, {"K": self.k, "V": self.v, "src": src})
+        self._run(self.move_sess, {"K": self.k, "V": self.v, "holes": np.asarray(holes, np.int64),
+                                   "movers": np.asarray(movers, np.int64)})
 
     def host(self) -> tuple[np.ndarray, np.ndarray]:
         return self.k.numpy(), self.v.numpy()
@@ -227,25 +249,23 @@ class KVRunner:
             shape = self.k_shape if name.startswith("past_k") else self.v_shape
             binding.bind_input(name, dev, 0, np.float32, shape, ptr)
 
-    def _bind_outputs(self, binding: ort.IOBinding, n_new: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """new_k/new_v into host arrays on the CPU (returned), left to ORT on a device buffer."""
+    def _bind_outputs(self, binding: ort.IOBinding, n_new: int) -> tuple[Any, Any]:
+        """new_k/new_v bound to arrays of n_new tokens, returned: host numpy arrays on the CPU path, device
+        OrtValues on the device path (the cache update then never leaves the device)."""
         if isinstance(self.buffers, NumpyBuffers):
             shape = (self.n_layer, 1, self.n_head, n_new, self.head_dim)
-            new = np.empty(shape, np.float32), np.empty(shape, np.float32)
+            new: tuple[Any, Any] = (np.empty(shape, np.float32), np.empty(shape, np.float32))
             for name, arr in zip(("new_k", "new_v"), new):
                 binding.bind_output(name, "cpu", 0, np.float32, list(shape), arr.ctypes.data)
             return new
-        binding.bind_output("new_k", self.buffers.device)
-        binding.bind_output("new_v", self.buffers.device)
-        return None
+        new = self.buffers.new_values(n_new)
+        for name, value in zip(("new_k", "new_v"), new):
+            binding.bind_ortvalue_output(name, value)
+        return new
 
-    def _finish(self, binding: ort.IOBinding, host_new: tuple[np.ndarray, np.ndarray] | None, n_new: int) -> None:
+    def _finish(self, new: tuple[Any, Any], n_new: int) -> None:
         start = self.slots.append(n_new)
-        if host_new is not None:
-            self.buffers.write(*host_new, start)
-        else:
-            outs = binding.get_outputs()
-            self.buffers.write(outs[1], outs[2], start)
+        self.buffers.write(*new, start)
 
     def prefill(self, block: TokenSequence) -> np.ndarray:
         """Append a block of tokens; returns the value logits of the token after its last (the next action)."""
@@ -261,9 +281,9 @@ class KVRunner:
         self._bind_cache(binding)
         logits = np.zeros((1, self.n_logits), np.float32)
         binding.bind_output("logits", "cpu", 0, np.float32, [1, self.n_logits], logits.ctypes.data)
-        host_new = self._bind_outputs(binding, n_new)
+        new = self._bind_outputs(binding, n_new)
         self.prefill_sess.run_with_iobinding(binding)
-        self._finish(binding, host_new, n_new)
+        self._finish(new, n_new)
         return logits[0]
 
     def decode(self, token_id: int, local_pos: int) -> np.ndarray:
@@ -273,18 +293,17 @@ class KVRunner:
             raise ContextOverflowError(f"the cache is full ({self.capacity} tokens)")
         self._token[0, 0], self._local_pos[0, 0], self._past_len[()] = token_id, local_pos, self.length
         binding = self._decode_binding
-        if binding is None or not isinstance(self.buffers, NumpyBuffers):
+        if binding is None:  # the buffers never move (host or device): bind once, refill the scalars in place
             binding = self.decode_sess.io_binding()
             binding.bind_input("token", "cpu", 0, np.int64, [1, 1], self._token.ctypes.data)
             binding.bind_input("local_pos", "cpu", 0, np.int64, [1, 1], self._local_pos.ctypes.data)
             binding.bind_input("past_len", "cpu", 0, np.int64, [], self._past_len.ctypes.data)
             binding.bind_output("logits", "cpu", 0, np.float32, [1, self.n_logits], self._logits.ctypes.data)
             self._bind_cache(binding)
-            self._decode_host_new = self._bind_outputs(binding, 1)
-            if isinstance(self.buffers, NumpyBuffers):
-                self._decode_binding = binding  # host pointers stay valid: bind once
+            self._decode_new = self._bind_outputs(binding, 1)
+            self._decode_binding = binding
         self.decode_sess.run_with_iobinding(binding)
-        self._finish(binding, self._decode_host_new, 1)
+        self._finish(self._decode_new, 1)
         return self._logits[0].copy()
 
     def evict(self, start: int, end: int) -> None:

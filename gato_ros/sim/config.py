@@ -33,6 +33,8 @@ class SimConfig:
                                                                 "range": (0.1, 10000.0)})
     publish_clock: bool = field(default=True, metadata={"doc": "publish /clock (sim time) for use_sim_time"})
     diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period", "range": (0.01, 3600.0)})
+    viewer: bool = field(default=False, metadata={"doc": "open MuJoCo's interactive viewer (passive) on the cell when "
+                                                         "a display exists; without one: a warning, no window"})
 
     def __post_init__(self) -> None:
         if self.cell not in ("primitive", "real"):

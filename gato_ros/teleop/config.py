@@ -47,3 +47,25 @@ class TeleopConfig:
             raise TeleopError(f"initial_gripper must be in [0, 1] (0 open, 1 closed), got {self.initial_gripper}")
         if len(self.joint_names) != 8:
             raise TeleopError(f"joint_names must list the 7 arm joints and the gripper, got {self.joint_names}")
+
+
+@dataclass(frozen=True)
+class JoyTeleopConfig:
+    """Parameters of the joy_teleop node (mirrored one to one as ROS parameters; config/joy_teleop.yaml)."""
+
+    device: str = field(default="gamepad", metadata={"doc": "device section of the mapping file (gamepad, "
+                                                            "spacemouse, or your own)"})
+    mapping_file: str = field(default="", metadata={"doc": "YAML of device mappings (Joy axes/buttons -> twist, "
+                                                           "gripper); empty = the package config/teleop_devices.yaml"})
+    rate_hz: float = field(default=20.0, metadata={"doc": "/teleop/twist and /teleop/gripper rate",
+                                                   "range": (0.1, 1000.0)})
+    joy_timeout_s: float = field(default=0.5, metadata={"doc": "no /joy for this long: publish nothing (the teleop "
+                                                               "node then holds the pose)", "range": (0.001, 3600.0)})
+    diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period", "range": (0.01, 3600.0)})
+
+    def __post_init__(self) -> None:
+        if not self.device:
+            raise TeleopError("device must name a section of the mapping file")
+        for name in ("rate_hz", "joy_timeout_s", "diagnostics_period_s"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise TeleopError(f"{name} must be > 0, got {getattr(self, name)}")
