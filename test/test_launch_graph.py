@@ -183,3 +183,10 @@ def test_robot_argument_selects_the_registry_arm(tmp_path: Path) -> None:
     assert "ROBOT_PARAMS_DIR" in src and "_RobotUrdf()" in src
     args = build_parser().parse_args(["run", "stacking", "--robot", "panda"])
     assert args.arg_robot == "panda"
+
+
+def test_runner_refuses_an_unknown_robot_before_starting_nodes() -> None:
+    from gato_ros.launch_runner.runner import Runner
+
+    with pytest.raises(GraphArgumentError, match="not in the robot registry"):
+        Runner({"sim": "true", "robot": "ur5e"})

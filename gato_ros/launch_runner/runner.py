@@ -159,6 +159,8 @@ class Runner:
         self.values = graph.resolve(values)
         self.options = options
         self.nodes = graph.active_nodes(self.values)
+        for spec in self.nodes:  # an unknown robot:= is an argument error, reported before anything starts
+            param_files(spec, self.values)
         self.stop_event = threading.Event()
         self.summary = Summary()
         if options.config_dir is not None:
