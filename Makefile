@@ -14,6 +14,8 @@ $(STAMP): requirements.txt setup.py package.xml
 	$(PY) -m pip install -r requirements.txt
 	# Genuine RGB Stacking assets (package data only; their Python stack pins old versions).
 	$(PY) -m pip install --no-deps dm-robotics-moma==0.10.0 dm-robotics-manipulation==0.10.0
+	# Franka Panda + Franka Hand MJCF and meshes (robots/panda; package data only, none of its Python is imported).
+	$(PY) -m pip install --no-deps robosuite==1.5.2
 	$(PY) -m pip install --no-deps -e .
 	touch $(STAMP)
 

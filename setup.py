@@ -80,7 +80,7 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
-        *[entry for folder in ("launch", "config", "urdf", "models", "sim") for entry in tree(folder)],
+        *[entry for folder in ("launch", "config", "urdf", "models", "sim", "robots") for entry in tree(folder)],
     ],
     install_requires=["setuptools"],
     zip_safe=True,

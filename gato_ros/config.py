@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gato_ros.interfaces import JOINT_NAMES
+from gato_ros.robot.registry import DEFAULT_ROBOT
 
 FORMAT_VERSION = 3  # 2: object_state/use_image/action_positions/decoding, gripper action_scale 2, effort_limit
 #                    3: tokenizer.gripper_decoding (a version-2 file reads as 3 with the gripper decoded like the arm)
@@ -119,6 +120,7 @@ class RobotConfig:
     joint_names: tuple[str, ...] = JOINT_NAMES
     action_scale: tuple[float, ...] = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 2.0)
     effort_limit: tuple[float, ...] = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 1.0)
+    name: str = DEFAULT_ROBOT  # the registry arm (robots/<name>) the model was trained for; the agent checks it
 
     def __post_init__(self) -> None:
         _check_types("robot", self)
@@ -175,6 +177,8 @@ class GatoConfig:
             raise ConfigError(f"gato config must be a JSON object, got {type(data).__name__}")
         _check_keys("gato.json", data, cls)
         version = data["format_version"]
+        if isinstance(data["robot"], dict) and "name" not in data["robot"]:  # written before the robot registry,
+            data = {**data, "robot": {**data["robot"], "name": DEFAULT_ROBOT}}  # when the Sawyer was the only arm
         if version == 2 and isinstance(data["tokenizer"], dict) and "decoding" in data["tokenizer"]:
             data = {**data, "tokenizer": {"gripper_decoding": data["tokenizer"]["decoding"], **data["tokenizer"]}}
             version = FORMAT_VERSION  # the one field version 3 added, filled with what version 2 did

@@ -1,4 +1,4 @@
-"""Where the package's data (launch, config, urdf, models, sim) lives, however it was installed."""
+"""Where the package's data (launch, config, urdf, models, sim, robots) lives, however it was installed."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`ros2 launch gato_ros stacking.launch.py [sim:=true] [model:=DIR] [prompt_demo:=DIR] [teleop:=true] [record:=DIR]
-[urdf:=FILE]`.
+[urdf:=FILE] [robot:=NAME]`.
 
 Builds the graph described in gato_ros.launch_runner.graph (shared with `gato-ros run stacking`): sim (optional),
 safety (always), agent (lifecycle: configured, then activated once it reaches `inactive`), teleop, recorder.
@@ -14,6 +14,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
 from launch.conditions import IfCondition, UnlessCondition
 from launch.events import matches_action
+from launch.substitution import Substitution
 from launch.substitutions import FileContent, IfElseSubstitution, LaunchConfiguration, NotEqualsSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
@@ -22,8 +23,16 @@ from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
 
 from gato_ros.launch_runner.graph import (
-    PACKAGE, ROBOT_DESCRIPTION, SIM_TIME_ARG, STACKING, URDF_ARG, Condition, NodeSpec, urdf_file,
+    PACKAGE, ROBOT_ARG, ROBOT_DESCRIPTION, ROBOT_PARAMS_DIR, SIM_TIME_ARG, STACKING, URDF_ARG, Condition, NodeSpec,
+    urdf_file,
 )
+
+
+class _RobotUrdf(Substitution):
+    """The registry URDF file of the arm named by the `robot` argument (graph.urdf_file, as the runner)."""
+
+    def perform(self, context) -> str:
+        return str(urdf_file("", LaunchConfiguration(ROBOT_ARG).perform(context)))
 
 
 def _condition(cond: Condition | None):
@@ -41,9 +50,9 @@ def _condition(cond: Condition | None):
 
 
 def _robot_description() -> ParameterValue:
-    """URDF text of the file named by the `urdf` argument, else of the package URDF (as graph.urdf_file)."""
+    """URDF text of the file named by the `urdf` argument, else of the robot's registry URDF (graph.urdf_file)."""
     urdf = LaunchConfiguration(URDF_ARG)
-    path = IfElseSubstitution(NotEqualsSubstitution(urdf, ""), if_value=urdf, else_value=str(urdf_file("")))
+    path = IfElseSubstitution(NotEqualsSubstitution(urdf, ""), if_value=urdf, else_value=_RobotUrdf())
     return ParameterValue(FileContent(path), value_type=str)
 
 
@@ -56,7 +65,10 @@ def _parameters(spec: NodeSpec, config_dir: str) -> list:
         overrides[ROBOT_DESCRIPTION] = _robot_description()
     for p in spec.arg_params:
         overrides[p.param] = ParameterValue(LaunchConfiguration(p.arg), value_type=bool if p.kind == "bool" else str)
-    return [os.path.join(config_dir, f) for f in spec.param_files] + ([overrides] if overrides else [])
+    files: list = [os.path.join(config_dir, f) for f in spec.param_files]
+    if spec.robot_params:  # graph.param_files: config/robots/<robot>.yaml after the node's own files
+        files.append([os.path.join(config_dir, ROBOT_PARAMS_DIR, ""), LaunchConfiguration(ROBOT_ARG), ".yaml"])
+    return files + ([overrides] if overrides else [])
 
 
 def _node_actions(spec: NodeSpec, config_dir: str) -> list:

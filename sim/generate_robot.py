@@ -22,14 +22,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gato_ros.robot.registry import load_robot  # noqa: E402
 from gato_ros.sim import robot_mjcf as rm  # noqa: E402
 
-# SPEC.md "The robot": published Sawyer limits.
-EFFORT = [80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0]
-VELOCITY = [1.74, 1.328, 1.957, 1.957, 3.485, 3.485, 4.545]
-GRIPPER_EFFORT = 1.0  # normalized grip command (docs/ARCHITECTURE.md)
-GRIPPER_VELOCITY = 2.0  # rad/s of the driver joint (full stroke 0.8 rad in about 0.4 s)
-GRIPPER_RANGE = (0.0, 0.8)
+# The registry entry robots/sawyer/robot.yaml: published Sawyer limits, the 2F-85 driver's mapping.
+SAWYER = load_robot("sawyer")
+EFFORT = list(SAWYER.effort_limits)
+VELOCITY = list(SAWYER.velocity_limits)
+GRIPPER_EFFORT = SAWYER.gripper.effort  # normalized grip command (docs/ARCHITECTURE.md)
+GRIPPER_VELOCITY = SAWYER.gripper.velocity  # rad/s of the driver joint (full stroke 0.8 rad in about 0.4 s)
+GRIPPER_RANGE = SAWYER.gripper.position_limits
 
 
 def _quat_to_mat(q: np.ndarray) -> np.ndarray:

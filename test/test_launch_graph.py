@@ -91,7 +91,7 @@ def test_defaults_conditions_and_typed_parameters() -> None:
     values = STACKING.resolve({})
     assert values == {"sim": "false", "model": "", "prompt_demo": "", "teleop": "false", "record": "",
                       "use_sim_time": "false", "randomization": "", "sim_dynamics": "", "urdf": "",
-                      "foxglove": "false", "viewer": "false", "teleop_device": ""}
+                      "foxglove": "false", "viewer": "false", "teleop_device": "", "robot": "sawyer"}
     assert [n.name for n in STACKING.active_nodes(values)] == ["safety", "agent"]
     values = STACKING.resolve({"sim": "true", "record": "/tmp/x", "model": "/m"})
     assert values["use_sim_time"] == "true"  # follows sim, like DeclareLaunchArgument(default=LaunchConfiguration)
@@ -157,3 +157,37 @@ def test_cli_options_are_the_launch_arguments() -> None:
     options = {o for a in run_parser._actions for o in a.option_strings}
     for arg in STACKING.args:
         assert f"--{arg.name.replace('_', '-')}" in options
+
+
+def test_robot_argument_selects_the_registry_arm(tmp_path: Path) -> None:
+    """robot:=panda: every robot-aware node reads config/robots/panda.yaml last, safety and teleop get the Panda URDF;
+    the runner's command line and the launch file do the same; an arm outside the registry is refused."""
+    from gato_ros.launch_runner.graph import param_files
+    from gato_ros.robot.registry import load_robot
+
+    values = STACKING.resolve({"sim": "true", "robot": "panda"})
+    for name in ("sim", "safety", "agent", "teleop"):
+        spec = STACKING.node(name)
+        assert param_files(spec, values) == spec.param_files + ("robots/panda.yaml",)
+        cmd = node_command(spec, config_dir(), None, python="python3", files=param_files(spec, values))
+        assert cmd[-1] == str(config_dir() / "robots" / "panda.yaml")
+    assert param_files(STACKING.node("recorder"), values) == STACKING.node("recorder").param_files
+    panda_urdf = load_robot("panda").urdf_path().read_text()
+    assert node_parameters(STACKING.node("safety"), values)["robot_description"] == panda_urdf
+    assert node_parameters(STACKING.node("safety"), STACKING.resolve({}))["robot_description"] == \
+        default_urdf_path().read_text()
+    with pytest.raises(GraphArgumentError, match="not in the robot registry"):
+        param_files(STACKING.node("safety"), STACKING.resolve({"robot": "ur5e"}))
+    with pytest.raises(GraphArgumentError, match="robot='ur5e'"):
+        node_parameters(STACKING.node("safety"), STACKING.resolve({"robot": "ur5e"}))
+    src = LAUNCH_FILE.read_text()
+    assert "ROBOT_PARAMS_DIR" in src and "_RobotUrdf()" in src
+    args = build_parser().parse_args(["run", "stacking", "--robot", "panda"])
+    assert args.arg_robot == "panda"
+
+
+def test_runner_refuses_an_unknown_robot_before_starting_nodes() -> None:
+    from gato_ros.launch_runner.runner import Runner
+
+    with pytest.raises(GraphArgumentError, match="not in the robot registry"):
+        Runner({"sim": "true", "robot": "ur5e"})

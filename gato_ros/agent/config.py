@@ -34,6 +34,9 @@ class AgentConfig:
         "constraints": "one of image, timer"})
     joint_names: tuple[str, ...] = field(default=JOINT_NAMES, metadata={
         "doc": "joint order of proprioception and of the effort command", "constraints": "8 distinct names"})
+    robot: str = field(default="sawyer", metadata={"doc": "registry arm this graph drives (robot:= launch "
+                                                          "argument); a model trained for another arm (gato.json "
+                                                          "robot.name) fails configure"})
     execution_provider: str = field(default="auto", metadata={"doc": "ONNX Runtime provider: auto (CUDA if present), "
                                                                      "cpu or cuda",
                                                               "constraints": "one of auto, cpu, cuda"})

@@ -17,6 +17,13 @@ class JointLayoutError(ValueError):
     """The model's joints are not the node's joints (names differ, or their number)."""
 
 
+def check_robot(model_robot: str, node_robot: str) -> None:
+    """A model drives only the arm it was trained for (gato.json robot.name against the agent's `robot`)."""
+    if model_robot != node_robot:
+        raise JointLayoutError(f"the model was trained for robot {model_robot!r} (gato.json robot.name) but this "
+                               f"graph drives {node_robot!r}; use a model trained for {node_robot!r}")
+
+
 @dataclass(frozen=True)
 class JointLayout:
     """`to_model[i]`: node index of the model's joint i; `to_node[j]`: model index of the node's joint j."""

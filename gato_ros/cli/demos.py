@@ -18,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--episodes", type=int, default=10)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--cell", choices=("primitive", "real"), default="primitive")
+    g.add_argument("--robot", default="sawyer", help="registry arm (robots/<name>): sawyer, panda")
     g.add_argument("--object-set", default="rgb_train_random")
     g.add_argument("--camera", default="basket_front_left")
     g.add_argument("--image-size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"))
@@ -93,7 +94,7 @@ def _generate(args: argparse.Namespace) -> int:
         results = generate_demos(args.out_dir, args.episodes, seed=args.seed, cell=args.cell,
                                  object_set=args.object_set, camera=args.camera, image_size=tuple(args.image_size),
                                  progress=not args.no_progress, max_steps=args.max_steps, workers=args.workers,
-                                 randomization=args.randomization)
+                                 randomization=args.randomization, robot=args.robot)
     except (ValueError, RuntimeError) as exc:
         return _fail(exc)
     ok = sum(bool(r.get("success")) for r in results)

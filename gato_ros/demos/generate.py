@@ -133,7 +133,8 @@ def _worker_init(settings: dict) -> None:
     from gato_ros.sim.expert import ScriptedExpert
 
     env = StackingEnv(cell=settings["cell"], camera=settings["camera"], image_size=tuple(settings["image_size"]),
-                      object_set=settings["object_set"], randomization=settings.get("randomization") or None)
+                      object_set=settings["object_set"], randomization=settings.get("randomization") or None,
+                      robot=settings.get("robot", "sawyer"))
     _WORKER.update(env=env, expert=ScriptedExpert(env, seed=settings["seed"]), settings=settings)
 
 
@@ -189,6 +190,8 @@ def _check_settings(out: Path, settings: dict, complete: list[str], old_summary:
                                   f"(no {STATE_DIR}/settings.json or summary.json); choose an empty output directory")
     else:
         before = {}
+    if before:
+        before.setdefault("robot", "sawyer")  # written before the robot registry: Sawyer demos
     differ = {k: (before[k], settings[k]) for k in before if k in settings and before[k] != settings[k]}
     if differ:
         raise DemoGenerationError(f"{out} was generated with other settings {differ} (before, now); resume with the "
@@ -199,8 +202,9 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
                    object_set: str = "rgb_train_random", camera: str = "basket_front_left",
                    image_size: tuple[int, int] = (64, 64), progress: bool = True, max_steps: int = MAX_STEPS,
                    stop_on_success: bool = True, preview: bool = True, workers: int | None = None,
-                   randomization: str = "") -> list[dict]:
-    """Write `episodes` expert demos (seeds seed, seed+1, ...) under out_dir; returns per-episode summaries.
+                   randomization: str = "", robot: str = "sawyer") -> list[dict]:
+    """Write `episodes` expert demos (seeds seed, seed+1, ...) of registry arm `robot` under out_dir; returns
+    per-episode summaries.
 
     Layout: out_dir/episode_00000/ (rosbag2 MCAP), ..., out_dir/summary.json, out_dir/contact_sheet.png
     (frames of the first episode, when `preview`), out_dir/.generate/ (per-episode rows, settings).
@@ -225,7 +229,8 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
     out.mkdir(parents=True, exist_ok=True)
     settings = {"seed": seed, "cell": cell, "object_set": object_set, "camera": camera,
                 "image_size": [int(x) for x in image_size], "max_steps": max_steps,
-                "stop_on_success": stop_on_success, **({"randomization": randomization} if randomization else {})}
+                "stop_on_success": stop_on_success, "robot": robot,
+                **({"randomization": randomization} if randomization else {})}
     names = [episode_name(i) for i in range(episodes)]
     complete = [n for n in names if (out / n / "metadata.yaml").is_file()]
     broken = [n for n in names if (out / n).exists() and n not in complete]
@@ -274,8 +279,9 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
     summaries = [rows[n] for n in names]
     extra = sorted(p.name for p in out.glob("episode_*") if p.is_dir() and p.name not in rows)
     report = {
-        "cell": cell, "object_set": object_set, "camera": camera, "image_size": list(image_size), "seed": seed,
-        "max_steps": max_steps, "stop_on_success": stop_on_success, "randomization": randomization or "none",
+        "cell": cell, "robot": robot, "object_set": object_set, "camera": camera, "image_size": list(image_size),
+        "seed": seed, "max_steps": max_steps, "stop_on_success": stop_on_success,
+        "randomization": randomization or "none",
         "episodes": episodes, "success_rate": float(np.mean([bool(s.get("success")) for s in summaries])),
         "stacked_rate": float(np.mean([bool(s.get("stacked", s.get("success"))) for s in summaries])),
         "resumed": len(complete), "other_episode_dirs": extra,

@@ -20,8 +20,8 @@ TEST_TRIPLETS: tuple[str, ...] = tuple(f"rgb_test_triplet{i}" for i in range(1, 
 
 def evaluate_expert(cell: str = "primitive", object_set: str = "rgb_train_random", episodes: int = 50,
                     seed: int = 0, max_steps: int = MAX_STEPS, image_size: tuple[int, int] = (64, 64),
-                    progress: bool = True) -> dict:
-    """Success rate of the expert over seeds seed..seed+episodes-1 on one cell and object set."""
+                    progress: bool = True, robot: str = "sawyer") -> dict:
+    """Success rate of the expert over seeds seed..seed+episodes-1 on one cell, object set and registry arm."""
     from tqdm import tqdm
 
     from gato_ros.sim.env import StackingEnv
@@ -29,7 +29,7 @@ def evaluate_expert(cell: str = "primitive", object_set: str = "rgb_train_random
 
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    env = StackingEnv(cell=cell, image_size=tuple(image_size), object_set=object_set)
+    env = StackingEnv(cell=cell, image_size=tuple(image_size), object_set=object_set, robot=robot)
     expert = ScriptedExpert(env, seed=seed)
     rows = []
     for i in tqdm(range(episodes), desc=f"expert {cell}/{object_set}", disable=not progress):
@@ -41,7 +41,7 @@ def evaluate_expert(cell: str = "primitive", object_set: str = "rgb_train_random
     wall = np.array([r["wall_time_s"] for r in rows])
     sim = np.array([r["sim_time_s"] for r in rows])
     return {
-        "cell": cell, "object_set": object_set, "episodes": episodes, "first_seed": seed,
+        "cell": cell, "robot": robot, "object_set": object_set, "episodes": episodes, "first_seed": seed,
         "success_rate": float(np.mean([r["success"] for r in rows])),
         "stacked_rate": float(np.mean([r["stacked"] for r in rows])),
         "mean_steps": float(np.mean([r["steps"] for r in rows])),
@@ -57,14 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--object-sets", nargs="+", default=["rgb_train_random"])
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--robot", default="sawyer", help="registry arm (robots/<name>): sawyer, panda")
     parser.add_argument("--out", type=Path, default=None, help="JSON results file")
     args = parser.parse_args(argv)
     results = []
     for object_set in args.object_sets:
-        res = evaluate_expert(args.cell, object_set, args.episodes, args.seed)
+        res = evaluate_expert(args.cell, object_set, args.episodes, args.seed, robot=args.robot)
         results.append(res)
-        print(f"{args.cell}/{object_set}: success {res['success_rate']:.1%}, stacked {res['stacked_rate']:.1%} "
-              f"over {res['episodes']} seeds, "
+        print(f"{args.robot} {args.cell}/{object_set}: success {res['success_rate']:.1%}, "
+              f"stacked {res['stacked_rate']:.1%} over {res['episodes']} seeds, "
               f"{res['mean_wall_s_per_episode']:.2f} s wall/episode, {res['mean_steps']:.0f} steps")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

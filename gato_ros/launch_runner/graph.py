@@ -15,6 +15,8 @@ from gato_ros.interfaces import FALSE_WORDS, TRUE_WORDS
 PACKAGE = "gato_ros"
 SIM_TIME_ARG = "use_sim_time"  # launch argument and ROS parameter of the same name
 URDF_ARG = "urdf"  # launch argument: URDF file whose text nodes with `robot_description` get (ROS convention)
+ROBOT_ARG = "robot"  # launch argument: the registry arm (robots/<name>/robot.yaml)
+ROBOT_PARAMS_DIR = "robots"  # config/robots/<robot>.yaml: the arm's parameters of every node (joint names, gains)
 ROBOT_DESCRIPTION = "robot_description"  # the parameter holding URDF text
 
 
@@ -61,6 +63,7 @@ class NodeSpec:
     lifecycle: bool = False  # configure + activate right after start
     sim_time: bool = True    # takes use_sim_time (the sim itself owns /clock and runs on wall time)
     robot_description: bool = False  # gets the URDF text of launch argument `urdf` as parameter robot_description
+    robot_params: bool = False  # also reads config/robots/<robot>.yaml (after its own files, before overrides)
 
     @property
     def module(self) -> str:
@@ -127,13 +130,33 @@ def condition_holds(cond: Condition, values: Mapping[str, str]) -> bool:
     raise GraphArgumentError(f"unknown condition kind {cond.kind!r}")
 
 
-def urdf_file(value: str) -> Path:
-    """The URDF file that launch argument `urdf` names; empty: the package URDF."""
+def urdf_file(value: str, robot: str = "") -> Path:
+    """The URDF file that launch argument `urdf` names; empty: the registry URDF of `robot` (empty: the default)."""
     if value:
         return Path(value)
-    from gato_ros.robot import default_urdf_path
+    from gato_ros.robot.registry import DEFAULT_ROBOT, RobotRegistryError, load_robot
 
-    return default_urdf_path()
+    try:
+        return load_robot(robot or DEFAULT_ROBOT).urdf_path()
+    except RobotRegistryError as exc:
+        raise GraphArgumentError(f"launch argument {ROBOT_ARG}={robot!r}: {exc}") from exc
+
+
+def robot_param_file(robot: str) -> str:
+    """config/-relative parameter file of registry arm `robot` (robots/<robot>.yaml)."""
+    from gato_ros.robot.registry import available_robots
+
+    if robot not in available_robots():
+        raise GraphArgumentError(f"launch argument {ROBOT_ARG}={robot!r}: not in the robot registry "
+                                 f"{available_robots()}")
+    return f"{ROBOT_PARAMS_DIR}/{robot}.yaml"
+
+
+def param_files(node: NodeSpec, values: Mapping[str, str]) -> tuple[str, ...]:
+    """The node's parameter files under config/, in load order: its own, then its robot's (robot_params)."""
+    if not node.robot_params:
+        return node.param_files
+    return node.param_files + (robot_param_file(values[ROBOT_ARG]),)
 
 
 def node_parameters(node: NodeSpec, values: Mapping[str, str]) -> dict[str, object]:
@@ -142,7 +165,7 @@ def node_parameters(node: NodeSpec, values: Mapping[str, str]) -> dict[str, obje
     if node.sim_time:
         params[SIM_TIME_ARG] = as_bool(values[SIM_TIME_ARG], SIM_TIME_ARG)
     if node.robot_description:
-        path = urdf_file(values[URDF_ARG])
+        path = urdf_file(values[URDF_ARG], values.get(ROBOT_ARG, ""))
         try:
             params[ROBOT_DESCRIPTION] = path.read_text()
         except OSError as exc:
@@ -165,7 +188,7 @@ STACKING = GraphSpec(
                                        "(config/randomization/); empty: none"),
         LaunchArg("sim_dynamics", "", "sim arm dynamics file (from `gato-ros sim2real fit`); empty: nominal"),
         LaunchArg(URDF_ARG, "", "URDF file passed as robot_description text to safety, teleop and foxglove; empty: the "
-                                "package URDF (urdf/sawyer_2f85.urdf)"),
+                                "robot's registry URDF (sawyer: urdf/sawyer_2f85.urdf)"),
         LaunchArg("foxglove", "false", "true: live view, a Foxglove WebSocket server (config/foxglove.yaml: "
                                        "ws://127.0.0.1:8765; layout config/foxglove_layout.json)"),
         LaunchArg("viewer", "false", "true: MuJoCo's interactive viewer on the sim (needs a display; without one the "
@@ -173,17 +196,20 @@ STACKING = GraphSpec(
         LaunchArg("teleop_device", "", "gamepad or spacemouse (config/teleop_devices.yaml): joy_teleop turns that "
                                        "device's sensor_msgs/Joy (from the ROS joy or spacenav node) into "
                                        "/teleop/twist and /teleop/gripper; empty: none"),
+        LaunchArg(ROBOT_ARG, "sawyer", "registry arm (robots/<name>: sawyer, panda); its joint names and gains "
+                                       "come from config/robots/<name>.yaml, its limits from its URDF"),
     ),
     nodes=(
         NodeSpec("sim", "sim", ("sim.yaml",), arg_params=(ArgParam("viewer", "viewer", "bool"),
                                                          ArgParam("randomization", "randomization"),
                                                          ArgParam("dynamics", "sim_dynamics")),
-                 condition=Condition("sim", "if"), sim_time=False),
-        NodeSpec("safety", "safety", ("safety.yaml",), robot_description=True),
+                 condition=Condition("sim", "if"), sim_time=False, robot_params=True),
+        NodeSpec("safety", "safety", ("safety.yaml",), robot_description=True, robot_params=True),
         NodeSpec("agent", "agent", ("agent.yaml",),
                  arg_params=(ArgParam("model_dir", "model"), ArgParam("prompt_demo", "prompt_demo")),
-                 condition=Condition("teleop", "unless"), lifecycle=True),
-        NodeSpec("teleop", "teleop", ("teleop.yaml",), condition=Condition("teleop", "if"), robot_description=True),
+                 condition=Condition("teleop", "unless"), lifecycle=True, robot_params=True),
+        NodeSpec("teleop", "teleop", ("teleop.yaml",), condition=Condition("teleop", "if"), robot_description=True,
+                 robot_params=True),
         NodeSpec("recorder", "recorder", ("recorder.yaml",), arg_params=(ArgParam("output_dir", "record"),),
                  condition=Condition("record", "nonempty")),
         NodeSpec("joy_teleop", "joy_teleop", ("joy_teleop.yaml",), arg_params=(ArgParam("device", "teleop_device"),),

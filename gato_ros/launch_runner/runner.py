@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from gato_ros.launch_runner.graph import STACKING, GraphSpec, NodeSpec, as_bool, node_parameters
+from gato_ros.launch_runner.graph import STACKING, GraphSpec, NodeSpec, as_bool, node_parameters, param_files
 from gato_ros.launch_runner.errors import RunnerError
 from gato_ros.launch_runner.processes import ProcessSet
 
@@ -136,10 +136,11 @@ def write_overrides(spec: NodeSpec, values: Mapping[str, str], folder: Path) -> 
 
 
 def node_command(spec: NodeSpec, config_dir: Path, override_file: Path | None,
-                 python: str = sys.executable) -> list[str]:
-    """The command line that starts `spec` like launch_ros does: node name, parameter files, overrides."""
+                 python: str = sys.executable, files: tuple[str, ...] | None = None) -> list[str]:
+    """The command line that starts `spec` like launch_ros does: node name, parameter files (`files`, default the
+    node's own; graph.param_files adds the robot's), overrides."""
     cmd = [python, "-m", spec.module, "--ros-args", "-r", f"__node:={spec.name}"]
-    for name in spec.param_files:
+    for name in spec.param_files if files is None else files:
         path = config_dir / name
         if not path.is_file():
             raise RunnerError(f"parameter file {path} for node {spec.name} does not exist")
@@ -158,6 +159,8 @@ class Runner:
         self.values = graph.resolve(values)
         self.options = options
         self.nodes = graph.active_nodes(self.values)
+        for spec in self.nodes:  # an unknown robot:= is an argument error, reported before anything starts
+            param_files(spec, self.values)
         self.stop_event = threading.Event()
         self.summary = Summary()
         if options.config_dir is not None:
@@ -176,7 +179,8 @@ class Runner:
     def run(self, on_started=None) -> Summary:
         """Run the graph until the episodes are done, the time is up or a stop is requested; always clean up."""
         tmp = Path(tempfile.mkdtemp(prefix="gato_ros_run_"))
-        commands = {s.name: node_command(s, self.config_dir, write_overrides(s, self.values, tmp)) for s in self.nodes}
+        commands = {s.name: node_command(s, self.config_dir, write_overrides(s, self.values, tmp),
+                                         files=param_files(s, self.values)) for s in self.nodes}
         procs = ProcessSet(self.options.log_dir)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         try:

@@ -31,7 +31,7 @@ from std_srvs.srv import Trigger
 from gato_ros.agent import (
     AgentConfig, EpisodeClock, InputAge, LatencyStats, ModelInputs, resolve_model_dir, stale_reason,
 )
-from gato_ros.agent.layout import JointLayout
+from gato_ros.agent.layout import JointLayout, check_robot
 from gato_ros.agent.scheduling import FrameGate, InferenceWorker
 from gato_ros.interfaces import (
     ANY_PUBLISHER_QOS, CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC,
@@ -118,6 +118,7 @@ class AgentNode(LifecycleNode):
 
                 policy.set_prompt(read_episode(self.cfg.prompt_demo))
             # the model's joints by name: same order passes, a permutation is reordered, anything else fails here
+            check_robot(policy.config.robot.name, self.cfg.robot)
             layout = JointLayout.match(policy.config.robot.joint_names, self.cfg.joint_names)
             self._inputs = ModelInputs.of(policy.config.tokenizer)
             if self._inputs.objects and self._objects_sub is None:

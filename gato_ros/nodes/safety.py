@@ -60,8 +60,8 @@ def load_robot(config: SafetyConfig) -> Any:
     from gato_ros.robot import RobotModel, default_urdf_path
 
     if config.robot_description.strip():
-        return RobotModel.from_urdf(config.robot_description)
-    return RobotModel.from_file(config.urdf_path or default_urdf_path())
+        return RobotModel.from_urdf(config.robot_description, config.joint_names)
+    return RobotModel.from_file(config.urdf_path or default_urdf_path(), config.joint_names)
 
 
 class SafetyNode(Node):

@@ -32,12 +32,14 @@ STATE_TIMEOUT_S = 0.5
 
 
 def load_robot(config: TeleopConfig) -> Any:
-    """The RobotModel from `robot_description` text, else `urdf_path`, else the package URDF."""
+    """The RobotModel from `robot_description` text, else `urdf_path`, else the package URDF; its joints are the
+    config's `joint_names` (configs without that field, the foxglove node's, get the default arm's names)."""
     from gato_ros.robot import RobotModel, default_urdf_path
 
+    names = getattr(config, "joint_names", None)
     if config.robot_description.strip():
-        return RobotModel.from_urdf(config.robot_description)
-    return RobotModel.from_file(config.urdf_path or default_urdf_path())
+        return RobotModel.from_urdf(config.robot_description, names)
+    return RobotModel.from_file(config.urdf_path or default_urdf_path(), names)
 
 
 def twist_vector(msg: Twist) -> np.ndarray:

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gato_ros.interfaces import ARM_JOINTS, GRIPPER_JOINT
 from gato_ros.robot.urdf import URDF, Joint, URDFError, parse_urdf
 
+if TYPE_CHECKING:
+    from gato_ros.robot.registry import RobotDescription
+
 GRAVITY = 9.81
 TOOL_LINK = "pinch"
 
 
 def default_urdf_path() -> Path:
-    """The package URDF (urdf/sawyer_2f85.urdf)."""
-    from gato_ros.paths import urdf_dir
+    """The default robot's URDF from the registry (the Sawyer: urdf/sawyer_2f85.urdf)."""
+    from gato_ros.robot.registry import load_robot
 
-    return urdf_dir() / "sawyer_2f85.urdf"
+    return load_robot().urdf_path()
 
 
 def _rot(axis: np.ndarray, angle: float) -> np.ndarray:
@@ -55,15 +61,31 @@ class RobotModel:
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_urdf(cls, text: str) -> "RobotModel":
-        return cls(parse_urdf(text))
+    def from_urdf(cls, text: str, joint_names: Sequence[str] | None = None) -> "RobotModel":
+        """`joint_names`: the 7 arm joints then the gripper joint (default: the Sawyer's, gato_ros.interfaces)."""
+        if joint_names is None:
+            return cls(parse_urdf(text))
+        names = list(joint_names)
+        if len(names) != 8:
+            raise URDFError(f"joint_names must be the 7 arm joints and the gripper joint, got {names}")
+        return cls(parse_urdf(text), names[:7], names[7])
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "RobotModel":
+    def from_file(cls, path: str | Path, joint_names: Sequence[str] | None = None) -> "RobotModel":
         path = Path(path)
         if not path.is_file():
             raise URDFError(f"URDF file not found: {path}")
-        return cls.from_urdf(path.read_text())
+        return cls.from_urdf(path.read_text(), joint_names)
+
+    @classmethod
+    def for_robot(cls, desc: "RobotDescription") -> "RobotModel":
+        """The registry arm's generated URDF, its joints named as `desc` names them (joint_prefix applied)."""
+        path = desc.urdf_path()
+        if not path.is_file():
+            raise URDFError(f"URDF file of robot {desc.name!r} not found: {path}")
+        urdf = parse_urdf(path.read_text())
+        joints = {desc.rename(n): replace(j, name=desc.rename(n)) for n, j in urdf.joints.items()}
+        return cls(URDF(urdf.name, urdf.links, joints), desc.arm_joints, desc.gripper.joint, desc.tool_link)
 
     def _topological_joints(self) -> list[Joint]:
         order, frontier = [], [self.urdf.root]

@@ -20,6 +20,8 @@ class SimConfig:
     cell: str = field(default="primitive", metadata={"doc": "'primitive' (fast) or 'real' (benchmark meshes)",
                                                      "constraints": "one of primitive, real"})
     camera: str = field(default="basket_front_left", metadata={"doc": "camera published on /camera/image_raw"})
+    robot: str = field(default="sawyer", metadata={"doc": "registry arm in the cell (robot:= launch argument)",
+                                                   "constraints": "one of sawyer, panda"})
     image_width: int = field(default=64, metadata={"doc": "camera image width (px)", "range": (16, 4096)})
     image_height: int = field(default=64, metadata={"doc": "camera image height (px)", "range": (16, 4096)})
     real_time_factor: float = field(default=1.0, metadata={"doc": "sim seconds per wall second; 0 = max speed",

@@ -104,9 +104,10 @@ class ArmDynamics:
 
 
 def arm_ids(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
-    """(dof addresses of right_j0..6, ids of their motors) in `model`."""
-    return (np.array([model.joint(j).dofadr[0] for j in ARM_JOINTS]),
-            np.array([model.actuator(a).id for a in ARM_ACTUATORS]))
+    """(dof addresses of the 7 arm joints, ids of their motors) in `model`, found through the motors (ARM_ACTUATORS
+    name them for every arm in the registry, whatever its joint names)."""
+    acts = np.array([model.actuator(a).id for a in ARM_ACTUATORS])
+    return model.jnt_dofadr[model.actuator_trnid[acts, 0]].astype(np.int64), acts
 
 
 def load(source: ArmDynamics | str | Path | None) -> ArmDynamics:

@@ -11,16 +11,17 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from gato_ros.interfaces import ARM_JOINTS, JOINT_NAMES
+from gato_ros.interfaces import JOINT_NAMES
 from gato_ros.robot import RobotModel, default_urdf_path
+from gato_ros.robot.registry import DEFAULT_ROBOT, load_robot
 from gato_ros.sim import objects, robot_mjcf, scene, success
 from gato_ros.sim import dynamics as arm_dynamics
 from gato_ros.sim import randomization as domain_rand
 
 CONTROL_RATE_HZ = 20.0
 SUBSTEPS = 100  # physics steps per control step
-# pinch point 0.25 m above the basket centre, pointing down
-HOME_Q = (-0.624, -1.3828, 0.5343, 1.691, -0.0992, 1.2896, 1.6755)
+# pinch point 0.25 m above the basket centre, pointing down (the registry's home_q of the Sawyer)
+HOME_Q = load_robot(DEFAULT_ROBOT).home_q
 SPAWN_HALF_EXTENT = 0.09  # objects spawn with centres in [-0.09, 0.09]^2 around the basket centre
 SPAWN_GAP = 0.015  # minimum free gap between spawned objects' footprints (m)
 SETTLE_STEPS = 200  # physics steps after placing objects, before time 0
@@ -57,7 +58,7 @@ class StackingEnv:
     def __init__(self, cell: str = "primitive", camera: str = "basket_front_left", image_size=(64, 64),
                  object_set: str = "rgb_train_random", seed: int = 0, success_rule: str = "size_aware",
                  randomization: domain_rand.Randomization | str | None = None,
-                 dynamics: arm_dynamics.ArmDynamics | str | None = None) -> None:
+                 dynamics: arm_dynamics.ArmDynamics | str | None = None, robot: str = DEFAULT_ROBOT) -> None:
         if cell not in scene.CELLS:
             raise EnvError(f"unknown cell {cell!r}; choose one of {scene.CELLS}")
         if camera not in scene.CAMERAS:
@@ -71,7 +72,16 @@ class StackingEnv:
         if h <= 0 or w <= 0:
             raise EnvError(f"image_size must be positive (height, width), got {image_size}")
         self.cell, self.camera, self.image_size, self.object_set = cell, camera, (h, w), object_set
-        self.robot = RobotModel.from_file(default_urdf_path())
+        from gato_ros.sim.robots import SIM_ROBOTS, base_body
+
+        if robot not in SIM_ROBOTS:
+            raise EnvError(f"unknown robot {robot!r}; the sim builds {SIM_ROBOTS}")
+        self.robot_name, self.description = robot, load_robot(robot)
+        self.joint_names = list(self.description.joint_names)
+        self.base_body = base_body(robot)
+        self.home_q = self.description.home_q
+        self.robot = RobotModel.from_file(default_urdf_path()) if robot == DEFAULT_ROBOT \
+            else RobotModel.for_robot(self.description)
         self.effort_limits = np.asarray(self.robot.effort_limits, dtype=np.float64)
         self._models: dict[tuple[str, str, str], mujoco.MjModel] = {}
         self._renderers: dict[tuple[int, int, int], mujoco.Renderer] = {}
@@ -91,7 +101,7 @@ class StackingEnv:
         if triplet not in self._models:
             if len(self._models) >= 8:
                 self._models.pop(next(iter(self._models)))
-            model = scene.build_model(self.cell, triplet)
+            model = scene.build_model(self.cell, triplet, self.robot_name)
             self.dynamics.apply(model, *arm_dynamics.arm_ids(model))
             mujoco.mj_setConst(model, mujoco.MjData(model))  # constants derived from armature and masses
             self._models[triplet] = model
@@ -99,18 +109,21 @@ class StackingEnv:
 
     def _index(self) -> None:
         m = self.model
-        self._arm_qpos = np.array([m.joint(j).qposadr[0] for j in ARM_JOINTS])
-        self._arm_qvel = np.array([m.joint(j).dofadr[0] for j in ARM_JOINTS])
-        driver = m.joint(robot_mjcf.GRIPPER_DRIVER_JOINT)
+        arm = self.description.arm_joints
+        self._arm_qpos = np.array([m.joint(j).qposadr[0] for j in arm])
+        self._arm_qvel = np.array([m.joint(j).dofadr[0] for j in arm])
+        driver = m.joint(self.description.gripper.mjcf_joint)
         self._grip_qpos, self._grip_qvel = int(driver.qposadr[0]), int(driver.dofadr[0])
         self._arm_act = np.array([m.actuator(a).id for a in robot_mjcf.ARM_ACTUATORS])
         self._grip_act = m.actuator(robot_mjcf.GRIP_ACTUATOR).id
         self._obj_body = {c: m.body(c).id for c in objects.COLORS}
         self._obj_geoms = {c: {g for g in range(m.ngeom) if m.geom_bodyid[g] == b and m.geom_contype[g]}
                            for c, b in self._obj_body.items()}
+        from gato_ros.sim.robots import finger_bodies
+
         pads = {}
-        for side in ("left", "right"):
-            roots = [m.body(robot_mjcf.GRIPPER_PREFIX + f"{side}_{part}").id for part in ("pad", "follower")]
+        for side, bodies in finger_bodies(self.robot_name).items():
+            roots = [m.body(b).id for b in bodies]
             pads[side] = {g for g in range(m.ngeom) if m.geom_bodyid[g] in roots}
         self._finger_geoms = pads
         self._pinch = m.site(robot_mjcf.PINCH_SITE).id
@@ -118,7 +131,7 @@ class StackingEnv:
     # ------------------------------------------------------------------ episode
 
     def reset(self, seed: int | None = None) -> Observation:
-        """New episode: objects of the object set (drawn by `seed`) at seeded random poses, arm at HOME_Q."""
+        """New episode: objects of the object set (drawn by `seed`) at seeded random poses, arm at its home_q."""
         self.seed = 0 if seed is None else int(seed)
         rng = np.random.default_rng(self.seed)
         self.triplet = objects.triplet(self.object_set, rng)
@@ -130,7 +143,7 @@ class StackingEnv:
                                             self.effort_limits[:7])
             self._noise = self._randomizer.episode(self.model, parts, self.seed)
             self._points.clear()  # object sizes may have changed
-        self.data.qpos[self._arm_qpos] = HOME_Q
+        self.data.qpos[self._arm_qpos] = self.home_q
         self._place_objects(rng)
         self._effort = np.zeros(8)
         self._effort[7] = -1.0

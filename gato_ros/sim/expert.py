@@ -23,6 +23,7 @@ import numpy as np
 
 from gato_ros.control import CartesianImpedanceController, ImpedanceGains, Pose, yaw_matrix
 from gato_ros.control.pose import matrix_to_rotvec, rotvec_to_matrix
+from gato_ros.robot.registry import DEFAULT_ROBOT, load_robot
 from gato_ros.sim.expert_scene import ObjectGeometry, SceneReader
 
 #: (goal position, goal rotation, (horizontal, vertical) lead per step, gripper command)
@@ -78,6 +79,17 @@ class ExpertConfig:
     turn_cost: float = 0.02  # m of grasp width a radian of wrist turn is worth (hysteresis of the grasp yaw)
 
 
+#: Per-arm changes to ExpertConfig for arms other than the Sawyer. Gripper thresholds stay in 2F-85 driver-angle
+#: units: the arm's reported gripper position is mapped linearly onto the Sawyer's 0 (open) .. 0.8 (closed) range
+#: (ScriptedExpert._driver_angle). Panda: open above 38.5 mm per finger, holding between 2 and 38 mm; the Franka
+#: Hand's palm sits 27 mm above its pinch point (the 2F-85's much higher), so it grasps 18 mm below red's top, and
+#: its palm spans about +-0.105 m along the closing axis: the zones kept clear of other objects reach that far.
+ROBOT_PRESETS: dict[str, dict[str, Any]] = {
+    "panda": {"gripper_open": 0.03, "gripper_holding": (0.04, 0.76), "grasp_depth": 0.018, "finger_reach": 0.07,
+              "finger_size": 0.035},
+}
+
+
 def _ramp(x: float, lo: float, hi: float) -> float:
     """0 below lo, 1 above hi, linear between: the smooth switch every phase boundary goes through."""
     return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0))
@@ -98,7 +110,9 @@ class ScriptedExpert:
     def __init__(self, env: Any, seed: int = 0, config: ExpertConfig | None = None,
                  gains: ImpedanceGains | None = None) -> None:
         self.env = env
-        self.config = config or ExpertConfig()
+        desc = getattr(env, "description", None)  # the registry arm (StackingEnv); None: the Sawyer
+        self._gripper = None if desc is None or desc.name == DEFAULT_ROBOT else desc.gripper
+        self.config = config or ExpertConfig(**ROBOT_PRESETS.get(getattr(desc, "name", DEFAULT_ROBOT), {}))
         self.scene = SceneReader(env)
         self.robot = self.scene.robot
         self.controller = CartesianImpedanceController(self.robot, gains)
@@ -134,13 +148,21 @@ class ScriptedExpert:
         q, qd = np.asarray(obs.q, dtype=np.float64), np.asarray(obs.qd, dtype=np.float64)
         pose = self.controller.pose(q[:7])
         velocity = np.asarray(self.robot.jacobian(q[:7]), dtype=np.float64)[:3] @ qd[:7]
-        goal, rotation, step, gripper = self._decide(pose, velocity, float(q[7]))
+        goal, rotation, step, gripper = self._decide(pose, velocity, self._driver_angle(float(q[7])))
         delta = goal - pose.position
         lead = pose.position + np.append(_clamp(delta[:2], step[0]), np.clip(delta[2], -step[1], step[1]))
         turn = _clamp(matrix_to_rotvec(rotation @ pose.rotation.T), self.config.turn_step)
         target = Pose(lead, rotvec_to_matrix(turn) @ pose.rotation)
         tau = self.controller.torques(q[:7], qd[:7], target)
         return np.concatenate([tau, [gripper]])
+
+    def _driver_angle(self, position: float) -> float:
+        """The gripper's reported position as the 2F-85 driver angle the thresholds are written in (Sawyer: as is)."""
+        if self._gripper is None:
+            return position
+        g, sawyer = self._gripper, load_robot(DEFAULT_ROBOT).gripper
+        fraction = (position - g.open) / (g.closed - g.open)
+        return sawyer.open + fraction * (sawyer.closed - sawyer.open)
 
     # ------------------------------------------------------------------ the policy
     def _decide(self, pose: Pose, velocity: np.ndarray, grip: float) -> Decision:

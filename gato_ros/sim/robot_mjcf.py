@@ -13,6 +13,7 @@ from pathlib import Path
 
 import mujoco
 
+from gato_ros.robot.registry import load_robot
 from gato_ros.sim import assets
 
 BASE_BODY = "arm_base_link"
@@ -23,7 +24,7 @@ GRIPPER_BASE = GRIPPER_PREFIX + "base"
 PINCH_SITE = GRIPPER_PREFIX + "pinch_site"
 GRIPPER_TENDON = GRIPPER_PREFIX + "split"
 GRIPPER_DRIVER_JOINT = GRIPPER_PREFIX + "left_driver_joint"  # what the 2F-85 driver reports (0 open .. 0.8 closed)
-GRIPPER_FORCE = 5.0  # tendon force at |grip command| = 1 (the 2F-85 model's force range)
+GRIPPER_FORCE = load_robot("sawyer").gripper.force  # tendon force at |grip command| = 1 (robots/sawyer)
 ARM_ACTUATORS = tuple(f"j{i}" for i in range(7))
 GRIP_ACTUATOR = "grip"
 # Collision bits (contype/conaffinity): basket 1/1, objects 17/1, gripper as shipped (2 or 6 / 1 or 5), arm

@@ -142,14 +142,16 @@ def _hide_high_poly(spec: mujoco.MjSpec, model: mujoco.MjModel) -> None:
         geom.group = HIDDEN_GROUP
 
 
-def build_spec(cell: str, triplet: tuple[str, str, str]) -> mujoco.MjSpec:
-    """The cell's MjSpec with objects (red, green, blue) named by `triplet`."""
+def build_spec(cell: str, triplet: tuple[str, str, str], robot: str = "sawyer") -> mujoco.MjSpec:
+    """The cell's MjSpec with objects (red, green, blue) named by `triplet` and registry arm `robot`."""
+    from gato_ros.sim.robots import sim_arm
+
     if cell not in CELLS:
         raise SceneError(f"unknown cell {cell!r}; choose one of {CELLS}")
-    spec = robot_mjcf.primitive_robot_spec() if cell == "primitive" else robot_mjcf.real_robot_spec()
-    robot_mjcf.finish_robot(spec)
-    spec.body(robot_mjcf.BASE_BODY).pos = list(ROBOT_POS)
-    spec.modelname = f"rgb_stacking_{cell}"
+    arm = sim_arm(robot, cell)
+    spec = arm.spec
+    spec.body(arm.base_body).pos = list(arm.base_position)
+    spec.modelname = f"rgb_stacking_{cell}" if robot == "sawyer" else f"rgb_stacking_{cell}_{robot}"
     _add_world(spec, cell)
     if cell == "real":
         _add_real_basket(spec)
@@ -163,5 +165,5 @@ def build_spec(cell: str, triplet: tuple[str, str, str]) -> mujoco.MjSpec:
     return spec
 
 
-def build_model(cell: str, triplet: tuple[str, str, str]) -> mujoco.MjModel:
-    return build_spec(cell, triplet).compile()
+def build_model(cell: str, triplet: tuple[str, str, str], robot: str = "sawyer") -> mujoco.MjModel:
+    return build_spec(cell, triplet, robot).compile()
