@@ -188,3 +188,39 @@ def test_cli_export_random(tmp_path: Path) -> None:
     assert (tmp_path / "cli" / "gato.json").is_file() and (tmp_path / "cli" / "decode.onnx").is_file()
     with pytest.raises(SystemExit):
         main(["export", "--out", str(tmp_path / "none")])
+
+
+def test_value_embedding_exports_and_starts_as_the_plain_model(tmp_path: Path) -> None:
+    """With `value_embedding`, a value token's input adds its bin centre x `value_dir`: zero gives the plain model
+    (so a run can add it to trained weights); non-zero, the ONNX prefill and decode still equal PyTorch."""
+    import dataclasses
+
+    from gato_ros.config import default_config
+    from gato_ros.export.build import write_model_dir
+    from gato_ros.model.gato import CONFIGS, Gato
+
+    cfg = dataclasses.replace(CONFIGS["tiny"], value_embedding=True)
+    plain, _ = random_model("tiny", seed=4)
+    model = Gato(cfg).eval()
+    model.load_state_dict(plain.state_dict(), strict=False)
+    out = _block(export_random("tiny", tmp_path / "plain", seed=4), 1)
+    with torch.no_grad():
+        np.testing.assert_array_equal(model.embed(*_torch(out)).numpy(), plain.embed(*_torch(out)).numpy())
+        model.value_dir.normal_(std=0.5)
+        changed = model.embed(*_torch(out)) - plain.embed(*_torch(out))
+    is_value = (out.tokens >= 32000) & (out.tokens < 33024)
+    assert changed[0, is_value].abs().amax() > 0.1 and changed[0, ~is_value].abs().amax() == 0
+    config = dataclasses.replace(default_config(), model={"name": "tiny", **dataclasses.asdict(cfg)})
+    model_dir = write_model_dir(model, config, tmp_path / "value", model_cfg=cfg)
+    block, token, dim = _block(model_dir, 0), torch.tensor([[32000 + 700]]), torch.tensor([[2]])
+    with torch.no_grad():
+        h, k, v = model.transformer(model.embed(*_torch(block)))
+        ref = model.action_logits(h[:, -1:])[:, -1]
+        x = model.embed(token, torch.full_like(token, 5), dim, torch.zeros(1, 1, 3, 16, 16), torch.zeros(1, 1, 4))
+        ref_dec = model.action_logits(model.transformer(x, k, v)[0])[:, -1]
+    logits, new_k, new_v = _prefill(_session(model_dir / "prefill.onnx"), block, 0, _buffers(model))
+    np.testing.assert_allclose(logits, ref.numpy(), atol=ATOL, rtol=1e-4)
+    got = _session(model_dir / "decode.onnx").run(None, {"token": token.numpy(), "local_pos": dim.numpy(),
+                                                         "past_len": np.array(len(block)),
+                                                         **_buffers(model, new_k, new_v)})
+    np.testing.assert_allclose(got[0], ref_dec.numpy(), atol=ATOL, rtol=1e-4)

@@ -42,7 +42,7 @@ def embed_block(model: Gato, tokens: torch.Tensor, modality: torch.Tensor, local
     img = m.patch_embed(patches.reshape(p, *patches.shape[2:]))[None]
     img = img + m.row_pos(m._patch_bins(patch_pos[..., 0], patch_pos[..., 1])) \
         + m.col_pos(m._patch_bins(patch_pos[..., 2], patch_pos[..., 3]))
-    x = torch.cat([m.wte(tokens), img], dim=1).index_select(1, source)
+    x = torch.cat([m.token_embedding(tokens), img], dim=1).index_select(1, source)
     return x + m.positions(modality, local_pos)
 
 
@@ -114,11 +114,12 @@ class PrefillGraph(_CachedStep):
 class DecodeGraph(_CachedStep):
     """One action token + its dimension index + cache buffers -> next-action logits + its keys/values.
 
-    An action token's Gato embedding is its `wte` row plus `action_pos` of its dimension: see Gato.positions.
+    An action token's Gato embedding is its token embedding plus `action_pos` of its dimension: see Gato.positions.
     """
 
     def forward(self, token, local_pos, past_len, *buffers):
-        x = self.model.wte(token) + self.model.positions(torch.full_like(token, int(Modality.ACTION)), local_pos)
+        action = torch.full_like(token, int(Modality.ACTION))
+        x = self.model.token_embedding(token) + self.model.positions(action, local_pos)
         return self.step(x, past_len, buffers)
 
 

@@ -38,6 +38,7 @@ class GatoModelConfig:
     max_local_positions: int = 512
     max_action_positions: int = 32  # rows of the action-dimension embedding (8 joints used)
     smooth_value_init: bool = True  # value-id embeddings start as sinusoids of the value (see Gato._init_values)
+    value_embedding: bool = False  # value ids also add their bin centre x a learned vector (see Gato.token_embedding)
     num_pos_bins: int = TokenizerConfig.num_pos_bins
     patch_size: int = TokenizerConfig.patch_size
     patch_channels: int = 32
@@ -72,7 +73,7 @@ def param_count(c: GatoModelConfig) -> int:
         + (ch * (p // 4) ** 2 * d + d)
     block = 2 * d + 3 * (d * inner + inner) + (inner * d + d) + 2 * d + (d * c.d_ff + c.d_ff) + (c.d_ff * d + d)
     positions = 2 * c.num_pos_bins * d + (c.max_local_positions + c.max_action_positions) * d
-    return c.vocab_size * d + patch + positions + c.n_layer * block + 2 * d
+    return c.vocab_size * d + patch + positions + c.n_layer * block + 2 * d + d * c.value_embedding
 
 
 class PatchEmbedding(nn.Module):
@@ -163,6 +164,7 @@ class Gato(nn.Module):
         self.col_pos = nn.Embedding(c.num_pos_bins, c.n_embd)
         self.local_pos = nn.Embedding(c.max_local_positions, c.n_embd)
         self.action_pos = nn.Embedding(c.max_action_positions, c.n_embd)
+        self.value_dir = nn.Parameter(torch.zeros(c.n_embd)) if c.value_embedding else None
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
         self.ln_f = nn.LayerNorm(c.n_embd)
@@ -188,6 +190,22 @@ class Gato(nn.Module):
         emb = torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)
         emb = torch.nn.functional.pad(emb, (0, self.config.n_embd - emb.shape[1]))
         self.wte.weight[VALUE_START:VALUE_START + NUM_VALUES] = (0.02 * emb / emb.std()).to(self.wte.weight.dtype)
+
+    def token_embedding(self, tokens: torch.Tensor) -> torch.Tensor:
+        """[..., D] input embedding of token ids: the `wte` row, plus (with `value_embedding`) a value id's bin
+        centre in [-1, 1] times the learned `value_dir`.
+
+        Why: a lookup row per bin knows nothing of order, so each of the 1024 rows is learned only from the windows
+        that contain it; the added term gives every continuous input (proprio, object poses, fed-back actions) its
+        magnitude along one direction from the first step, the way a regressor sees its inputs (docs/MODEL.md). The
+        output head stays the tied `wte` alone."""
+        x = self.wte(tokens)
+        if self.value_dir is None:
+            return x
+        offset = tokens - VALUE_START
+        centre = (offset.to(x.dtype) + 0.5) * (2.0 / NUM_VALUES) - 1.0
+        is_value = (offset >= 0) & (offset < NUM_VALUES)
+        return x + torch.where(is_value, centre, torch.zeros_like(centre)).unsqueeze(-1) * self.value_dir
 
     def _patch_bins(self, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
         """Position bin of a patch span [lo, hi): uniform sample inside it in training, its centre otherwise."""
@@ -215,7 +233,7 @@ class Gato(nn.Module):
                 if bool(sel.any()) and int(local_pos[sel].max()) >= limit:
                     raise ValueError(f"local position {int(local_pos[sel].max())} exceeds the model's {name}="
                                      f"{limit}: observation block or action too long")
-        x = self.wte(tokens)
+        x = self.token_embedding(tokens)
         is_image = (modality == Modality.IMAGE).unsqueeze(-1)
         sel = is_image.squeeze(-1)
         if bool(sel.any()):  # the ResNet runs on image positions only (export: gato_ros.export.graphs.embed_block)

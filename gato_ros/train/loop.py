@@ -154,8 +154,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                         if int(float(r["step"])) <= start]
     elif cfg.init_checkpoint:
         init, _, _ = load_checkpoint(cfg.init_checkpoint)
-        try:
-            model.load_state_dict(init.state_dict())
+        try:  # a run that adds value_embedding starts it at zero: the same function as the initial weights
+            missing, unexpected = model.load_state_dict(init.state_dict(), strict=False)
+            if unexpected or set(missing) - {"value_dir"}:
+                raise RuntimeError(f"missing {missing}, unexpected {unexpected}")
         except RuntimeError as exc:
             raise ValueError(f"init_checkpoint {cfg.init_checkpoint} does not fit model {cfg.model!r}: "
                              f"{exc}") from exc
