@@ -39,3 +39,15 @@ def wait_for(pred: Callable[[], Any], timeout: float, what: str, period: float =
             return value
         time.sleep(period)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def robosuite_available() -> bool:
+    """Whether the Panda assets (robosuite's package data, installed --no-deps by `make install`) are present."""
+    from gato_ros.sim import panda_mjcf
+    from gato_ros.sim.assets import AssetsNotInstalledError
+
+    try:
+        panda_mjcf.robosuite_assets()
+        return True
+    except AssetsNotInstalledError:
+        return False

@@ -5,21 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from gato_ros.sim.assets import AssetsNotInstalledError
-
-
-def _robosuite_available() -> bool:
-    from gato_ros.sim import panda_mjcf
-
-    try:
-        panda_mjcf.robosuite_assets()
-        return True
-    except AssetsNotInstalledError:
-        return False
+from helpers import robosuite_available
 
 
-pytestmark = pytest.mark.skipif(not _robosuite_available(), reason="robosuite (Panda assets) not installed")
+pytestmark = pytest.mark.skipif(not robosuite_available(), reason="robosuite (Panda assets) not installed")
 
 
 @pytest.fixture(scope="module")

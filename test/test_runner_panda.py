@@ -9,23 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from gato_ros.sim.assets import AssetsNotInstalledError
 from helpers import CLI
+from helpers import robosuite_available
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
-def _robosuite_available() -> bool:
-    from gato_ros.sim import panda_mjcf
-
-    try:
-        panda_mjcf.robosuite_assets()
-        return True
-    except AssetsNotInstalledError:
-        return False
-
-
-@pytest.mark.skipif(not _robosuite_available(), reason="robosuite (Panda assets) not installed")
+@pytest.mark.skipif(not robosuite_available(), reason="robosuite (Panda assets) not installed")
 def test_panda_graph_runs_under_safety_with_the_panda_joints(ros_env: dict[str, str], tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
     logs = tmp_path / "logs"
@@ -43,7 +33,7 @@ def test_panda_graph_runs_under_safety_with_the_panda_joints(ros_env: dict[str, 
 
 def test_agent_refuses_a_sawyer_model_on_the_panda(ros_env: dict[str, str], tiny_model: Path,
                                                    tmp_path: Path) -> None:
-    if not _robosuite_available():
+    if not robosuite_available():
         pytest.skip("robosuite (Panda assets) not installed")
     run = subprocess.run([*CLI, "run", "stacking", "--sim", "true", "--robot", "panda", "--model", str(tiny_model),
                           "--episodes", "1", "--duration", "2", "--log-dir", str(tmp_path / "logs")],

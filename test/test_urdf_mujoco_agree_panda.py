@@ -10,22 +10,12 @@ import pytest
 from gato_ros.robot import RobotModel
 from gato_ros.robot.registry import load_robot
 from gato_ros.sim import robot_mjcf, scene
-from gato_ros.sim.assets import AssetsNotInstalledError
+from helpers import robosuite_available
 
 DATASHEET_EFFORT = [87, 87, 87, 87, 12, 12, 12]
 
 
-def _robosuite_available() -> bool:
-    from gato_ros.sim import panda_mjcf
-
-    try:
-        panda_mjcf.robosuite_assets()
-        return True
-    except AssetsNotInstalledError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _robosuite_available(), reason="robosuite (Panda assets) not installed")
+pytestmark = pytest.mark.skipif(not robosuite_available(), reason="robosuite (Panda assets) not installed")
 
 
 @pytest.fixture(scope="module", params=["panda_", "fr3_"])
