@@ -51,3 +51,19 @@ def robosuite_available() -> bool:
         return True
     except AssetsNotInstalledError:
         return False
+
+
+def spin_in_background(context: Any, executor: Any) -> Any:
+    """Spin `executor` on a daemon thread until `context` shuts down; returns the started thread."""
+    import threading
+
+    def spin() -> None:
+        while context.ok():
+            try:
+                executor.spin_once(timeout_sec=0.05)
+            except Exception:  # context shut down while spinning
+                return
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    return thread

@@ -31,7 +31,7 @@ from gato_ros.interfaces import (  # noqa: E402
     stamp_ns,
 )
 from gato_ros.nodes.common import diagnostic_values  # noqa: E402
-from helpers import wait_for  # noqa: E402
+from helpers import spin_in_background, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
 SLOW_S = 0.4
@@ -46,15 +46,8 @@ class Spun:
         self.node = make(self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
+        self.thread = spin_in_background(self.context, self.executor)
 
-    def _spin(self) -> None:
-        while self.context.ok():
-            try:
-                self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # context shut down while spinning
-                return
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=1.0)

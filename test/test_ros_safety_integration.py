@@ -35,6 +35,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 
 from gato_ros.interfaces import JOINT_NAMES  # noqa: E402
 from gato_ros.nodes.common import diagnostic_values  # noqa: E402
+from helpers import spin_in_background  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -81,15 +82,8 @@ class Probe:
         self.node.create_subscription(Float64MultiArray, "/effort_controller/commands", self._on_output, RELIABLE)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, RELIABLE)
         self.node.create_timer(0.01, self._publish_state)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
+        self.thread = spin_in_background(self.context, self.executor)
 
-    def _spin(self) -> None:
-        while self.context.ok():
-            try:
-                self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # context shut down while spinning
-                return
 
     def _on_output(self, msg: Float64MultiArray) -> None:
         with self.lock:
