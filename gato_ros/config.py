@@ -271,3 +271,21 @@ def _section(cls: type, data: Any, name: str) -> Any:
         raise ConfigError(f"gato.json '{name}' must be an object, got {type(data).__name__}")
     _check_keys(f"gato.json '{name}'", data, cls)
     return cls(**data)
+
+
+def read_yaml_fields(path: Path, cls: type, error: type[Exception], what: str) -> dict[str, Any]:
+    """The mapping in the YAML file `path`, its keys checked against dataclass `cls`'s fields; any problem raises
+    `error` naming the file (an empty file is an empty mapping)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a mapping of {what}, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise error(f"{path}: unknown {what} {unknown}; known: {sorted(known)}")
+    return data

@@ -23,6 +23,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from gato_ros.config import read_yaml_fields
 from gato_ros.interfaces import ARM_JOINTS
 from gato_ros.sim.robot_mjcf import ARM_ACTUATORS
 
@@ -112,8 +113,6 @@ def arm_ids(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
 
 def load(source: ArmDynamics | str | Path | None) -> ArmDynamics:
     """An ArmDynamics from a YAML file (None or "" = nothing changed)."""
-    import yaml
-
     if isinstance(source, ArmDynamics):
         return source
     if source is None or str(source) == "":
@@ -121,14 +120,5 @@ def load(source: ArmDynamics | str | Path | None) -> ArmDynamics:
     path = Path(source)
     if not path.is_file():
         raise DynamicsError(f"dynamics file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise DynamicsError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise DynamicsError(f"{path}: expected a mapping, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(ArmDynamics)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise DynamicsError(f"{path}: unknown entries {unknown}; known: {sorted(known)}")
+    data = read_yaml_fields(path, ArmDynamics, DynamicsError, "entries")
     return ArmDynamics(**data)

@@ -24,6 +24,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from gato_ros.config import read_yaml_fields
 from gato_ros.sim.dynamics import ArmDynamics
 
 #: Preset names, each a file config/randomization/<name>.yaml.
@@ -119,24 +120,13 @@ def preset_path(name: str) -> Path:
 
 def load(source: str | Path | None) -> Randomization:
     """A preset name (none, mild, strong) or a YAML file of Randomization fields; None or "" = none."""
-    import yaml
-
     if source is None or str(source) == "":
         return Randomization()
     path = preset_path(str(source)) if str(source) in PRESETS else Path(source)
     if not path.is_file():
         raise RandomizationError(f"randomization {str(source)!r} is neither a preset ({', '.join(PRESETS)}) nor a "
                                  f"file")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise RandomizationError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise RandomizationError(f"{path}: expected a mapping of randomization settings, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(Randomization)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise RandomizationError(f"{path}: unknown randomization setting(s) {unknown}; known: {sorted(known)}")
+    data = read_yaml_fields(path, Randomization, RandomizationError, "randomization settings")
     data.setdefault("name", path.stem)
     return Randomization(**data)
 
