@@ -72,13 +72,7 @@ def panda_robot_spec(desc: RobotDescription) -> mujoco.MjSpec:
     # z along the approach, y along the fingers' closing axis: the Sawyer pinch site's convention (the expert's)
     spec.body(GRIPPER_PREFIX + "right_gripper").add_site(name=PINCH_SITE, pos=[0, 0, PINCH_Z], quat=PINCH_QUAT,
                                                           size=[0.005] * 3, group=5)
-    for body in robot_bodies(spec):
-        body.gravcomp = 1.0
-        if body.name.startswith(GRIPPER_PREFIX):
-            continue
-        for geom in body.geoms:
-            if geom.contype or geom.conaffinity:
-                geom.contype, geom.conaffinity = robot_mjcf.ARM_CONTYPE, robot_mjcf.ARM_CONAFFINITY
+    robot_mjcf.compensate_gravity_no_self_collision(robot_bodies(spec))
     for key, values in desc.sim_joint_dynamics.items():  # the cell's joint dynamics (robots/panda/robot.yaml)
         for name, value in zip(desc.arm_joints, values):
             joint = spec.joint(name)

@@ -87,15 +87,21 @@ def robot_bodies(spec: mujoco.MjSpec) -> list:
     return [base] + list(base.find_all(mujoco.mjtObj.mjOBJ_BODY))
 
 
-def finish_robot(spec: mujoco.MjSpec) -> None:
-    """Torque control on top of gravity compensation; grip motor in [-1, 1]; no arm self-collision."""
-    for body in robot_bodies(spec):
+def compensate_gravity_no_self_collision(bodies: list) -> None:
+    """Gravity compensation on every robot body, and the arm's colliding geoms (not the gripper's, whose bodies
+    start with GRIPPER_PREFIX) in the arm's collision class, which never collides with itself."""
+    for body in bodies:
         body.gravcomp = 1.0
         if body.name.startswith(GRIPPER_PREFIX):
             continue
         for geom in body.geoms:
             if geom.contype or geom.conaffinity:
                 geom.contype, geom.conaffinity = ARM_CONTYPE, ARM_CONAFFINITY
+
+
+def finish_robot(spec: mujoco.MjSpec) -> None:
+    """Torque control on top of gravity compensation; grip motor in [-1, 1]; no arm self-collision."""
+    compensate_gravity_no_self_collision(robot_bodies(spec))
     for act in list(spec.actuators):
         if act.name.startswith(GRIPPER_PREFIX):
             spec.delete(act)
