@@ -25,7 +25,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from gato_ros.agent import (
@@ -34,11 +34,11 @@ from gato_ros.agent import (
 from gato_ros.agent.layout import JointLayout, check_robot
 from gato_ros.agent.scheduling import FrameGate, InferenceWorker
 from gato_ros.interfaces import (
-    ANY_PUBLISHER_QOS, CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC,
-    OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS, ImageFormatError, effort_command, image_msg_to_rgb, stamp_ns,
+    ACTION_DISTRIBUTION_TOPIC, ANY_PUBLISHER_QOS, CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS,
+    DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC, OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS, ImageFormatError,
+    effort_command, image_msg_to_rgb, stamp_ns,
 )
 from gato_ros.latency import StampLatency
-from gato_ros.interfaces import ACTION_DISTRIBUTION_TOPIC
 from gato_ros.nodes.common import (
     ERROR, OK, WARN, announce_commander, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node,
 )
@@ -137,8 +137,6 @@ class AgentNode(LifecycleNode):
         if self._announcement is not None:
             self.destroy_publisher(self._announcement)
         if self._dist_pub is None:
-            from std_msgs.msg import String
-
             self._dist_pub = self.create_publisher(String, ACTION_DISTRIBUTION_TOPIC, SENSOR_QOS.profile())
         self._announcement = announce_commander(self, "agent", model=self._model_dir, prompt_demo=self.cfg.prompt_demo,
                                                 instruction=self.cfg.instruction)
@@ -304,8 +302,6 @@ class AgentNode(LifecycleNode):
 
     def _publish_distribution(self) -> None:
         import json
-
-        from std_msgs.msg import String
 
         from gato_ros.agent.distribution import action_distribution
 
