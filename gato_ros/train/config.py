@@ -54,6 +54,7 @@ class TrainConfig:
     eval_every: int = 0                # steps between held-out action metrics (0: never)
     eval_windows: int = 16             # held-out windows per metric (fixed, drawn once)
     checkpoint_every: int = 250
+    snapshot_every: int = 0            # steps between kept weight snapshots run_dir/snapshots/step_N.pt (0: none)
     log_every: int = 10
     device: str = "auto"               # auto | cpu | cuda
     # weights to start from (fine-tuning, e.g. on DAgger data); fresh optimizer and step 0

@@ -203,6 +203,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                             extra={"train_config": cfg.to_dict(), "data": data_info})
             if rows:  # an interrupted run keeps a plot up to its last checkpoint
                 plot_losses(rows, run / "loss.png")
+        if cfg.snapshot_every and (step + 1) % cfg.snapshot_every == 0:  # for learning curves (weights only)
+            save_checkpoint(run / "snapshots" / f"step_{step + 1}.pt", model, step + 1, gato_config,
+                            extra={"train_config": cfg.to_dict(), "data": data_info})
     write_metrics(rows, run)
     if rows:
         plot_losses(rows, run / "loss.png")
