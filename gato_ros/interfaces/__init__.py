@@ -49,6 +49,9 @@ TELEOP_GRIPPER_TOPIC = "/teleop/gripper"  # std_msgs/Float64, 0 open .. 1 closed
 #: sensor_msgs/TimeReference from the safety node, one per command that reached its output: header.stamp = when that
 #: output was published (system clock), time_ref = the command's stamp (its image's), source = COMMAND_STAMP_SOURCE.
 OUTPUT_LATENCY_TOPIC = "/safety/output_latency"
+#: Float64MultiArray, JOINT_NAMES efforts: in shadow mode, what the safety node would have sent the arm for the agent's
+#: command (the same filter, its own state); the arm gets EFFORT_OUTPUT_TOPIC (hold or the operator's command).
+SHADOW_OUTPUT_TOPIC = "/safety/shadow_output"
 COMMAND_STAMP_SOURCE = "image"
 
 # ----------------------------------------------------------------------------- QoS
@@ -90,6 +93,8 @@ DIAGNOSTICS_QOS = Qos(10, reliable=True)
 CLOCK_QOS = Qos(1, reliable=False)
 #: The safety output: ros2_control's JointGroupEffortController subscribes with the default (reliable) QoS.
 OUTPUT_QOS = Qos(10, reliable=True, note="ros2_control's default")
+#: The shadow output: as OUTPUT_QOS, so a recorder or a compare tool sees every sample the arm's output has.
+SHADOW_OUTPUT_QOS = Qos(10, reliable=True, note="as OUTPUT_QOS")
 #: Safety's command intake: any publisher; the newest INTAKE_PER_TICK are kept (DDS drops older ones of a flood).
 INTAKE_PER_TICK = 10
 COMMAND_INTAKE_QOS = Qos(INTAKE_PER_TICK, reliable=False, note="newest wins")
@@ -104,7 +109,7 @@ COMMANDER_QOS = Qos(10, reliable=True, transient_local=True, note="latched, one 
 QOS_PROFILES: dict[str, Qos] = {
     "SENSOR_QOS": SENSOR_QOS, "COMMAND_QOS": COMMAND_QOS, "STATE_QOS": STATE_QOS, "LATCHED_QOS": LATCHED_QOS,
     "ANY_PUBLISHER_QOS": ANY_PUBLISHER_QOS, "DIAGNOSTICS_QOS": DIAGNOSTICS_QOS, "CLOCK_QOS": CLOCK_QOS,
-    "OUTPUT_QOS": OUTPUT_QOS, "COMMAND_INTAKE_QOS": COMMAND_INTAKE_QOS,
+    "OUTPUT_QOS": OUTPUT_QOS, "SHADOW_OUTPUT_QOS": SHADOW_OUTPUT_QOS, "COMMAND_INTAKE_QOS": COMMAND_INTAKE_QOS,
     **{f"ESTOP_QOS_FAMILIES[{i}]": q for i, q in enumerate(ESTOP_QOS_FAMILIES)},
     "RECORDER_INPUT_QOS": RECORDER_INPUT_QOS, "LATENCY_QOS": LATENCY_QOS, "COMMANDER_QOS": COMMANDER_QOS,
 }

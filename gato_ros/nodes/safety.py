@@ -10,6 +10,11 @@ taken by the output thread itself at each tick (an internal node `<name>_intake`
 INTAKE_PER_TICK queued messages, oldest first, so the newest wins), so a command flood costs DDS a queue and the
 node a bounded, fixed amount of work per tick. After a (re)start the node holds until `~/reset`.
 
+Shadow mode (`shadow`, gato_ros.safety.shadow): each command goes to the live filter only when its publisher (DDS
+publisher GID, looked up in the graph) announced itself as an operator on /gato/commander; every other command (the
+agent's, an unannounced one) goes to a second filter whose output is published on /safety/shadow_output, never to the
+arm. An exception in the shadow path faults the shadow filter alone.
+
 Latency: a command stamped with its image's stamp (gato_ros.interfaces.effort_command) that the filter passes is
 measured when the first output carrying it is published: system clock now - stamp, published after that output on
 /safety/output_latency (sensor_msgs/TimeReference) and summarised in the diagnostics (`image_to_output_*`).
@@ -30,13 +35,14 @@ from rclpy.clock import Clock, ClockType
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import JointState, TimeReference
-from std_msgs.msg import Bool, Float64MultiArray
+from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
 
 from gato_ros.interfaces import (
-    ANY_PUBLISHER_QOS, COMMAND_INTAKE_QOS, COMMAND_STAMP_SOURCE, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC,
-    EFFORT_OUTPUT_TOPIC, ESTOP_QOS_FAMILIES, ESTOP_TOPIC, INTAKE_PER_TICK, JOINT_STATES_TOPIC, LATENCY_QOS,
-    OUTPUT_LATENCY_TOPIC, OUTPUT_QOS, command_stamp_ns,
+    ANY_PUBLISHER_QOS, COMMAND_INTAKE_QOS, COMMAND_STAMP_SOURCE, COMMAND_TOPIC, COMMANDER_QOS, COMMANDER_TOPIC,
+    DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, EFFORT_OUTPUT_TOPIC, ESTOP_QOS_FAMILIES, ESTOP_TOPIC, INTAKE_PER_TICK,
+    JOINT_STATES_TOPIC, LATENCY_QOS, OUTPUT_LATENCY_TOPIC, OUTPUT_QOS, SHADOW_OUTPUT_QOS, SHADOW_OUTPUT_TOPIC,
+    command_stamp_ns,
 )
 from gato_ros.latency import StampLatency
 from gato_ros.nodes.common import (
@@ -48,8 +54,10 @@ from gato_ros.nodes.common import (
     diagnostic_array,
     diagnostic_status,
 )
-from gato_ros.safety import Mode, SafetyConfig, SafetyFilter
+from gato_ros.recorder.commander import Commander, CommanderError, gid_key, node_key
+from gato_ros.safety import Mode, SafetyConfig, SafetyFilters
 from gato_ros.safety.joints import JointStateError, JointStateMerger, JointStateStampError
+from gato_ros.safety.shadow import OPERATOR_SOURCES, CommandRouter
 
 #: The GIL switch interval in the safety process: a busy intake thread hands the GIL over within 0.5 ms.
 SWITCH_INTERVAL_S = 0.0005
@@ -65,12 +73,13 @@ def load_robot(config: SafetyConfig) -> Any:
 
 
 class SafetyNode(Node):
-    """Feeds commands, joint states and e-stops into SafetyFilter and publishes its output at a fixed rate."""
+    """Feeds commands, joint states and e-stops into SafetyFilters and publishes its output at a fixed rate."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("safety", **kwargs)
         self.config = declare_dataclass_parameters(self, SafetyConfig)
-        self.filter = SafetyFilter(load_robot(self.config), self.config)
+        self.filter = SafetyFilters(load_robot(self.config), self.config)
+        self.router = CommandRouter()  # shadow mode: which commands are an operator's
         self.merger = JointStateMerger(self.config.joint_names)
         self.n = len(self.config.joint_names)
         self._unknown_names: set[str] = set()
@@ -91,6 +100,11 @@ class SafetyNode(Node):
         self.pub = self.create_publisher(Float64MultiArray, EFFORT_OUTPUT_TOPIC, OUTPUT_QOS.profile())
         self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS.profile())
         self.latency_pub = self.create_publisher(TimeReference, OUTPUT_LATENCY_TOPIC, LATENCY_QOS.profile())
+        self.shadow_pub = None
+        if self.config.shadow:
+            self.shadow_pub = self.create_publisher(Float64MultiArray, SHADOW_OUTPUT_TOPIC,
+                                                    SHADOW_OUTPUT_QOS.profile())
+            self.create_subscription(String, COMMANDER_TOPIC, self._on_commander, COMMANDER_QOS.profile())
         self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state, ANY_PUBLISHER_QOS.profile())
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_timer(self.config.diagnostics_period_s, self._diagnose, clock=steady)
@@ -117,6 +131,8 @@ class SafetyNode(Node):
             f"{list(self.config.joint_names)}; "
             f"e-stop on {estop_topic} (any QoS)"
             + ("; holding until ~/reset (safe start)" if self.config.safe_start else "")
+            + (f"; SHADOW MODE: only announced operators ({COMMANDER_TOPIC}) reach the arm, other commands go to "
+               f"{SHADOW_OUTPUT_TOPIC}" if self.config.shadow else "")
         )
 
     # ------------------------------------------------------------------ callbacks
@@ -132,9 +148,40 @@ class SafetyNode(Node):
             self.get_logger().error(f"fault in {what}, holding: {traceback.format_exc(limit=3)}")
             return None
 
-    def _on_command(self, msg: Float64MultiArray) -> None:
-        if self._guard("command", self.filter.command, msg.data, time.monotonic()):
-            self._command_stamp = command_stamp_ns(msg)  # measured at the output that first carries it
+    def _on_command(self, msg: Float64MultiArray, info: dict | None = None) -> None:
+        operator, role = True, ""
+        if self.config.shadow:
+            gid = gid_key((info or {}).get("publisher_gid"))
+            if self.router.needs_lookup(gid, time.monotonic()):
+                self._lookup_publishers()
+            operator, role = self.router.is_operator(gid), self.router.role(gid)
+        if operator:
+            if self._guard("command", self.filter.command, msg.data, time.monotonic(), True, role):
+                self._command_stamp = command_stamp_ns(msg)  # measured at the output that first carries it
+            return
+        try:  # the shadow path: a failure here faults the shadow filter alone
+            with self._lock:
+                self.filter.command(msg.data, time.monotonic(), False, role)
+        except Exception as exc:  # noqa: BLE001 - by design: every internal error -> hold (of the shadow filter)
+            with self._lock:
+                self.filter.shadow_fault(f"shadow command: {type(exc).__name__}: {exc}", time.monotonic())
+
+    def _lookup_publishers(self) -> None:
+        """The node behind every current publisher of the command topic (shadow mode's routing)."""
+        infos = self.intake_node.get_publishers_info_by_topic(self.resolve_topic_name(COMMAND_TOPIC))
+        with self._lock:
+            self.router.publishers({gid_key(i.endpoint_gid): node_key(i.node_namespace, i.node_name) for i in infos})
+
+    def _on_commander(self, msg: String) -> None:
+        try:
+            who = Commander.from_json(msg.data)
+        except CommanderError as exc:
+            self.get_logger().warning(f"ignored a {COMMANDER_TOPIC} message: {exc}")
+            return
+        with self._lock:
+            self.router.announce(who.node, who.source)
+        self.get_logger().info(f"shadow mode: {who.node} announced as {who.source}: its commands go to "
+                               f"{'the arm' if who.source in OPERATOR_SOURCES else SHADOW_OUTPUT_TOPIC}")
 
     def _on_joint_state(self, msg: JointState) -> None:
         self._guard("joint_state", self._joint_state, msg)
@@ -227,7 +274,7 @@ class SafetyNode(Node):
                 return
             if taken is None:
                 return
-            self._on_command(taken[0])
+            self._on_command(taken[0], taken[1])
 
     def _tick(self) -> None:
         """Publish once per period whatever happens: the filter's output, else the last safe vector held."""
@@ -248,6 +295,21 @@ class SafetyNode(Node):
         stamp, self._command_stamp = self._command_stamp, None
         if stamp is not None and result is not None and result[1] is Mode.ACTIVE:
             self._publish_latency(stamp)
+        if self.shadow_pub is not None:
+            self._publish_shadow(now)
+
+    def _publish_shadow(self, now: float) -> None:
+        """Shadow mode: the shadow filter's output (a failure faults the shadow filter; the arm's output went out)."""
+        try:
+            with self._lock:
+                result = self.filter.shadow_output(now)
+            assert result is not None
+            efforts = np.where(np.isfinite(result[0]), result[0], 0.0)
+        except Exception as exc:  # noqa: BLE001 - by design: the shadow path never stops the output loop
+            with self._lock:
+                self.filter.shadow_fault(f"shadow output: {type(exc).__name__}: {exc}", now)
+            return
+        self.shadow_pub.publish(Float64MultiArray(data=[float(x) for x in efforts]))
 
     def _publish_latency(self, stamp: int) -> None:
         """After the output that first carried a stamped command: its image -> output latency (system clock)."""
@@ -281,6 +343,8 @@ class SafetyNode(Node):
         }
         self._max_gap = 0.0
         message = f"{mode.value}: {status['reason']}"
+        if self.config.shadow:
+            message = f"SHADOW MODE (agent -> {SHADOW_OUTPUT_TOPIC}, {status['shadow_mode']}); arm: {message}"
         self.diag_pub.publish(diagnostic_array(self, [diagnostic_status(self, "safety", level, message, values)]))
 
 

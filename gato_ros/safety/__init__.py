@@ -2,5 +2,6 @@
 
 from gato_ros.safety.config import SafetyConfig
 from gato_ros.safety.filter import Mode, SafetyFilter
+from gato_ros.safety.shadow import SafetyFilters
 
-__all__ = ["Mode", "SafetyConfig", "SafetyFilter"]
+__all__ = ["Mode", "SafetyConfig", "SafetyFilter", "SafetyFilters"]

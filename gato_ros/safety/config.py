@@ -84,6 +84,11 @@ class SafetyConfig:
                                   "point must stay in, else hold; empty: no box",
                                   constraints="empty or 6 finite values with min < max"),
     )
+    shadow: bool = field(
+        default=False, metadata=_doc("shadow mode: the agent's commands never reach the arm; the arm holds or follows "
+                                     "an announced operator (teleop), and what the agent's command would have given "
+                                     "is published on /safety/shadow_output"),
+    )
     diagnostics_period_s: float = field(default=1.0, metadata=_doc("period of /diagnostics", 0.01, 3600.0))
 
     def __post_init__(self) -> None:
