@@ -1,5 +1,5 @@
 """`ros2 launch gato_ros stacking.launch.py [sim:=true] [model:=DIR] [prompt_demo:=DIR] [teleop:=true] [record:=DIR]
-[urdf:=FILE] [robot:=NAME]`.
+[urdf:=FILE] [robot:=NAME] [shadow:=true]`.
 
 Builds the graph described in gato_ros.launch_runner.graph (shared with `gato-ros run stacking`): sim (optional),
 safety (always), agent (lifecycle: configured, then activated once it reaches `inactive`), teleop, recorder.
@@ -15,7 +15,9 @@ from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandle
 from launch.conditions import IfCondition, UnlessCondition
 from launch.events import matches_action
 from launch.substitution import Substitution
-from launch.substitutions import FileContent, IfElseSubstitution, LaunchConfiguration, NotEqualsSubstitution
+from launch.substitutions import (
+    FileContent, IfElseSubstitution, LaunchConfiguration, NotEqualsSubstitution, NotSubstitution, OrSubstitution,
+)
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
@@ -40,6 +42,11 @@ def _condition(cond: Condition | None):
     if cond is None:
         return None
     value = LaunchConfiguration(cond.arg)
+    if cond.or_if is not None:  # (the condition on arg) or (or_if is true)
+        test = {"if": value, "unless": NotSubstitution(value), "nonempty": NotEqualsSubstitution(value, "")}
+        if cond.kind not in test:
+            raise ValueError(f"unknown condition kind {cond.kind!r}")
+        return IfCondition(OrSubstitution(test[cond.kind], LaunchConfiguration(cond.or_if)))
     if cond.kind == "if":
         return IfCondition(value)
     if cond.kind == "unless":

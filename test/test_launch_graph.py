@@ -91,7 +91,8 @@ def test_defaults_conditions_and_typed_parameters() -> None:
     values = STACKING.resolve({})
     assert values == {"sim": "false", "model": "", "prompt_demo": "", "teleop": "false", "record": "",
                       "use_sim_time": "false", "randomization": "", "sim_dynamics": "", "urdf": "",
-                      "foxglove": "false", "viewer": "false", "teleop_device": "", "robot": "sawyer"}
+                      "foxglove": "false", "viewer": "false", "teleop_device": "", "shadow": "false",
+                      "robot": "sawyer"}
     assert [n.name for n in STACKING.active_nodes(values)] == ["safety", "agent"]
     values = STACKING.resolve({"sim": "true", "record": "/tmp/x", "model": "/m"})
     assert values["use_sim_time"] == "true"  # follows sim, like DeclareLaunchArgument(default=LaunchConfiguration)
@@ -103,8 +104,32 @@ def test_defaults_conditions_and_typed_parameters() -> None:
     teleop = STACKING.resolve({"teleop": "True", "use_sim_time": "0"})
     assert [n.name for n in STACKING.active_nodes(teleop)] == ["safety", "teleop"]
     urdf_text = default_urdf_path().read_text()
-    assert node_parameters(STACKING.node("safety"), teleop) == {"use_sim_time": False, "robot_description": urdf_text}
+    assert node_parameters(STACKING.node("safety"), teleop) == {"use_sim_time": False, "robot_description": urdf_text,
+                                                                 "shadow": False}
     assert node_parameters(STACKING.node("teleop"), teleop)["robot_description"] == urdf_text
+
+
+def test_shadow_runs_the_agent_beside_teleop_and_tells_safety_and_recorder() -> None:
+    """shadow:=true: the agent runs even with teleop:=true (the operator moves the arm, the agent is compared with
+    them), the safety node gets shadow=true and the recorder records the safety outputs; the launch file builds the
+    same condition (teleop false, or shadow true) from launch's own boolean substitutions."""
+    both = STACKING.resolve({"teleop": "true", "shadow": "true", "record": "/tmp/x"})
+    assert [n.name for n in STACKING.active_nodes(both)] == ["safety", "agent", "teleop", "recorder"]
+    assert node_parameters(STACKING.node("safety"), both)["shadow"] is True
+    assert node_parameters(STACKING.node("recorder"), both) == {"use_sim_time": False, "output_dir": "/tmp/x",
+                                                                 "record_outputs": True}
+    alone = STACKING.resolve({"shadow": "1", "sim": "true"})
+    assert [n.name for n in STACKING.active_nodes(alone)] == ["sim", "safety", "agent"]
+    off = STACKING.resolve({"teleop": "true"})
+    assert [n.name for n in STACKING.active_nodes(off)] == ["safety", "teleop"]
+    assert node_parameters(STACKING.node("safety"), off)["shadow"] is False
+    with pytest.raises(GraphArgumentError, match="undeclared"):
+        GraphSpec(args=(LaunchArg("a", "", ""),), nodes=(NodeSpec("n", "n", (), condition=Condition("a", or_if="b")),))
+    imported = {(n.module, a.name) for n in ast.walk(_launch_ast()) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert {("launch.substitutions", "OrSubstitution"), ("launch.substitutions", "NotSubstitution")} <= imported
+    assert "cond.or_if" in LAUNCH_FILE.read_text()
+    args = build_parser().parse_args(["run", "stacking", "--shadow"])
+    assert args.arg_shadow == "true"
 
 
 def test_robot_description_is_the_urdf_text_of_the_urdf_argument(tmp_path: Path) -> None:

@@ -25,8 +25,9 @@ import numpy as np
 
 from gato_ros.episode import Episode
 from gato_ros.interfaces import (
-    CAMERA_TOPIC, COMMAND_TOPIC, INSTRUCTION_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_COLORS, OBJECT_POSES_FRAME,
-    OBJECT_POSES_TOPIC, OBJECT_STATE_SIZE, ImageFormatError, OUTCOME_TOPIC, image_msg_to_rgb,
+    CAMERA_TOPIC, COMMAND_TOPIC, EFFORT_OUTPUT_TOPIC, INSTRUCTION_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_COLORS,
+    OBJECT_POSES_FRAME, OBJECT_POSES_TOPIC, OBJECT_STATE_SIZE, OUTCOME_TOPIC, SHADOW_OUTPUT_TOPIC, ImageFormatError,
+    image_msg_to_rgb,
 )
 from gato_ros.observation import (
     JointNameError, object_state_from_pose_array, object_state_from_poses, reorder_joint_state,
@@ -41,6 +42,10 @@ TYPES = {
     OUTCOME_TOPIC: "std_msgs/msg/String",
     OBJECT_POSES_TOPIC: "geometry_msgs/msg/PoseArray",
 }
+#: Topics a bag holds only when they were recorded (the safety node's outputs; their connections are added on first
+#: write, so a demo bag without them has none): all std_msgs/Float64MultiArray in JOINT_NAMES order.
+OUTPUT_TOPICS = (EFFORT_OUTPUT_TOPIC, SHADOW_OUTPUT_TOPIC)
+FLOAT_ARRAY = "std_msgs/msg/Float64MultiArray"
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 WRITER_FILE = ".writer.json"  # in an open bag: {"pid", "custom_data"} of the writer (removed on close)
 
@@ -87,7 +92,7 @@ class EpisodeBagWriter:
         if self.closed:
             raise DemoError(f"{self.path}: writer already closed")
         self._write_instruction(t_ns)
-        self.writer.write(self.conns[topic], int(t_ns), self.ts.serialize_cdr(msg, TYPES[topic]))
+        self.writer.write(self.conns[topic], int(t_ns), self.ts.serialize_cdr(msg, TYPES.get(topic, FLOAT_ARRAY)))
         self.counts[topic] += 1
         self.last_t = max(self.last_t, int(t_ns))
 
@@ -128,10 +133,21 @@ class EpisodeBagWriter:
         self._write(OBJECT_POSES_TOPIC, msg, t_ns)
 
     def command(self, efforts: np.ndarray, t_ns: int) -> None:
+        self._write(COMMAND_TOPIC, self._float_array(efforts), t_ns)
+
+    def _float_array(self, values: np.ndarray) -> Any:
         t = self.ts.types
         layout = t["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
-        data = np.asarray(efforts, np.float64).reshape(-1)
-        self._write(COMMAND_TOPIC, t["std_msgs/msg/Float64MultiArray"](layout=layout, data=data), t_ns)
+        return t[FLOAT_ARRAY](layout=layout, data=np.asarray(values, np.float64).reshape(-1))
+
+    def output(self, topic: str, efforts: np.ndarray, t_ns: int) -> None:
+        """One message of a safety output topic (OUTPUT_TOPICS): the arm's efforts or the shadow output."""
+        if topic not in OUTPUT_TOPICS:
+            raise DemoError(f"{topic} is not a safety output topic {OUTPUT_TOPICS}")
+        if topic not in self.conns:
+            self.conns[topic] = self.writer.add_connection(topic, FLOAT_ARRAY, typestore=self.ts)
+            self.counts[topic] = 0
+        self._write(topic, self._float_array(efforts), t_ns)
 
     def set_metadata(self, **values: Any) -> None:
         """Update custom_data (e.g. the source, known only once the episode's commands are in); also in the sidecar,

@@ -45,10 +45,12 @@ class ArgParam:
 
 @dataclass(frozen=True)
 class Condition:
-    """Start a node when argument `arg` is true ('if'), false ('unless') or a non-empty string ('nonempty')."""
+    """Start a node when argument `arg` is true ('if'), false ('unless') or a non-empty string ('nonempty'), or
+    when argument `or_if` (if given) is true."""
 
     arg: str
     kind: str = "if"
+    or_if: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,9 @@ class GraphSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {a.name: a for a in self.args})
         for node in self.nodes:
-            used = [p.arg for p in node.arg_params] + ([node.condition.arg] if node.condition else [])
+            cond = node.condition
+            used = [p.arg for p in node.arg_params] + ([cond.arg] if cond else []) + \
+                ([cond.or_if] if cond and cond.or_if else [])
             for name in used:
                 if name not in self._by_name:
                     raise GraphArgumentError(f"node {node.name} uses undeclared launch argument {name!r}")
@@ -120,6 +124,8 @@ def as_bool(value: str, arg: str = "?") -> bool:
 
 
 def condition_holds(cond: Condition, values: Mapping[str, str]) -> bool:
+    if cond.or_if is not None and as_bool(values[cond.or_if], cond.or_if):
+        return True
     value = values[cond.arg]
     if cond.kind == "if":
         return as_bool(value, cond.arg)
@@ -196,6 +202,9 @@ STACKING = GraphSpec(
         LaunchArg("teleop_device", "", "gamepad or spacemouse (config/teleop_devices.yaml): joy_teleop turns that "
                                        "device's sensor_msgs/Joy (from the ROS joy or spacenav node) into "
                                        "/teleop/twist and /teleop/gripper; empty: none"),
+        LaunchArg("shadow", "false", "true: shadow mode; the agent runs on the live sensor stream but never moves the "
+                                     "arm (it holds, or follows teleop when teleop:=true); the safety node publishes "
+                                     "what the agent would have sent on /safety/shadow_output (docs/SIM2REAL.md)"),
         LaunchArg(ROBOT_ARG, "sawyer", "registry arm (robots/<name>: sawyer, panda); its joint names and gains "
                                        "come from config/robots/<name>.yaml, its limits from its URDF"),
     ),
@@ -204,13 +213,15 @@ STACKING = GraphSpec(
                                                          ArgParam("randomization", "randomization"),
                                                          ArgParam("dynamics", "sim_dynamics")),
                  condition=Condition("sim", "if"), sim_time=False, robot_params=True),
-        NodeSpec("safety", "safety", ("safety.yaml",), robot_description=True, robot_params=True),
+        NodeSpec("safety", "safety", ("safety.yaml",), arg_params=(ArgParam("shadow", "shadow", "bool"),),
+                 robot_description=True, robot_params=True),
         NodeSpec("agent", "agent", ("agent.yaml",),
                  arg_params=(ArgParam("model_dir", "model"), ArgParam("prompt_demo", "prompt_demo")),
-                 condition=Condition("teleop", "unless"), lifecycle=True, robot_params=True),
+                 condition=Condition("teleop", "unless", or_if="shadow"), lifecycle=True, robot_params=True),
         NodeSpec("teleop", "teleop", ("teleop.yaml",), condition=Condition("teleop", "if"), robot_description=True,
                  robot_params=True),
-        NodeSpec("recorder", "recorder", ("recorder.yaml",), arg_params=(ArgParam("output_dir", "record"),),
+        NodeSpec("recorder", "recorder", ("recorder.yaml",), arg_params=(ArgParam("output_dir", "record"),
+                                                                        ArgParam("record_outputs", "shadow", "bool")),
                  condition=Condition("record", "nonempty")),
         NodeSpec("joy_teleop", "joy_teleop", ("joy_teleop.yaml",), arg_params=(ArgParam("device", "teleop_device"),),
                  condition=Condition("teleop_device", "nonempty")),

@@ -26,7 +26,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 
-from gato_ros.demos.bag import DemoError, EpisodeBagWriter, replace_bag
+from gato_ros.demos.bag import OUTPUT_TOPICS, DemoError, EpisodeBagWriter, replace_bag
 from gato_ros.interfaces import (
     CAMERA_TOPIC, COMMAND_TOPIC, COMMANDER_QOS, COMMANDER_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC,
     OBJECT_POSES_TOPIC, RECORDER_INPUT_QOS, SENSOR_QOS, image_msg_to_rgb,
@@ -69,6 +69,11 @@ class RecorderNode(Node):
         self.create_subscription(Float64MultiArray, COMMAND_TOPIC, lambda msg, info: self._on_command(msg, info),
                                  inputs)
         self.create_subscription(String, COMMANDER_TOPIC, self._on_commander, COMMANDER_QOS.profile())
+        if cfg.record_outputs:  # the safety node's outputs (shadow mode: the arm's and the shadow output)
+            for topic in OUTPUT_TOPICS:
+                self.counts[topic] = 0
+                self.create_subscription(Float64MultiArray, topic, lambda msg, topic=topic: self._on_output(msg, topic),
+                                         inputs)
         self.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics, DIAGNOSTICS_QOS.profile())
         self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS.profile())
         self.create_service(Trigger, "~/start", self._srv(self.start))
@@ -188,6 +193,9 @@ class RecorderNode(Node):
     def _on_command(self, msg: Float64MultiArray, info: dict | None = None) -> None:
         self._guard(lambda: (self.writer.command(np.asarray(msg.data), time.time_ns()), self._count("commands"),
                              self._attribute(gid_key((info or {}).get("publisher_gid")))))
+
+    def _on_output(self, msg: Float64MultiArray, topic: str) -> None:
+        self._guard(lambda: (self.writer.output(topic, np.asarray(msg.data), time.time_ns()), self._count(topic)))
 
     def _attribute(self, gid: bytes) -> None:
         """Count a recorded command for its publisher; a publisher not seen yet is looked up in the graph."""

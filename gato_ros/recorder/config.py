@@ -32,6 +32,9 @@ class RecorderConfig:
     flush_period_s: float = field(default=1.0, metadata={"doc": "write buffered data to disk this often",
                                                          "range": (0.01, 3600.0)})
     name_prefix: str = field(default="episode", metadata={"doc": "episode folders are <name_prefix>_<date>_<time>_<n>"})
+    record_outputs: bool = field(default=False, metadata={
+        "doc": "also record the safety node's outputs: the arm's efforts and, in shadow mode, the shadow output "
+               "(`gato-ros sim2real shadow BAG` compares them); launch argument shadow:=true sets it"})
     diagnostics_period_s: float = field(default=1.0, metadata={"doc": "/diagnostics period", "range": (0.01, 3600.0)})
 
     def __post_init__(self) -> None:
