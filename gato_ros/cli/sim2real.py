@@ -1,6 +1,6 @@
-"""`gato-ros sim2real replay|fit|excite|sweep`: replay a robot log in the sim, fit the sim's arm dynamics to logs,
-make a reference log in the sim, or measure success and safety interventions vs randomization strength
-(docs/SIM2REAL.md)."""
+"""`gato-ros sim2real replay|fit|excite|sweep|shadow`: replay a robot log in the sim, fit the sim's arm dynamics to
+logs, make a reference log in the sim, measure success and safety interventions vs randomization strength, or compare
+a shadow run's agent actions with the operator's (docs/SIM2REAL.md)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="JSON file (plot beside it); default benchmarks/results/robustness_<expert|model>.json")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=_sweep)
+
+    h = sub.add_parser("shadow", help="compare a shadow run's agent actions (/safety/shadow_output) with what the arm "
+                                      "was sent (operator or hold): per-joint agreement table, JSON, plot")
+    h.add_argument("bag", type=Path, help="rosbag2 (MCAP) of a shadow run with /safety/shadow_output and "
+                                          "/effort_controller/commands (record:=DIR with shadow:=true)")
+    h.add_argument("--robot", default="", help="registry arm that was run (its joint names and effort limits; "
+                                               "default sawyer)")
+    h.add_argument("--max-gap", type=float, default=None,
+                   help="seconds between a shadow and an arm sample paired as one tick (default 0.005)")
+    h.add_argument("--out", type=Path, default=None, help="folder for shadow.json and shadow.png "
+                                                          "(default sim2real_results/<bag name>)")
+    h.add_argument("--no-plot", action="store_true")
+    h.set_defaults(func=_shadow)
 
 
 def _fail(exc: Exception) -> int:
@@ -150,4 +163,24 @@ def _excite(args: argparse.Namespace) -> int:
         return _fail(exc)
     write_log(args.out, t, q, qd, u)
     print(f"wrote {args.out}: {len(t)} joint states and efforts over {t[-1]:.2f} s")
+    return 0
+
+
+def _shadow(args: argparse.Namespace) -> int:
+    from gato_ros.robot.registry import DEFAULT_ROBOT, RobotRegistryError, load_robot
+    from gato_ros.sim2real.shadow import MAX_GAP_S, agreement, plot, read_shadow_log, report_lines
+
+    try:
+        robot = load_robot(args.robot or DEFAULT_ROBOT)
+        log = read_shadow_log(args.bag, MAX_GAP_S if args.max_gap is None else args.max_gap)
+        result = agreement(log, robot.joint_names, robot.all_effort_limits())
+    except (ValueError, RobotRegistryError) as exc:
+        return _fail(exc)
+    out = args.out or Path("sim2real_results") / args.bag.name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "shadow.json").write_text(json.dumps({**result, "robot": robot.name}, indent=2))
+    print("\n".join(report_lines(result)))
+    if not args.no_plot:
+        plot(log, robot.joint_names, out / "shadow.png")
+    print(f"results: {out / 'shadow.json'}" + ("" if args.no_plot else f", plot: {out / 'shadow.png'}"))
     return 0
