@@ -53,7 +53,7 @@ def read_shadow_log(path: str | Path, max_gap_s: float = MAX_GAP_S) -> ShadowLog
     try:
         with Reader(path) as reader:
             conns = [c for c in reader.connections if c.topic in series]
-            for conn, t_ns, raw in reader.messages(connections=conns):
+            for conn, t_ns, raw in reader.messages(connections=conns) if conns else ():  # none given = all
                 series[conn.topic].append((t_ns, np.asarray(ts.deserialize_cdr(raw, conn.msgtype).data, np.float64)))
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bag we cannot use
         raise ShadowLogError(f"{path} is not a readable rosbag2 bag: {type(exc).__name__}: {exc}") from exc
