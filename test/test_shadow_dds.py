@@ -2,7 +2,9 @@
 
 A publisher announced as the agent (/gato/commander) sends large torques: the simulated arm must not move while
 /safety/shadow_output carries the filtered (rate-limited, clamped) commands; then a publisher announced as teleop
-commands a small torque and the arm does move, so the stillness was the safety node's doing, not a dead sim.
+commands a small torque and the arm does move, so the stillness was the safety node's doing, not a dead sim. The
+recorder (`record_outputs`, as shadow:=true record:=DIR sets it) records both outputs, and the bag is compared by
+`gato-ros sim2real shadow`'s reader.
 """
 
 from __future__ import annotations
@@ -51,8 +53,13 @@ def test_shadow_mode_never_moves_the_simulated_arm(ros_env: dict[str, str], tmp_
         ANY_PUBLISHER_QOS, COMMAND_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, EFFORT_OUTPUT_TOPIC,
         JOINT_NAMES, JOINT_STATES_TOPIC, SHADOW_OUTPUT_QOS, SHADOW_OUTPUT_TOPIC,
     )
+    from rclpy.parameter import Parameter
+
+    from gato_ros.demos.bag import list_episodes
     from gato_ros.nodes.common import announce_commander, diagnostic_values
+    from gato_ros.nodes.recorder import RecorderNode
     from gato_ros.paths import config_dir
+    from gato_ros.sim2real.shadow import agreement, read_shadow_log
 
     logs = {name: tmp_path / f"{name}.log" for name in ("sim", "safety")}
     sim = subprocess.Popen([sys.executable, "-m", "gato_ros.nodes.sim", "--ros-args", "-r", "__node:=sim",
@@ -69,6 +76,9 @@ def test_shadow_mode_never_moves_the_simulated_arm(ros_env: dict[str, str], tmp_
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(agent)
     executor.add_node(teleop)
+    recorder = RecorderNode(context=context, parameter_overrides=[
+        Parameter("output_dir", value=str(tmp_path / "bags")), Parameter("record_outputs", value=True)])
+    executor.add_node(recorder)
     lock = threading.Lock()
     states: list[tuple[float, np.ndarray]] = []
     arm_out: list[tuple[float, np.ndarray]] = []
@@ -121,6 +131,7 @@ def test_shadow_mode_never_moves_the_simulated_arm(ros_env: dict[str, str], tmp_
         future = client.call_async(Trigger.Request())
         future.add_done_callback(lambda _: done.set())
         assert done.wait(10.0) and future.result().success  # armed, as an operator would: still no arm motion
+        recorder.start()
 
         with lock:
             q0 = states[-1][1]
@@ -150,10 +161,20 @@ def test_shadow_mode_never_moves_the_simulated_arm(ros_env: dict[str, str], tmp_
         wait_for(lambda: abs(states[-1][1][0] - q0[0]) > 0.05, 5.0, "the arm following the teleop command")
         print(f"teleop phase: joint 0 moved 0.05 rad {time.monotonic() - t2:.2f} s after the first teleop command")
         assert int(diag.get("live_commands_teleop", 0)) > 0
+        recorder.stop()
+        (bag,) = list_episodes(tmp_path / "bags")
+        result = agreement(read_shadow_log(bag), JOINT_NAMES, EFFORT)
+        j1 = result["joints"][1]
+        print(f"recorded: {result['samples']} paired samples; right_j1 shadow rms {j1['shadow_rms_limit']:.2f}, "
+              f"arm rms "
+              f"{j1['arm_rms_limit']:.4f} (x effort limit), mean |diff| {j1['mae_limit']:.2f}")
+        assert result["samples"] > 300 and result["unpaired_shadow_samples"] < 0.05 * result["samples"]
+        assert j1["shadow_rms_limit"] > 0.5 and j1["arm_rms_limit"] < 0.01  # the agent pushed, the arm held
     finally:
         stop.set()
         spinner.join(timeout=2.0)
         del announcements
+        recorder.shutdown()
         context.shutdown()
         for proc in (safety, sim):
             _stop(proc)
