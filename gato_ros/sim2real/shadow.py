@@ -21,6 +21,9 @@ from gato_ros.interfaces import EFFORT_OUTPUT_TOPIC, SHADOW_OUTPUT_TOPIC
 #: Sign agreement counts only samples where both efforts exceed this fraction of the joint's effort limit (a sign
 #: of noise around zero says nothing).
 SIGN_DEADBAND = 0.01
+#: A side whose standard deviation is below this fraction of the effort limit counts as constant: no correlation (a
+#: held arm's output is numerical noise around zero).
+CONSTANT_STD = 1e-4
 #: The largest receive-time gap (s) between a shadow and an arm sample paired as one tick (safety publishes at 100 Hz).
 MAX_GAP_S = 0.005
 
@@ -91,8 +94,8 @@ def read_shadow_log(path: str | Path, max_gap_s: float = MAX_GAP_S) -> ShadowLog
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Pearson correlation; None when either side does not vary (a constant has no correlation)."""
-    if a.size < 2 or np.std(a) == 0 or np.std(b) == 0:
+    """Pearson correlation of two series (units of the effort limit); None when either is constant (CONSTANT_STD)."""
+    if a.size < 2 or np.std(a) < CONSTANT_STD or np.std(b) < CONSTANT_STD:
         return None
     return float(np.corrcoef(a, b)[0, 1])
 
@@ -166,7 +169,7 @@ def plot(log: ShadowLog, joint_names: tuple[str, ...], path: str | Path) -> Path
         axes[i].tick_params(labelsize=7)
     axes[0].legend(fontsize=7)
     axes[-1].set_xlabel("time (s)")
-    fig.suptitle(f"shadow vs arm efforts: {Path(log.source).name}", fontsize=9)
+    fig.suptitle(f"shadow vs arm efforts (Nm; gripper normalized): {Path(log.source).name}", fontsize=9)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
