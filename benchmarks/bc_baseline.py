@@ -4,11 +4,14 @@ A 2x256 MLP regresses the expert's efforts (divided by an action scale) from the
 object-state Gato tokenizes (proprio 15 + object poses 21, `gato_ros.observation`), then runs closed loop exactly
 like `gato-ros eval --direct` (held-out seeds from 100000, never selected; 400 steps; SafetyFilter in the loop;
 the same success and stage rules). Optional DAgger rounds relabel the MLP's own rollouts with
-`ScriptedExpert.label` (seeds 50000 + 1000 k, disjoint from evaluation) and retrain on everything.
+`ScriptedExpert.label` (seeds 50000 + 1000 k, disjoint from evaluation) and retrain on everything; `--dart-episodes`
+adds episodes of the expert driving with torque noise, labelled with its clean action (DART, seeds from 200000).
 
     python benchmarks/bc_baseline.py --demos data/demos_objects --scale limits --out benchmarks/results/bc_baseline.json
     python benchmarks/bc_baseline.py --demos data/demos_objects --scale 8.4,20.9,7.8,22.3,5.2,6.2,11.2,2.0 \
         --dagger-rounds 3 --out benchmarks/results/bc_baseline.json
+    python benchmarks/bc_baseline.py --demos data/demos_objects --scale 8.4,20.9,7.8,22.3,5.2,6.2,11.2,2.0 \
+        --dart-episodes 300 --dart-sigma 0.2 --out benchmarks/results/bc_baseline.json
 
 Each call appends one row (config, per-round success with a 95 % Wilson interval, stages) to --out.
 """
@@ -19,10 +22,11 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+DART_SEED = 200_000  # noisy-expert episodes (disjoint from demos < 100000, held-out 100000+, DAgger 50000+)
 LIMITS = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 2.0)  # gato.json's default robot.action_scale
 
 
@@ -79,9 +83,27 @@ class MLPPolicy:
         return np.clip(out.astype(np.float64) * self.scale, -self.limits, self.limits)
 
 
-def rollout(env: Any, safety_cfg: Any, policy: MLPPolicy, seed: int, relabel: list | None = None) -> tuple[bool, str]:
-    """One closed-loop episode as `gato-ros eval --direct` runs it; with `relabel`, (features, expert label) pairs
-    of every visited state are appended to it and the episode stops once the stack has held."""
+class ExpertNoise:
+    """DART-style execution noise (Laskey et al. 2017): the expert drives with per-joint Ornstein-Uhlenbeck torque
+    noise (stationary std `sigma` x the action scale, step correlation 0.8) while its clean label is what is kept,
+    so the data covers the states next to the expert's own path with labels that lead back to it."""
+
+    def __init__(self, sigma: float, scale: np.ndarray, seed: int) -> None:
+        self.std = sigma * np.asarray(scale[:7], dtype=np.float64)
+        self.rng = np.random.default_rng(seed)
+        self.state: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        fresh = self.rng.standard_normal(len(self.std)) * self.std
+        self.state = fresh if self.state is None else 0.8 * self.state + 0.6 * fresh
+        return self.state
+
+
+def rollout(env: Any, safety_cfg: Any, policy: Callable[[np.ndarray], np.ndarray] | None, seed: int,
+            visited: list | None = None, noise: ExpertNoise | None = None) -> tuple[bool, str]:
+    """One closed-loop episode as `gato-ros eval --direct` runs it, driven by `policy(features)` (None: the expert,
+    plus `noise` on its arm torques). With `visited`, (features, expert label, action sent, expert phase) of every
+    visited state are appended to it and the episode stops once the stack has held."""
     from gato_ros.eval.direct import MAX_STEPS, SUCCESS_HOLD_STEPS, control_steps, held_success
     from gato_ros.eval.stages import best_stage
     from gato_ros.observation import proprio_from_joints
@@ -93,21 +115,38 @@ def rollout(env: Any, safety_cfg: Any, policy: MLPPolicy, seed: int, relabel: li
     obs = env.reset(seed=seed)
     expert = ScriptedExpert(env, seed)
     expert.reset(obs)
+    if hasattr(policy, "reset"):
+        policy.reset()
 
     def act(o: Any) -> np.ndarray:
         feat = np.concatenate([proprio_from_joints(o.q, o.qd), env.object_state()])
-        if relabel is not None:
-            relabel.append((feat, expert.label(o)))
-        return policy(feat)
+        label = expert.label(o)
+        action = np.array(label if policy is None else policy(feat), dtype=np.float64)
+        if noise is not None:
+            action[:7] += noise()
+        if visited is not None:
+            visited.append((feat, label, action, str(expert.phase.value)))
+        return action
 
     flags, stages = [], []
     for _ in control_steps(env, obs, act, safety, MAX_STEPS, render=False):
         flags.append(bool(env.success()))
         stages.append(str(env.stage()))
-        if relabel is not None and len(flags) >= SUCCESS_HOLD_STEPS and all(flags[-SUCCESS_HOLD_STEPS:]):
+        if visited is not None and len(flags) >= SUCCESS_HOLD_STEPS and all(flags[-SUCCESS_HOLD_STEPS:]):
             break
     ok = held_success(flags) is not None
     return ok, "stacked" if ok else best_stage(stages)
+
+
+def dart_data(env: Any, safety_cfg: Any, episodes: int, sigma: float, scale: np.ndarray,
+              first_seed: int = DART_SEED) -> tuple[np.ndarray, np.ndarray, float]:
+    """(features, clean labels, expert success rate) of `episodes` noisy-expert episodes (seeds from first_seed)."""
+    pairs: list = []
+    wins = 0
+    for i in range(episodes):
+        ok, _ = rollout(env, safety_cfg, None, first_seed + i, pairs, ExpertNoise(sigma, scale, first_seed + i))
+        wins += ok
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), wins / max(episodes, 1)
 
 
 def main() -> None:
@@ -119,6 +158,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=30, help="held-out evaluation episodes per round")
     parser.add_argument("--dagger-rounds", type=int, default=0)
     parser.add_argument("--rollouts", type=int, default=60, help="relabelled rollouts per DAgger round")
+    parser.add_argument("--dart-episodes", type=int, default=0, help="noisy-expert episodes added to the demos (DART)")
+    parser.add_argument("--dart-sigma", type=float, default=0.2, help="DART torque noise std (x the action scale)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -140,6 +181,13 @@ def main() -> None:
     feats, acts = load_demos(args.demos, args.count)
     env = StackingEnv(cell="primitive", object_set="rgb_train_random")
     safety_cfg = config_from_params_file(SafetyConfig, paths.config_dir() / "safety.yaml", "safety")
+    dart = {}
+    if args.dart_episodes:
+        extra_feats, extra_acts, expert_rate = dart_data(env, safety_cfg, args.dart_episodes, args.dart_sigma, scale)
+        feats, acts = np.concatenate([feats, extra_feats]), np.concatenate([acts, extra_acts])
+        dart = {"episodes": args.dart_episodes, "sigma": args.dart_sigma, "samples": len(extra_feats),
+                "noisy_expert_success": expert_rate}
+        print(f"DART: {len(extra_feats)} samples, noisy expert stacked {expert_rate:.0%}", flush=True)
     rounds, start = [], time.perf_counter()
     policy: MLPPolicy | None = None
     for k in range(args.dagger_rounds + 1):
@@ -158,7 +206,7 @@ def main() -> None:
                        "stages": [s for _, s in results], "wall_s": round(time.perf_counter() - start, 1)})
         print(f"round {k}: {wins}/{args.episodes} on {len(feats)} samples", flush=True)
     row = {"demos": str(args.demos), "count": args.count, "scale": scale.tolist(), "epochs": args.epochs,
-           "seed": args.seed, "rounds": rounds}
+           "seed": args.seed, **({"dart": dart} if dart else {}), "rounds": rounds}
     rows = json.loads(args.out.read_text()) if args.out.is_file() else []
     args.out.write_text(json.dumps(rows + [row], indent=1))
 

@@ -93,6 +93,37 @@ def test_object_state_run_writes_its_gato_json_and_heldout_metric(tmp_path):
         _cfg(tmp_path, tokenizer={"decoding": "mode"})
 
 
+def test_observation_jitter_moves_observation_tokens_only(tmp_path):
+    """`obs_jitter_bins` moves continuous observation tokens by small bin offsets inside the value range and leaves
+    text, separators, actions and loss masks exactly as they were; snapshots are kept every `snapshot_every`."""
+    from gato_ros.tokenizer import GatoTokenizer, Modality
+    from gato_ros.train.data import Mixture, load_control
+    from gato_ros.train.loop import gato_config_for
+
+    _demos(tmp_path / "demos", n=2, t=5)
+    cfg = _cfg(tmp_path, tokenizer={"use_image": False, "object_state": True}, obs_jitter_bins=2.0, steps=4,
+               snapshot_every=2)
+    tok = GatoTokenizer(gato_config_for(cfg))
+    src = [load_control(cfg.datasets[0], tok, progress=False)]
+    lo, hi = tok.vocab.continuous_offset, tok.vocab.continuous_offset + tok.vocab.num_bins
+    plain = Mixture(src, 128, 0.0, 0, seed=0).batch(20)
+    jitter = Mixture(src, 128, 0.0, 0, seed=0, obs_jitter_bins=2.0, value_range=(lo, hi))
+    assert len(jitter.sample()) > 0  # sampling applies it
+    moved = []
+    for a in plain:
+        b = jitter.jitter(a)
+        obs = a.modality == Modality.CONTINUOUS
+        assert np.array_equal(a.tokens[~obs], b.tokens[~obs]) and np.array_equal(a.loss_mask, b.loss_mask)
+        assert ((b.tokens[obs] >= lo) & (b.tokens[obs] < hi)).all()
+        moved.append(b.tokens[obs] - a.tokens[obs])
+    moved = np.concatenate(moved)
+    assert 1.5 < moved.std() < 2.5 and (moved != 0).mean() > 0.5 and abs(moved).max() <= 12
+    with pytest.raises(ValueError, match="obs_jitter_bins"):
+        Mixture(src, 128, 0.0, 0, seed=0, obs_jitter_bins=1.0)
+    train(cfg, progress=False)
+    assert sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir()) == ["step_2.pt", "step_4.pt"]
+
+
 def test_action_scale_override_reaches_gato_json_and_tokens(tmp_path):
     """`action_scale:` in the YAML replaces the robot's divisors in gato.json, so the same effort lands on a
     bin 10x further from the centre; a wrong length fails at load, before any data is read."""

@@ -46,6 +46,7 @@ class TrainConfig:
     start_prob: float = 0.0            # share of control windows starting in an episode's first start_steps steps
     start_steps: int = 10              # (at rest the expert's torque is set by the objects alone; uniform draws
     #                                    put ~6% of 170-step episodes' windows there)
+    obs_jitter_bins: float = 0.0       # std (bins) of Gaussian offsets on observation value tokens; 0 = none
     action_sigma_bins: float = 6.0     # HL-Gauss target width over the 1024 action bins; 0 = one-hot (the paper)
     tokenizer: dict[str, Any] = field(default_factory=dict)  # TokenizerConfig overrides (gato.json `tokenizer`)
     # per-action divisor before binning (gato.json robot.action_scale); empty: the robot's default (effort limits)

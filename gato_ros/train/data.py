@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -81,15 +81,22 @@ def load_text(cfg: DatasetConfig, tok: GatoTokenizer) -> Source:
 class Mixture:
     """Samples training sequences: a dataset by weight, an episode uniformly, a window laid out like the runtime's
     context ([prompt, maybe][instruction][whole timesteps]). With probability `start_prob` a control window starts
-    within its episode's first `start_steps` timesteps (the arm at rest, where the task is decided)."""
+    within its episode's first `start_steps` timesteps (the arm at rest, where the task is decided). With
+    `obs_jitter_bins` > 0 every continuous observation token moves by a rounded N(0, obs_jitter_bins) number of
+    bins within `value_range` (actions and the loss targets are untouched): neighbouring bins get trained, so
+    states a little off the demos do not land on embedding rows no demo ever reached."""
 
     def __init__(self, sources: list[Source], seq_len: int, prompt_prob: float, prompt_tokens: int, seed: int,
-                 start_prob: float = 0.0, start_steps: int = 10) -> None:
+                 start_prob: float = 0.0, start_steps: int = 10, obs_jitter_bins: float = 0.0,
+                 value_range: tuple[int, int] = (0, 0)) -> None:
         self.sources = sources
         w = np.array([s.config.weight for s in sources], dtype=np.float64)
         self.weights = w / w.sum()
         self.seq_len, self.prompt_prob, self.prompt_tokens = seq_len, prompt_prob, prompt_tokens
         self.start_prob, self.start_steps = start_prob, start_steps
+        if obs_jitter_bins < 0 or (obs_jitter_bins > 0 and value_range[1] <= value_range[0]):
+            raise ValueError(f"obs_jitter_bins must be >= 0 with a value range, got {obs_jitter_bins}, {value_range}")
+        self.obs_jitter_bins, self.value_range = obs_jitter_bins, value_range
         self.rng = np.random.default_rng(seed)
 
     def sample(self) -> TokenSequence:
@@ -101,8 +108,17 @@ class Mixture:
         others = [j for j in src.prompt_ids if j != i]
         prompt = src.sequences[int(self.rng.choice(others))] if others else None
         early = self.start_prob > 0 and self.rng.random() < self.start_prob  # no draw when off: old runs replay
-        return with_prompt(seq, prompt, self.seq_len, self.rng, self.prompt_prob, self.prompt_tokens,
-                           src.instructions[i], self.start_steps if early else None)
+        window = with_prompt(seq, prompt, self.seq_len, self.rng, self.prompt_prob, self.prompt_tokens,
+                             src.instructions[i], self.start_steps if early else None)
+        return self.jitter(window) if self.obs_jitter_bins > 0 else window
+
+    def jitter(self, window: TokenSequence) -> TokenSequence:
+        """The window with its continuous observation tokens moved by Gaussian bin offsets (a copy)."""
+        obs = np.flatnonzero(window.modality == int(Modality.CONTINUOUS))
+        tokens = window.tokens.copy()
+        step = np.rint(self.rng.normal(0.0, self.obs_jitter_bins, len(obs))).astype(np.int64)
+        tokens[obs] = np.clip(tokens[obs] + step, self.value_range[0], self.value_range[1] - 1)
+        return replace(window, tokens=tokens)
 
     def batch(self, size: int) -> list[TokenSequence]:
         return [self.sample() for _ in range(size)]

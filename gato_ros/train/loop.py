@@ -131,8 +131,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     model_cfg = GatoModelConfig.from_dict(gato_config.model)
     tok = GatoTokenizer(gato_config)
     sources = [load_control(d, tok, progress) if d.paths else load_text(d, tok) for d in cfg.datasets]
+    values = (tok.vocab.continuous_offset, tok.vocab.continuous_offset + tok.vocab.num_bins)
     mixture = Mixture(sources, cfg.seq_len, cfg.prompt_prob, cfg.prompt_tokens, cfg.seed, cfg.start_prob,
-                      cfg.start_steps)
+                      cfg.start_steps, cfg.obs_jitter_bins, values)
     heldout = heldout_batch(cfg, tok)
     model = Gato(model_cfg).to(device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
