@@ -89,6 +89,33 @@ def test_launch_activates_agent_and_safety_publishes() -> None:
         assert rate > 50.0, f"safety published /effort_controller/commands at {rate:.0f} Hz"
 
 
+@pytest.mark.parametrize("arguments, message", [
+    ({"shadow": "yes"}, "launch argument shadow='yes' must be true or false"),
+    ({"sim": "true", "robot": "ur5e"}, "launch argument robot='ur5e': not in the robot registry"),
+])
+def test_launch_refuses_bad_arguments_before_starting_anything(arguments: dict, message: str,
+                                                                ros_env: dict[str, str], capfd) -> None:
+    """The launch file checks the arguments as `gato-ros run` does (graph.GraphSpec.check) before its first node:
+    launch's own booleans would take shadow:=yes, and an unknown robot would fail only at the node reading it."""
+    started: list[str] = []
+    service = launch.LaunchService()
+    service.include_launch_description(launch.LaunchDescription([
+        RegisterEventHandler(OnProcessStart(on_start=lambda ev, ctx: started.append(_process_name(ev)))),
+        IncludeLaunchDescription(PythonLaunchDescriptionSource(str(launch_dir() / "stacking.launch.py")),
+                                 launch_arguments=arguments.items()),
+    ]))
+    stop = threading.Timer(30.0, service.shutdown)  # a launch that took the arguments would run on: end it
+    stop.start()
+    try:
+        code = service.run()
+    finally:
+        stop.cancel()
+    assert not started, f"processes started despite {arguments}: {started}"
+    assert code == 1
+    out = capfd.readouterr()
+    assert message in out.out + out.err, out.out + out.err
+
+
 # ----------------------------------------------------------------------------- sim:=true, SIGINT shutdown
 
 SHUTDOWN_LIMIT_S = 5.0

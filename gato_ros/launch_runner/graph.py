@@ -106,6 +106,17 @@ class GraphSpec:
         """The nodes whose condition holds for these (resolved) argument values."""
         return [n for n in self.nodes if n.condition is None or condition_holds(n.condition, values)]
 
+    def check(self, values: Mapping[str, str]) -> list[NodeSpec]:
+        """Read every argument the way the runner does before it starts anything (conditions, typed parameters, the
+        robot's parameter file, the URDF) and return the nodes to start; GraphArgumentError names a bad one. The launch
+        file calls it too, as launch alone would take yes/no/on/off for some booleans and fail late on others."""
+        resolved = self.resolve(values)
+        nodes = self.active_nodes(resolved)
+        for spec in nodes:
+            param_files(spec, resolved)
+            node_parameters(spec, resolved)
+        return nodes
+
     def node(self, name: str) -> NodeSpec:
         for n in self.nodes:
             if n.name == name:
