@@ -232,9 +232,12 @@ def test_check_reads_every_argument_as_the_runner_and_the_launch_file_calls_it(t
                        ({"simulation": "true"}, "unknown launch arguments")]:
         with pytest.raises(GraphArgumentError, match=match):
             STACKING.check(bad)
+    # launch ignores undeclared arguments: the launch file refuses those close to one of ours
+    assert STACKING.misspelled({"shadwo", "robto", "shadow", "use_rviz", "robot_name", "namespace"}) == {
+        "shadwo": "shadow", "robto": "robot"}
     tree = _launch_ast()
     calls = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    assert {"STACKING.check", "OpaqueFunction"} <= calls
+    assert {"STACKING.check", "STACKING.misspelled", "OpaqueFunction"} <= calls
     body = ast.unparse(next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
                             and n.name == "generate_launch_description"))
     assert body.index("OpaqueFunction(") < body.index("for spec in STACKING.nodes")  # before any node action

@@ -93,11 +93,13 @@ def test_launch_activates_agent_and_safety_publishes() -> None:
 @pytest.mark.parametrize("arguments, message", [
     ({"shadow": "yes"}, "launch argument shadow='yes' must be true or false"),
     ({"sim": "true", "robot": "ur5e"}, "launch argument robot='ur5e': not in the robot registry"),
+    ({"shadwo": "true"}, "unknown launch arguments 'shadwo' (did you mean 'shadow'?)"),
 ])
 def test_launch_refuses_bad_arguments_before_starting_anything(arguments: dict, message: str,
                                                                 ros_env: dict[str, str]) -> None:
     """The launch file checks the arguments as `gato-ros run` does (graph.GraphSpec.check) before its first node:
-    launch's own booleans would take shadow:=yes, and an unknown robot would fail only at the node reading it."""
+    launch's own booleans would take shadow:=yes, an unknown robot would fail only at the node reading it (after the
+    sim had started, left running), and a misspelled shadow:=true would be ignored (the agent on the live arm)."""
     started: list[str] = []
     service = launch.LaunchService()
     service.include_launch_description(launch.LaunchDescription([
