@@ -11,7 +11,7 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
 from launch.conditions import IfCondition, UnlessCondition
 from launch.events import matches_action
 from launch.substitution import Substitution
@@ -25,8 +25,8 @@ from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
 
 from gato_ros.launch_runner.graph import (
-    PACKAGE, ROBOT_ARG, ROBOT_DESCRIPTION, ROBOT_PARAMS_DIR, SIM_TIME_ARG, STACKING, URDF_ARG, Condition, NodeSpec,
-    urdf_file,
+    PACKAGE, ROBOT_ARG, ROBOT_DESCRIPTION, ROBOT_PARAMS_DIR, SIM_TIME_ARG, STACKING, URDF_ARG, Condition,
+    GraphArgumentError, NodeSpec, urdf_file,
 )
 
 
@@ -96,12 +96,26 @@ def _node_actions(spec: NodeSpec, config_dir: str) -> list:
     return [activate, node, configure]
 
 
+def _check_arguments(context) -> list:
+    """Refuse, before any process starts, what `gato-ros run` refuses (graph.GraphSpec.check): launch alone takes
+    shadow:=yes (its boolean substitutions read yes/no/on/off), and finds a bad robot:= or urdf:= only at the first
+    node that reads it. Launch also ignores undeclared arguments: refuse those close to ours (shadwo:=true would run
+    the agent live); let others pass (a launch file including this one may have its own)."""
+    typos = STACKING.misspelled(context.launch_configurations)
+    if typos:
+        raise GraphArgumentError("unknown launch arguments " + ", ".join(
+            f"{name!r} (did you mean {arg!r}?)" for name, arg in typos.items()))
+    STACKING.check({arg.name: LaunchConfiguration(arg.name).perform(context) for arg in STACKING.args})
+    return []
+
+
 def generate_launch_description() -> LaunchDescription:
     config_dir = os.path.join(get_package_share_directory(PACKAGE), "config")
     actions: list = []
     for arg in STACKING.args:
         default = LaunchConfiguration(arg.default_from) if arg.default_from else arg.default
         actions.append(DeclareLaunchArgument(arg.name, default_value=default, description=arg.description))
+    actions.append(OpaqueFunction(function=_check_arguments))
     for spec in STACKING.nodes:
         actions.extend(_node_actions(spec, config_dir))
     return LaunchDescription(actions)

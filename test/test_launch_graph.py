@@ -216,3 +216,28 @@ def test_runner_refuses_an_unknown_robot_before_starting_nodes() -> None:
 
     with pytest.raises(GraphArgumentError, match="not in the robot registry"):
         Runner({"sim": "true", "robot": "ur5e"})
+
+
+def test_check_reads_every_argument_as_the_runner_and_the_launch_file_calls_it(tmp_path: Path) -> None:
+    """GraphSpec.check refuses what the runner refuses (launch's own booleans would take shadow:=yes), and the launch
+    file runs it before its nodes (test_launch_stacking.py checks that under the real launch)."""
+    assert [n.name for n in STACKING.check({"sim": "true", "shadow": "True", "teleop": "1"})] == [
+        "sim", "safety", "agent", "teleop"]
+    assert [n.name for n in STACKING.check({"robot": "panda"})] == ["safety", "agent"]
+    for bad, match in [({"shadow": "yes"}, "shadow='yes' must be true or false"),
+                       ({"shadow": "on", "teleop": "true"}, "shadow='on' must be true or false"),
+                       ({"viewer": "no", "sim": "true"}, "viewer='no' must be true or false"),
+                       ({"robot": "ur5e"}, "not in the robot registry"),
+                       ({"urdf": str(tmp_path / "missing.urdf")}, "cannot read"),
+                       ({"simulation": "true"}, "unknown launch arguments")]:
+        with pytest.raises(GraphArgumentError, match=match):
+            STACKING.check(bad)
+    # launch ignores undeclared arguments: the launch file refuses those close to one of ours
+    assert STACKING.misspelled({"shadwo", "robto", "shadow", "use_rviz", "robot_name", "namespace"}) == {
+        "shadwo": "shadow", "robto": "robot"}
+    tree = _launch_ast()
+    calls = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    assert {"STACKING.check", "STACKING.misspelled", "OpaqueFunction"} <= calls
+    body = ast.unparse(next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
+                            and n.name == "generate_launch_description"))
+    assert body.index("OpaqueFunction(") < body.index("for spec in STACKING.nodes")  # before any node action

@@ -6,9 +6,10 @@ conditions live here only, so `ros2 launch gato_ros stacking.launch.py` and `gat
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from gato_ros.interfaces import FALSE_WORDS, TRUE_WORDS
 
@@ -105,6 +106,27 @@ class GraphSpec:
     def active_nodes(self, values: Mapping[str, str]) -> list[NodeSpec]:
         """The nodes whose condition holds for these (resolved) argument values."""
         return [n for n in self.nodes if n.condition is None or condition_holds(n.condition, values)]
+
+    def check(self, values: Mapping[str, str]) -> list[NodeSpec]:
+        """Read every argument the way the runner does before it starts anything (conditions, typed parameters, the
+        robot's parameter file, the URDF) and return the nodes to start; GraphArgumentError names a bad one. The launch
+        file calls it too, as launch alone would take yes/no/on/off for some booleans and fail late on others."""
+        resolved = self.resolve(values)
+        nodes = self.active_nodes(resolved)
+        for spec in nodes:
+            param_files(spec, resolved)
+            node_parameters(spec, resolved)
+        return nodes
+
+    def misspelled(self, names: Iterable[str]) -> dict[str, str]:
+        """Of `names` that are no argument of this graph, those close to one (`shadwo` -> `shadow`): launch ignores an
+        undeclared argument, so a typo of shadow:=true would start the agent on the live arm."""
+        out: dict[str, str] = {}
+        for name in sorted(set(names) - set(self._by_name)):
+            close = difflib.get_close_matches(name, list(self._by_name), n=1, cutoff=0.8)
+            if close:
+                out[name] = close[0]
+        return out
 
     def node(self, name: str) -> NodeSpec:
         for n in self.nodes:

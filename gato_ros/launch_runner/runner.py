@@ -158,9 +158,7 @@ class Runner:
         self.graph = graph
         self.values = graph.resolve(values)
         self.options = options
-        self.nodes = graph.active_nodes(self.values)
-        for spec in self.nodes:  # an unknown robot:= is an argument error, reported before anything starts
-            param_files(spec, self.values)
+        self.nodes = graph.check(self.values)  # a bad argument (unknown robot:=, shadow:=yes) stops it before any start
         self.stop_event = threading.Event()
         self.summary = Summary()
         if options.config_dir is not None:
