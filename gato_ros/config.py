@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gato_ros.interfaces import JOINT_NAMES
-from gato_ros.robot.registry import DEFAULT_ROBOT
+from gato_ros.robot.registry import DEFAULT_ROBOT, load_robot
 
 FORMAT_VERSION = 3  # 2: object_state/use_image/action_positions/decoding, gripper action_scale 2, effort_limit
 #                    3: tokenizer.gripper_decoding (a version-2 file reads as 3 with the gripper decoded like the arm)
@@ -121,6 +121,15 @@ class RobotConfig:
     action_scale: tuple[float, ...] = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 2.0)
     effort_limit: tuple[float, ...] = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 1.0)
     name: str = DEFAULT_ROBOT  # the registry arm (robots/<name>) the model was trained for; the agent checks it
+
+    @classmethod
+    def for_robot(cls, name: str = DEFAULT_ROBOT) -> "RobotConfig":
+        """The action layout of registry arm `name`: its joints and effort limits, the gripper scaled at twice its
+        limit (as the default), so a model can be trained or exported for any arm in robots/."""
+        desc = load_robot(name)
+        limits = tuple(float(v) for v in desc.all_effort_limits())
+        return cls(joint_names=desc.joint_names, action_scale=limits[:-1] + (2.0 * limits[-1],), effort_limit=limits,
+                   name=desc.name)
 
     def __post_init__(self) -> None:
         _check_types("robot", self)

@@ -188,6 +188,12 @@ def test_cli_export_random(tmp_path: Path) -> None:
     assert (tmp_path / "cli" / "gato.json").is_file() and (tmp_path / "cli" / "decode.onnx").is_file()
     with pytest.raises(SystemExit):
         main(["export", "--out", str(tmp_path / "none")])
+    # a random model for another registry arm: its joints and limits, which the agent checks against the graph's
+    assert main(["export", "--random", "tiny", "--robot", "panda", "--out", str(tmp_path / "panda")]) == 0
+    robot = json.loads((tmp_path / "panda" / "gato.json").read_text())["robot"]
+    assert robot["name"] == "panda" and robot["joint_names"][0] == "panda_joint1" and robot["effort_limit"][0] == 87.0
+    with pytest.raises(SystemExit, match="--robot is for --random"):
+        main(["export", str(tmp_path / "x.pt"), "--robot", "panda", "--out", str(tmp_path / "none")])
 
 
 def test_value_embedding_exports_and_starts_as_the_plain_model(tmp_path: Path) -> None:

@@ -124,6 +124,17 @@ def test_observation_jitter_moves_observation_tokens_only(tmp_path):
     assert sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir()) == ["step_2.pt", "step_4.pt"]
 
 
+def test_robot_field_chooses_the_registry_arm_of_gato_json(tmp_path):
+    """`robot: panda` in the YAML gives gato.json the Panda's joints and limits (the Sawyer's stays the default)."""
+    from gato_ros.config import RobotConfig
+
+    assert _cfg(tmp_path).robot_config() == RobotConfig()
+    panda = _cfg(tmp_path, robot="panda", action_scale=[1.0] * 8).robot_config()
+    assert panda.name == "panda" and panda.joint_names[-1] == "panda_finger_joint1" and panda.action_scale == (1.0,) * 8
+    with pytest.raises(Exception, match="ur5e"):
+        _cfg(tmp_path, robot="ur5e").robot_config()
+
+
 def test_action_scale_override_reaches_gato_json_and_tokens(tmp_path):
     """`action_scale:` in the YAML replaces the robot's divisors in gato.json, so the same effort lands on a
     bin 10x further from the centre; a wrong length fails at load, before any data is read."""

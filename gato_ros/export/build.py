@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from gato_ros.export.onnx_export import ExportError, write_model_dir
+from gato_ros.robot.registry import DEFAULT_ROBOT
 
 
 def find_sp_model(config: Any, near: list[Path]) -> Path | None:
@@ -56,12 +57,13 @@ def random_model(config_name: str, seed: int = 0) -> tuple[torch.nn.Module, Any]
 
 
 def export_random(config_name: str, out_dir: Path, *, int8: bool = False, seed: int = 0,
-                  sp_model: Path | None = None) -> Path:
-    """Export a randomly initialised model with the default gato.json (tokenizer, robot, vocabulary)."""
-    from gato_ros.config import default_config
+                  sp_model: Path | None = None, robot: str = DEFAULT_ROBOT) -> Path:
+    """Export a randomly initialised model with the default gato.json (tokenizer, vocabulary) for registry arm
+    `robot` (an untrained model to bring up a graph with: it never stacks)."""
+    from gato_ros.config import RobotConfig, default_config
 
     model, model_cfg = random_model(config_name, seed)
-    config = default_config()
+    config = dataclasses.replace(default_config(), robot=RobotConfig.for_robot(robot))
     config = dataclasses.replace(config, model={**dict(config.model or {}), "name": config_name,
                                                 "random_init_seed": seed})  # marks an untrained model
     sp = sp_model or find_sp_model(config, [])

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from gato_ros.config import ConfigError, RobotConfig, TokenizerConfig
+from gato_ros.robot.registry import DEFAULT_ROBOT
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class TrainConfig:
     obs_jitter_bins: float = 0.0       # std (bins) of Gaussian offsets on observation value tokens; 0 = none
     action_sigma_bins: float = 6.0     # HL-Gauss target width over the 1024 action bins; 0 = one-hot (the paper)
     tokenizer: dict[str, Any] = field(default_factory=dict)  # TokenizerConfig overrides (gato.json `tokenizer`)
+    robot: str = DEFAULT_ROBOT         # registry arm (robots/<name>) whose joints the demos and gato.json use
     # per-action divisor before binning (gato.json robot.action_scale); empty: the robot's default (effort limits)
     action_scale: tuple[float, ...] = ()
     eval_paths: tuple[str, ...] = ()   # held-out demo roots for the action metric (empty: no metric)
@@ -111,8 +113,8 @@ class TrainConfig:
         return TokenizerConfig(**self.tokenizer)
 
     def robot_config(self) -> RobotConfig:
-        """gato.json's robot section: the default arm with this config's `action_scale`, if given."""
-        robot = RobotConfig()
+        """gato.json's robot section: `robot`'s layout with this config's `action_scale`, if given."""
+        robot = RobotConfig.for_robot(self.robot)
         return dataclasses.replace(robot, action_scale=tuple(float(v) for v in self.action_scale)) \
             if self.action_scale else robot
 
