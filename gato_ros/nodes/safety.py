@@ -116,7 +116,8 @@ class IntakeWake(Waitable[None]):
 
 
 class SafetyNode(Node):
-    """Feeds commands, joint states and e-stops into SafetyFilters and publishes its output at a fixed rate."""
+    """Feeds commands, joint states and e-stops into SafetyFilters and publishes its output at publish_rate_hz (and,
+    with wake_on_command, when a command arrives)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("safety", **kwargs)
