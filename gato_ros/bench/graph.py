@@ -158,7 +158,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     bins = np.linspace(0, max(hi * 1.05, TARGET_P99_MS * 1.2), 80)
     for i, (key, r) in enumerate(runs.items()):
         s = r["image_to_output"]
-        wake = {True: ", safety wakes on command", False: ", safety fixed 100 Hz grid"}.get(
+        wake = {True: ", safety wakes on command", False: ", safety fixed grid"}.get(
             r.get("safety_wake_on_command"), "")
         ax.hist(r["samples_ms"], bins=bins, histtype="step", color=f"C{i}",
                 label=f"trigger {r['trigger']}{wake}: p50 {s['p50_ms']:.1f}, p99 {s['p99_ms']:.1f} ms (n={s['n']})")
