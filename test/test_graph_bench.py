@@ -7,12 +7,29 @@ from pathlib import Path
 
 import pytest
 
-from gato_ros.bench.graph import GraphBenchOptions, run_graph_bench
+import yaml
+
+from gato_ros.bench.graph import GraphBenchOptions, _config_dir, run_graph_bench, run_key
 
 
 def test_unknown_trigger_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="triggers"):
         run_graph_bench(GraphBenchOptions(triggers=("camera",), out_dir=tmp_path))
+    with pytest.raises(ValueError, match="wake_on_command"):
+        run_graph_bench(GraphBenchOptions(wake_on_command=(True, True), out_dir=tmp_path))
+
+
+def test_runs_set_the_trigger_and_the_safety_wake(tmp_path: Path) -> None:
+    """Each run's parameter files: the agent's trigger and the safety node's wake_on_command, nothing else changed."""
+    from gato_ros import paths
+
+    folder = _config_dir(tmp_path / "x", "timer", False)
+    agent = yaml.safe_load((folder / "agent.yaml").read_text())["agent"]["ros__parameters"]
+    safety = yaml.safe_load((folder / "safety.yaml").read_text())["safety"]["ros__parameters"]
+    shipped = yaml.safe_load((paths.config_dir() / "safety.yaml").read_text())["safety"]["ros__parameters"]
+    assert agent["trigger"] == "timer" and safety == {**shipped, "wake_on_command": False}
+    assert shipped["wake_on_command"] is True
+    assert (run_key("image", True), run_key("image", False)) == ("image", "image_wake_off")
 
 
 @pytest.mark.slow
@@ -24,6 +41,7 @@ def test_graph_bench_writes_image_to_output_latency(tiny_model: Path, ros_env: d
     assert main(["bench", "--graph", "--model", str(tiny_model), "--seconds", "4", "--triggers", "image",
                  "--out", str(tmp_path)]) == 0
     run = json.loads((tmp_path / "graph_latency.json").read_text())["runs"]["image"]
+    assert run["safety_wake_on_command"] is True and run["safety"]["woken_ticks"] > 0
     stats = run["image_to_output"]
     assert stats["n"] >= 20 and len(run["samples_ms"]) == stats["n"]
     assert 0 < stats["p50_ms"] <= stats["p99_ms"] < 1000

@@ -28,14 +28,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="", help="--graph: model directory (default: models/default)")
     p.add_argument("--seconds", type=float, default=45.0, help="--graph: seconds measured per agent trigger")
     p.add_argument("--triggers", default="image,timer", help="--graph: agent triggers to measure (image, timer)")
+    p.add_argument("--wake-on-command", default="true",
+                   help="--graph: the safety node's wake_on_command settings to measure, back to back per trigger "
+                        "(true, false or false,true); runs with false are keyed <trigger>_wake_off")
     p.set_defaults(func=run)
 
 
 def run_graph(args: argparse.Namespace) -> int:
     from gato_ros.bench.graph import GraphBenchOptions, run_graph_bench, summary_table
 
+    words = {"true": True, "false": False}
+    wake = [w.strip().lower() for w in args.wake_on_command.split(",") if w.strip()]
+    if not wake or any(w not in words for w in wake):
+        raise SystemExit(f"gato-ros bench: --wake-on-command takes true, false or both (comma-separated), "
+                         f"got {args.wake_on_command!r}")
     opts = GraphBenchOptions(model_dir=args.model, triggers=tuple(t for t in args.triggers.split(",") if t),
-                             seconds=args.seconds, out_dir=Path(args.out))
+                             seconds=args.seconds, out_dir=Path(args.out),
+                             wake_on_command=tuple(words[w] for w in wake))
     results = run_graph_bench(opts)
     print(summary_table(results))
     print(f"wrote {opts.out_dir / 'graph_latency.json'} and {opts.out_dir / 'graph_latency.png'}")

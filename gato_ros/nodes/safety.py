@@ -10,6 +10,11 @@ taken by the output thread itself at each tick (an internal node `<name>_intake`
 INTAKE_PER_TICK queued messages, oldest first, so the newest wins), so a command flood costs DDS a queue and the
 node a bounded, fixed amount of work per tick. After a (re)start the node holds until `~/reset`.
 
+Wake on command (`wake_on_command`, gato_ros.safety.pacing): while armed, the output thread's wait also watches the
+intake subscription (`IntakeWake`, a Waitable that takes nothing), so a command's arrival ticks at once instead of at
+the next tick; the tick then takes the commands as above. A woken tick disarms the watch until the next regular tick,
+which comes one period later: at most one woken tick per period, at most twice publish_rate_hz under a flood.
+
 Shadow mode (`shadow`, gato_ros.safety.shadow): each command goes to the live filter only when its publisher (DDS
 publisher GID, looked up in the graph) announced itself as an operator on /gato/commander; every other command (the
 agent's, an unannounced one) goes to a second filter whose output is published on /safety/shadow_output, never to the
@@ -34,6 +39,8 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.subscription import Subscription
+from rclpy.waitable import NumberOfEntities, Waitable
 from sensor_msgs.msg import JointState, TimeReference
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
@@ -57,6 +64,7 @@ from gato_ros.nodes.common import (
 from gato_ros.recorder.commander import Commander, CommanderError, gid_key, node_key
 from gato_ros.safety import Mode, SafetyConfig, SafetyFilters
 from gato_ros.safety.joints import JointStateError, JointStateMerger, JointStateStampError
+from gato_ros.safety.pacing import TickPacer
 from gato_ros.safety.shadow import OPERATOR_SOURCES, CommandRouter
 
 #: The GIL switch interval in the safety process: a busy intake thread hands the GIL over within 0.5 ms.
@@ -72,8 +80,44 @@ def load_robot(config: SafetyConfig) -> Any:
     return RobotModel.from_file(config.urdf_path or default_urdf_path(), config.joint_names)
 
 
+class IntakeWake(Waitable[None]):
+    """Wakes the output thread's wait when the intake subscription has a message, without taking it (the tick takes
+    the queue, bounded). Watches only while `armed`: a disarmed wake adds nothing to the wait set, so a flood
+    arriving between the regular ticks costs no wake-ups."""
+
+    def __init__(self, node: Node, subscription: Subscription) -> None:
+        super().__init__(node.default_callback_group)
+        self._sub = subscription
+        self._index: int | None = None
+        self.armed = False  # set by the output thread (the only thread that spins this waitable)
+        self.fired = False  # a command arrived while armed; the output thread reads and clears it
+
+    def __enter__(self) -> None:
+        self._sub.handle.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._sub.handle.__exit__(*exc)
+
+    def get_num_entities(self) -> NumberOfEntities:
+        return NumberOfEntities(num_subs=1 if self.armed else 0)
+
+    def add_to_wait_set(self, wait_set: Any) -> None:
+        self._index = wait_set.add_subscription(self._sub.handle) if self.armed else None
+
+    def is_ready(self, wait_set: Any) -> bool:
+        return self._index is not None and wait_set.is_ready("subscription", self._index)
+
+    def take_data(self) -> None:
+        return None  # the message stays queued for the tick
+
+    async def execute(self, taken_data: None) -> None:
+        self.fired = True
+        self.armed = False  # until the output thread re-arms it
+
+
 class SafetyNode(Node):
-    """Feeds commands, joint states and e-stops into SafetyFilters and publishes its output at a fixed rate."""
+    """Feeds commands, joint states and e-stops into SafetyFilters and publishes its output at publish_rate_hz (and,
+    with wake_on_command, when a command arrives)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("safety", **kwargs)
@@ -92,7 +136,6 @@ class SafetyNode(Node):
         self._lock = threading.Lock()  # the filter is fed from the executor thread and read by the output thread
         self._wake = threading.Event()  # an e-stop: publish now, not at the next tick
         self._running = threading.Event()
-        self._late_ticks = 0
         self._estop_sources: set[str] = set()
         self._command_stamp: int | None = None  # stamp of the newest passed command not yet in an output
         self._latency = StampLatency()
@@ -121,6 +164,9 @@ class SafetyNode(Node):
         for i, qos in enumerate(ESTOP_QOS_FAMILIES):
             self.estop_node.create_subscription(Bool, estop_topic, lambda msg, i=i: self._on_estop(msg, i),
                                                 qos.profile())
+        self._intake_wake = IntakeWake(self.estop_node, self._cmd_sub)  # spun with the e-stop, by the output thread
+        self.estop_node.add_waitable(self._intake_wake)
+        self._pacer = TickPacer(1.0 / self.config.publish_rate_hz, self.config.wake_on_command, time.monotonic())
         self._estop_executor = SingleThreadedExecutor(context=self.context)
         self._estop_executor.add_node(self.estop_node)
         self._output_thread = threading.Thread(target=self._output_loop, name="safety_output", daemon=True)
@@ -128,7 +174,9 @@ class SafetyNode(Node):
         self._output_thread.start()
         self.get_logger().info(
             f"safety: publishing {EFFORT_OUTPUT_TOPIC} at {self.config.publish_rate_hz} Hz for "
-            f"{list(self.config.joint_names)}; "
+            f"{list(self.config.joint_names)}"
+            + ("; a command publishes at once (wake_on_command)" if self.config.wake_on_command else "")
+            + "; "
             f"e-stop on {estop_topic} (any QoS)"
             + ("; holding until ~/reset (safe start)" if self.config.safe_start else "")
             + (f"; SHADOW MODE: only announced operators ({COMMANDER_TOPIC}) reach the arm, other commands go to "
@@ -226,21 +274,17 @@ class SafetyNode(Node):
     # ------------------------------------------------------------------ output thread
 
     def _output_loop(self) -> None:
-        """Tick at publish_rate_hz on the steady clock; between ticks spin the e-stop node (an e-stop ticks now)."""
-        period = 1.0 / self.config.publish_rate_hz
-        next_t = time.monotonic()
+        """Tick at publish_rate_hz on the steady clock; between ticks spin the e-stop node (an e-stop ticks now) and,
+        with wake_on_command, watch the intake (a command ticks now, at most once per period: TickPacer)."""
+        pacer, wake = self._pacer, self._intake_wake
         while self._running.is_set():
-            now = time.monotonic()
-            if now >= next_t or self._wake.is_set():
+            fired, wake.fired = wake.fired, False
+            if pacer.tick(time.monotonic(), command=fired, estop=self._wake.is_set()) is not None:
                 self._wake.clear()
                 self._tick()
-                if now >= next_t:
-                    next_t += period
-                    if next_t < now:  # fell behind (machine stalled): restart the grid, count it
-                        self._late_ticks += 1
-                        next_t = now + period
+            wake.armed = pacer.listening
             try:
-                self._estop_executor.spin_once(timeout_sec=max(0.0, next_t - time.monotonic()))
+                self._estop_executor.spin_once(timeout_sec=pacer.wait_s(time.monotonic()))
             except Exception:  # noqa: BLE001 - context shutting down; the loop ends with _running
                 if not self._running.is_set() or not self.context.ok():
                     return
@@ -337,7 +381,9 @@ class SafetyNode(Node):
             "stale_joints": list(self.merger.stale(now, self.config.state_timeout_s)),
             "unknown_joint_names": sorted(self._unknown_names),
             "last_output": [float(x) for x in self._last_output],
-            "late_ticks": self._late_ticks,
+            "late_ticks": self._pacer.late_ticks,
+            "wake_on_command": self.config.wake_on_command,
+            "woken_ticks": self._pacer.woken_ticks,
             "estop_qos_seen": sorted(self._estop_sources),
             **{f"image_to_output_{k}": v for k, v in self._latency.summary().items()},
         }

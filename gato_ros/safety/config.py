@@ -35,6 +35,11 @@ class SafetyConfig:
     joint_names: tuple[str, ...] = field(default=JOINT_NAMES, metadata=_doc("order of every effort array",
         constraints="non-empty, unique"))
     publish_rate_hz: float = field(default=100.0, metadata=_doc("rate of /effort_controller/commands", 1.0, 10000.0))
+    wake_on_command: bool = field(
+        default=True, metadata=_doc("publish as soon as a command arrives, not at the next tick: at most one such "
+                                    "early output per period (at most 2x publish_rate_hz under a flood), the regular "
+                                    "ticks follow one period after it; false: the fixed publish_rate_hz grid"),
+    )
     command_timeout_s: float = field(default=0.25, metadata=_doc("hold when the newest command is older",
         0.001, 3600.0))
     state_timeout_s: float = field(default=0.25, metadata=_doc("hold when any joint's state is older", 0.001, 3600.0))
