@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from gato_ros.interfaces import COMMANDER_QOS, COMMANDER_TOPIC, JOINT_NAMES  # n
 from gato_ros.demos.bag import custom_data, list_episodes, read_episode, read_outcome  # noqa: E402
 from gato_ros.recorder import (  # noqa: E402
     CommandAttribution, Commander, CommanderError, SimEpisode, decide_outcome, episode_dir, gid_key,
-    parse_sim_diagnostics,
+    parse_sim_diagnostics, publisher_nodes, read_announcement,
 )
 
 pytestmark = pytest.mark.ros
@@ -74,6 +75,11 @@ def test_commander_labels():
     for bad in ("nope", "[]", '{"node": "/a", "source": "pilot"}', '{"source": "agent"}'):
         with pytest.raises(CommanderError):
             Commander.from_json(bad)
+        warnings: list[str] = []
+        assert read_announcement(bad, warnings.append) is None and warnings[0].startswith("ignored an announcement")
+    assert read_announcement('{"node": "/a", "source": "agent"}', print) == Commander("/a", "agent")
+    info = types.SimpleNamespace(endpoint_gid=[1, 2], node_namespace="/", node_name="agent")
+    assert publisher_nodes([info]) == {b"\x01\x02": "/agent"}
 
 
 class Probe:

@@ -36,8 +36,9 @@ from gato_ros.nodes.common import (
 )
 from gato_ros.observation import object_state_from_pose_array
 from gato_ros.recorder import (
-    CommandAttribution, Commander, CommanderError, RecorderConfig, SimEpisode, decide_outcome, episode_dir, gid_key,
-    node_key, parse_sim_diagnostics,
+    CommandAttribution, Commander, RecorderConfig, SimEpisode, decide_outcome, episode_dir, gid_key,
+    parse_sim_diagnostics,
+    publisher_nodes, read_announcement,
 )
 
 
@@ -204,14 +205,11 @@ class RecorderNode(Node):
 
     def _lookup_publishers(self) -> None:
         """Remember the node behind every current publisher of the command topic (kept after it leaves)."""
-        for info in self.get_publishers_info_by_topic(COMMAND_TOPIC):
-            self.command_publishers[gid_key(info.endpoint_gid)] = node_key(info.node_namespace, info.node_name)
+        self.command_publishers.update(publisher_nodes(self.get_publishers_info_by_topic(COMMAND_TOPIC)))
 
     def _on_commander(self, msg: String) -> None:
-        try:
-            who = Commander.from_json(msg.data)
-        except CommanderError as exc:
-            self.get_logger().warning(f"ignored a {COMMANDER_TOPIC} message: {exc}")
+        who = read_announcement(msg.data, self.get_logger().warning)
+        if who is None:
             return
         with self.lock:
             self.announced[who.node] = who

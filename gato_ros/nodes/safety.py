@@ -61,7 +61,7 @@ from gato_ros.nodes.common import (
     diagnostic_array,
     diagnostic_status,
 )
-from gato_ros.recorder.commander import Commander, CommanderError, gid_key, node_key
+from gato_ros.recorder.commander import gid_key, publisher_nodes, read_announcement
 from gato_ros.safety import Mode, SafetyConfig, SafetyFilters
 from gato_ros.safety.joints import JointStateError, JointStateMerger, JointStateStampError
 from gato_ros.safety.pacing import TickPacer
@@ -218,13 +218,11 @@ class SafetyNode(Node):
         """The node behind every current publisher of the command topic (shadow mode's routing)."""
         infos = self.intake_node.get_publishers_info_by_topic(self.resolve_topic_name(COMMAND_TOPIC))
         with self._lock:
-            self.router.publishers({gid_key(i.endpoint_gid): node_key(i.node_namespace, i.node_name) for i in infos})
+            self.router.publishers(publisher_nodes(infos))
 
     def _on_commander(self, msg: String) -> None:
-        try:
-            who = Commander.from_json(msg.data)
-        except CommanderError as exc:
-            self.get_logger().warning(f"ignored a {COMMANDER_TOPIC} message: {exc}")
+        who = read_announcement(msg.data, self.get_logger().warning)
+        if who is None:
             return
         with self._lock:
             self.router.announce(who.node, who.source)

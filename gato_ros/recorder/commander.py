@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 #: Roles a commanding node announces; the recorder's `source` parameter also accepts these to force a label.
 SOURCES = ("teleop", "agent", "sim_expert")
@@ -65,6 +65,20 @@ def gid_key(gid: Any) -> bytes:
     if isinstance(gid, dict):
         gid = gid.get("data", b"")
     return bytes(gid or b"")
+
+
+def publisher_nodes(infos: Any) -> dict[bytes, str]:
+    """{publisher GID: fully qualified node} of a topic's publishers (rclpy's get_publishers_info_by_topic)."""
+    return {gid_key(i.endpoint_gid): node_key(i.node_namespace, i.node_name) for i in infos}
+
+
+def read_announcement(text: str, warn: Callable[[str], None]) -> Commander | None:
+    """An announcement message's Commander, or None after `warn`ing why it is ignored (a bad one loses nothing)."""
+    try:
+        return Commander.from_json(text)
+    except CommanderError as exc:
+        warn(f"ignored an announcement: {exc}")
+        return None
 
 
 #: Node name stored for commands whose publisher the graph never showed (it vanished before it was looked up).
