@@ -30,13 +30,14 @@ DART_SEED = 200_000  # noisy-expert episodes (disjoint from demos < 100000, held
 LIMITS = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 2.0)  # gato.json's default robot.action_scale
 
 
-def load_demos(root: Path, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Observation features [N, 36] and efforts [N, 8] of the first `count` demos under `root`."""
+def load_demos(roots: Path | list[Path], count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Observation features [N, 36] and efforts [N, 8] of the first `count` demos under `roots` (in order)."""
     from gato_ros.demos.bag import list_episodes, read_episode
     from gato_ros.observation import proprio_from_joints
 
     feats, acts = [], []
-    for path in list_episodes(root)[:count]:
+    paths = [p for root in (roots if isinstance(roots, list) else [roots]) for p in list_episodes(root)]
+    for path in paths[:count]:
         ep = read_episode(path)
         if ep.object_state is None:
             raise SystemExit(f"{path} has no object state (generate demos with object poses)")
@@ -151,7 +152,8 @@ def dart_data(env: Any, safety_cfg: Any, episodes: int, sigma: float, scale: np.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--demos", type=Path, required=True, help="object-state demo root (gato-ros demos generate)")
+    parser.add_argument("--demos", type=Path, nargs="+", required=True,
+                        help="object-state demo roots (gato-ros demos generate), used in order")
     parser.add_argument("--count", type=int, default=600, help="use the first N demos")
     parser.add_argument("--scale", default="limits", help="'limits' (gato.json default) or 8 comma-separated values")
     parser.add_argument("--epochs", type=int, default=20)
@@ -205,8 +207,8 @@ def main() -> None:
                        "episodes": args.episodes, "success_ci95": wilson_interval(wins, args.episodes),
                        "stages": [s for _, s in results], "wall_s": round(time.perf_counter() - start, 1)})
         print(f"round {k}: {wins}/{args.episodes} on {len(feats)} samples", flush=True)
-    row = {"demos": str(args.demos), "count": args.count, "scale": scale.tolist(), "epochs": args.epochs,
-           "seed": args.seed, **({"dart": dart} if dart else {}), "rounds": rounds}
+    row = {"demos": " ".join(str(d) for d in args.demos), "count": args.count, "scale": scale.tolist(),
+           "epochs": args.epochs, "seed": args.seed, **({"dart": dart} if dart else {}), "rounds": rounds}
     rows = json.loads(args.out.read_text()) if args.out.is_file() else []
     args.out.write_text(json.dumps(rows + [row], indent=1))
 
