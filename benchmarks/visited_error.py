@@ -10,7 +10,8 @@ learner actually visits, so the gap between the two is the covariate shift that 
 
 Held-out seeds from 100000 (as `gato-ros eval --direct`); each call appends one row to --out: outcome counts and,
 per phase, the number of visited steps, the mean |action - label| per arm joint in units of its effort limit, and
-how often the gripper command has the label's sign.
+how often the gripper command has the label's sign. With `--heldout DEMOS`, also how often the learner's first
+wrist torque (j6, arm at rest) has the expert's sign on each held-out demo.
 """
 
 from __future__ import annotations
@@ -60,6 +61,26 @@ def by_phase(visited: list, limits: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def first_step_wrist(policy: Any, heldout: Path) -> dict[str, Any]:
+    """On each held-out demo's first state (arm at rest, the expert's own state): does the learner turn the wrist
+    (j6) the way the expert does? The direction follows from red's orientation alone at that point."""
+    from gato_ros.demos.bag import list_episodes, read_episode
+    from gato_ros.observation import proprio_from_joints
+
+    agree, strong = [], []
+    for path in list_episodes(heldout):
+        ep = read_episode(path)
+        feat = np.concatenate([proprio_from_joints(ep.joint_positions[0], ep.joint_velocities[0]), ep.object_state[0]])
+        if hasattr(policy, "reset"):
+            policy.reset()
+        label = ep.actions[0]
+        agree.append(bool(np.sign(policy(feat)[6]) == np.sign(label[6])))
+        strong.append(bool(abs(label[6]) > 0.5 * LIMITS[6]))
+    return {"episodes": len(agree), "j6_sign_agreement": int(sum(agree)),
+            "label_over_half_limit": int(sum(strong)),
+            "agreement_where_over_half_limit": int(sum(a for a, s in zip(agree, strong) if s))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     who = parser.add_mutually_exclusive_group(required=True)
@@ -68,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="8.4,20.9,7.8,22.3,5.2,6.2,11.2,2.0", help="MLP action scale (8 values)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--heldout", type=Path, help="held-out demo root: also score the first step's wrist direction")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
@@ -96,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = [rollout(env, safety_cfg, policy, HELDOUT_SEED + i, visited)[1] for i in range(args.episodes)]
     row = {"learner": name, "episodes": args.episodes, "outcomes": dict(collections.Counter(outcomes)),
            "phases": by_phase(visited, limits)}
+    if args.heldout:
+        row["first_step_wrist"] = first_step_wrist(policy, args.heldout)
     print(json.dumps(row, indent=1))
     rows = json.loads(args.out.read_text()) if args.out.is_file() else []
     args.out.write_text(json.dumps(rows + [row], indent=1))
