@@ -29,7 +29,7 @@ def simulate(pacer: TickPacer, arrivals: list[float], t_end: float, estops: tupl
     for now in np.arange(0.0, t_end, step):
         command = False
         while i < len(pending) and pending[i] <= now:
-            command = command or pacer.listening
+            command = command or pacer.armed
             i += 1
         estop = False
         while j < len(pending_estops) and pending_estops[j] <= now:
@@ -54,7 +54,7 @@ def test_fixed_grid_without_wake() -> None:
     pacer = TickPacer(P, wake_on_command=False, t0=0.0)
     ticks = simulate(pacer, [0.0234, 0.031, 0.0312], 0.06)
     assert [round(t, 4) for t, _ in ticks] == [0.0, 0.01, 0.02, 0.03, 0.04, 0.05]
-    assert all(k is Tick.REGULAR for _, k in ticks) and pacer.woken_ticks == 0 and not pacer.listening
+    assert all(k is Tick.REGULAR for _, k in ticks) and pacer.woken_ticks == 0 and not pacer.armed
 
 
 @given(st.lists(st.floats(0.0, 1.0), max_size=400), st.lists(st.floats(0.0, 1.0), max_size=5))

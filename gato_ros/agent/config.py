@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from gato_ros.config import PROVIDERS
 from gato_ros.interfaces import JOINT_NAMES
+from gato_ros.robot.registry import DEFAULT_ROBOT
 
 
 #: What starts a control step: each camera frame (at most control_rate_hz), or a timer at control_rate_hz.
@@ -34,7 +35,7 @@ class AgentConfig:
         "constraints": "one of image, timer"})
     joint_names: tuple[str, ...] = field(default=JOINT_NAMES, metadata={
         "doc": "joint order of proprioception and of the effort command", "constraints": "8 distinct names"})
-    robot: str = field(default="sawyer", metadata={"doc": "registry arm this graph drives (robot:= launch "
+    robot: str = field(default=DEFAULT_ROBOT, metadata={"doc": "registry arm this graph drives (robot:= launch "
                                                           "argument); a model trained for another arm (gato.json "
                                                           "robot.name) fails configure"})
     execution_provider: str = field(default="auto", metadata={"doc": "ONNX Runtime provider: auto (CUDA if present), "

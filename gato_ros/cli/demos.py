@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from gato_ros.robot.registry import DEFAULT_ROBOT
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("demos", help="generate expert demos; list, show, trim, mark, render recorded demos",
@@ -18,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--episodes", type=int, default=10)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--cell", choices=("primitive", "real"), default="primitive")
-    g.add_argument("--robot", default="sawyer", help="registry arm (robots/<name>): sawyer, panda")
+    g.add_argument("--robot", default=DEFAULT_ROBOT, help="registry arm (robots/<name>): sawyer, panda")
     g.add_argument("--object-set", default="rgb_train_random")
     g.add_argument("--camera", default="basket_front_left")
     g.add_argument("--image-size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"))

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from gato_ros.episode import Episode
+from gato_ros.robot.registry import DEFAULT_ROBOT
 
 INSTRUCTION = "stack the red object on the blue object"
 MAX_STEPS = 400
@@ -134,7 +135,7 @@ def _worker_init(settings: dict) -> None:
 
     env = StackingEnv(cell=settings["cell"], camera=settings["camera"], image_size=tuple(settings["image_size"]),
                       object_set=settings["object_set"], randomization=settings.get("randomization") or None,
-                      robot=settings.get("robot", "sawyer"))
+                      robot=settings.get("robot", DEFAULT_ROBOT))
     _WORKER.update(env=env, expert=ScriptedExpert(env, seed=settings["seed"]), settings=settings)
 
 
@@ -202,7 +203,7 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
                    object_set: str = "rgb_train_random", camera: str = "basket_front_left",
                    image_size: tuple[int, int] = (64, 64), progress: bool = True, max_steps: int = MAX_STEPS,
                    stop_on_success: bool = True, preview: bool = True, workers: int | None = None,
-                   randomization: str = "", robot: str = "sawyer") -> list[dict]:
+                   randomization: str = "", robot: str = DEFAULT_ROBOT) -> list[dict]:
     """Write `episodes` expert demos (seeds seed, seed+1, ...) of registry arm `robot` under out_dir; returns
     per-episode summaries.
 

@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from gato_ros.demos.generate import MAX_STEPS, rollout
+from gato_ros.robot.registry import DEFAULT_ROBOT
 
 TEST_TRIPLETS: tuple[str, ...] = tuple(f"rgb_test_triplet{i}" for i in range(1, 6))
 
 
 def evaluate_expert(cell: str = "primitive", object_set: str = "rgb_train_random", episodes: int = 50,
                     seed: int = 0, max_steps: int = MAX_STEPS, image_size: tuple[int, int] = (64, 64),
-                    progress: bool = True, robot: str = "sawyer") -> dict:
+                    progress: bool = True, robot: str = DEFAULT_ROBOT) -> dict:
     """Success rate of the expert over seeds seed..seed+episodes-1 on one cell, object set and registry arm."""
     from tqdm import tqdm
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--object-sets", nargs="+", default=["rgb_train_random"])
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--robot", default="sawyer", help="registry arm (robots/<name>): sawyer, panda")
+    parser.add_argument("--robot", default=DEFAULT_ROBOT, help="registry arm (robots/<name>): sawyer, panda")
     parser.add_argument("--out", type=Path, default=None, help="JSON results file")
     args = parser.parse_args(argv)
     results = []

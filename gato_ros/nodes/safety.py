@@ -280,7 +280,7 @@ class SafetyNode(Node):
             if pacer.tick(time.monotonic(), command=fired, estop=self._wake.is_set()) is not None:
                 self._wake.clear()
                 self._tick()
-            wake.armed = pacer.listening
+            wake.armed = pacer.armed
             try:
                 self._estop_executor.spin_once(timeout_sec=pacer.wait_s(time.monotonic()))
             except Exception:  # noqa: BLE001 - context shutting down; the loop ends with _running
@@ -344,9 +344,8 @@ class SafetyNode(Node):
         """Shadow mode: the shadow filter's output (a failure faults the shadow filter; the arm's output went out)."""
         try:
             with self._lock:
-                result = self.filter.shadow_output(now)
-            assert result is not None
-            efforts = np.where(np.isfinite(result[0]), result[0], 0.0)
+                efforts, _, _ = self.filter.shadow_output(now)
+            efforts = np.where(np.isfinite(efforts), efforts, 0.0)
         except Exception as exc:  # noqa: BLE001 - by design: the shadow path never stops the output loop
             with self._lock:
                 self.filter.shadow_fault(f"shadow output: {type(exc).__name__}: {exc}", now)

@@ -29,14 +29,9 @@ class TickPacer:
         self.period_s = period_s
         self.wake_on_command = wake_on_command
         self.next_t = t0  # the next regular tick
-        self.armed = wake_on_command  # a command's arrival may tick now
+        self.armed = wake_on_command  # a command's arrival may tick now (the output thread also waits on the intake)
         self.woken_ticks = 0
         self.late_ticks = 0  # regular ticks that found the grid more than a period behind (a stalled machine)
-
-    @property
-    def listening(self) -> bool:
-        """Whether the output thread should wait on the command intake too (else only on time and the e-stop)."""
-        return self.armed
 
     def tick(self, now: float, command: bool = False, estop: bool = False) -> Tick | None:
         """Tick now (and why) or not, given whether a command arrived and an e-stop came since the last look."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from gato_ros.robot.registry import DEFAULT_ROBOT
+
 
 class SimConfigError(ValueError):
     """A sim node parameter is out of range."""
@@ -20,7 +22,7 @@ class SimConfig:
     cell: str = field(default="primitive", metadata={"doc": "'primitive' (fast) or 'real' (benchmark meshes)",
                                                      "constraints": "one of primitive, real"})
     camera: str = field(default="basket_front_left", metadata={"doc": "camera published on /camera/image_raw"})
-    robot: str = field(default="sawyer", metadata={"doc": "registry arm in the cell (robot:= launch argument)",
+    robot: str = field(default=DEFAULT_ROBOT, metadata={"doc": "registry arm in the cell (robot:= launch argument)",
                                                    "constraints": "one of sawyer, panda"})
     image_width: int = field(default=64, metadata={"doc": "camera image width (px)", "range": (16, 4096)})
     image_height: int = field(default=64, metadata={"doc": "camera image height (px)", "range": (16, 4096)})

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from gato_ros.robot.registry import DEFAULT_ROBOT
 from gato_ros.sim import objects, robot_mjcf
 
 CELLS = ("primitive", "real")
@@ -142,7 +143,7 @@ def _hide_high_poly(spec: mujoco.MjSpec, model: mujoco.MjModel) -> None:
         geom.group = HIDDEN_GROUP
 
 
-def build_spec(cell: str, triplet: tuple[str, str, str], robot: str = "sawyer") -> mujoco.MjSpec:
+def build_spec(cell: str, triplet: tuple[str, str, str], robot: str = DEFAULT_ROBOT) -> mujoco.MjSpec:
     """The cell's MjSpec with objects (red, green, blue) named by `triplet` and registry arm `robot`."""
     from gato_ros.sim.robots import sim_arm
 
@@ -151,7 +152,7 @@ def build_spec(cell: str, triplet: tuple[str, str, str], robot: str = "sawyer") 
     arm = sim_arm(robot, cell)
     spec = arm.spec
     spec.body(arm.base_body).pos = list(arm.base_position)
-    spec.modelname = f"rgb_stacking_{cell}" if robot == "sawyer" else f"rgb_stacking_{cell}_{robot}"
+    spec.modelname = f"rgb_stacking_{cell}" if robot == DEFAULT_ROBOT else f"rgb_stacking_{cell}_{robot}"
     _add_world(spec, cell)
     if cell == "real":
         _add_real_basket(spec)
@@ -165,5 +166,5 @@ def build_spec(cell: str, triplet: tuple[str, str, str], robot: str = "sawyer") 
     return spec
 
 
-def build_model(cell: str, triplet: tuple[str, str, str], robot: str = "sawyer") -> mujoco.MjModel:
+def build_model(cell: str, triplet: tuple[str, str, str], robot: str = DEFAULT_ROBOT) -> mujoco.MjModel:
     return build_spec(cell, triplet, robot).compile()
