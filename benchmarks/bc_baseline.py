@@ -12,6 +12,11 @@ adds episodes of the expert driving with torque noise, labelled with its clean a
         --dagger-rounds 3 --out benchmarks/results/bc_baseline.json
     python benchmarks/bc_baseline.py --demos data/demos_objects --scale 8.4,20.9,7.8,22.3,5.2,6.2,11.2,2.0 \
         --dart-episodes 300 --dart-sigma 0.2 --out benchmarks/results/bc_baseline.json
+    python benchmarks/bc_baseline.py --demos data/demos_objects data/demos_objects_more --count 600 --kinematics \
+        --scale 8.4,20.9,7.8,22.3,5.2,6.2,11.2,2.0 --out benchmarks/results/bc_baseline.json
+
+`--kinematics` adds the features of gato.json's tokenizer.kinematics (pinch pose and velocity, objects relative to
+it: gato_ros.observation.kinematic_features) to the MLP's input.
 
 Each call appends one row (config, per-round success with a 95 % Wilson interval, stages) to --out.
 """
@@ -30,10 +35,29 @@ DART_SEED = 200_000  # noisy-expert episodes (disjoint from demos < 100000, held
 LIMITS = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 2.0)  # gato.json's default robot.action_scale
 
 
-def load_demos(roots: Path | list[Path], count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Observation features [N, 36] and efforts [N, 8] of the first `count` demos under `roots` (in order)."""
+class Features:
+    """The MLP's input: proprio (15) and object state (21), plus the 21 tokenizer.kinematics features if asked."""
+
+    def __init__(self, kinematics: bool = False) -> None:
+        from gato_ros.robot import RobotModel
+        from gato_ros.robot.registry import load_robot
+
+        self.robot = RobotModel.for_robot(load_robot()) if kinematics else None
+
+    def __call__(self, proprio: np.ndarray, objects: np.ndarray) -> np.ndarray:
+        from gato_ros.observation import kinematic_features
+
+        extra = [] if self.robot is None else [kinematic_features(self.robot, proprio, objects)]
+        return np.concatenate([proprio, objects, *extra])
+
+
+def load_demos(roots: Path | list[Path], count: int, features: Features | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Observation features [N, 36 or 57] and efforts [N, 8] of the first `count` demos under `roots` (in order)."""
     from gato_ros.demos.bag import list_episodes, read_episode
     from gato_ros.observation import proprio_from_joints
+
+    features = features or Features()
 
     feats, acts = [], []
     paths = [p for root in (roots if isinstance(roots, list) else [roots]) for p in list_episodes(root)]
@@ -41,8 +65,8 @@ def load_demos(roots: Path | list[Path], count: int) -> tuple[np.ndarray, np.nda
         ep = read_episode(path)
         if ep.object_state is None:
             raise SystemExit(f"{path} has no object state (generate demos with object poses)")
-        proprio = np.stack([proprio_from_joints(q, qd) for q, qd in zip(ep.joint_positions, ep.joint_velocities)])
-        feats.append(np.concatenate([proprio, ep.object_state], 1))
+        feats.append(np.stack([features(proprio_from_joints(q, qd), objects) for q, qd, objects in
+                               zip(ep.joint_positions, ep.joint_velocities, ep.object_state)]))
         acts.append(ep.actions)
     return np.concatenate(feats), np.concatenate(acts)
 
@@ -101,7 +125,8 @@ class ExpertNoise:
 
 
 def rollout(env: Any, safety_cfg: Any, policy: Callable[[np.ndarray], np.ndarray] | None, seed: int,
-            visited: list | None = None, noise: ExpertNoise | None = None) -> tuple[bool, str]:
+            visited: list | None = None, noise: ExpertNoise | None = None, features: Features | None = None
+            ) -> tuple[bool, str]:
     """One closed-loop episode as `gato-ros eval --direct` runs it, driven by `policy(features)` (None: the expert,
     plus `noise` on its arm torques). With `visited`, (features, expert label, action sent, expert phase) of every
     visited state are appended to it and the episode stops once the stack has held."""
@@ -111,6 +136,7 @@ def rollout(env: Any, safety_cfg: Any, policy: Callable[[np.ndarray], np.ndarray
     from gato_ros.safety import SafetyFilter
     from gato_ros.sim.expert import ScriptedExpert
 
+    features = features or Features()
     safety = SafetyFilter(env.robot, safety_cfg)
     safety.reset()
     obs = env.reset(seed=seed)
@@ -120,7 +146,7 @@ def rollout(env: Any, safety_cfg: Any, policy: Callable[[np.ndarray], np.ndarray
         policy.reset()
 
     def act(o: Any) -> np.ndarray:
-        feat = np.concatenate([proprio_from_joints(o.q, o.qd), env.object_state()])
+        feat = features(proprio_from_joints(o.q, o.qd), env.object_state())
         label = expert.label(o)
         action = np.array(label if policy is None else policy(feat), dtype=np.float64)
         if noise is not None:
@@ -139,13 +165,14 @@ def rollout(env: Any, safety_cfg: Any, policy: Callable[[np.ndarray], np.ndarray
     return ok, "stacked" if ok else best_stage(stages)
 
 
-def dart_data(env: Any, safety_cfg: Any, episodes: int, sigma: float, scale: np.ndarray,
+def dart_data(env: Any, safety_cfg: Any, episodes: int, sigma: float, scale: np.ndarray, features: Features,
               first_seed: int = DART_SEED) -> tuple[np.ndarray, np.ndarray, float]:
     """(features, clean labels, expert success rate) of `episodes` noisy-expert episodes (seeds from first_seed)."""
     pairs: list = []
     wins = 0
     for i in range(episodes):
-        ok, _ = rollout(env, safety_cfg, None, first_seed + i, pairs, ExpertNoise(sigma, scale, first_seed + i))
+        ok, _ = rollout(env, safety_cfg, None, first_seed + i, pairs, ExpertNoise(sigma, scale, first_seed + i),
+                        features)
         wins += ok
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), wins / max(episodes, 1)
 
@@ -162,6 +189,8 @@ def main() -> None:
     parser.add_argument("--rollouts", type=int, default=60, help="relabelled rollouts per DAgger round")
     parser.add_argument("--dart-episodes", type=int, default=0, help="noisy-expert episodes added to the demos (DART)")
     parser.add_argument("--dart-sigma", type=float, default=0.2, help="DART torque noise std (x the action scale)")
+    parser.add_argument("--kinematics", action="store_true",
+                        help="add tokenizer.kinematics' features (pinch pose and velocity, objects relative to it)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -180,12 +209,14 @@ def main() -> None:
     if scale.shape != (8,) or (scale <= 0).any():
         raise SystemExit(f"--scale needs 8 positive values, got {args.scale}")
     limits = np.array([80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 1.0])
-    feats, acts = load_demos(args.demos, args.count)
+    features = Features(args.kinematics)
+    feats, acts = load_demos(args.demos, args.count, features)
     env = StackingEnv(cell="primitive", object_set="rgb_train_random")
     safety_cfg = config_from_params_file(SafetyConfig, paths.config_dir() / "safety.yaml", "safety")
     dart = {}
     if args.dart_episodes:
-        extra_feats, extra_acts, expert_rate = dart_data(env, safety_cfg, args.dart_episodes, args.dart_sigma, scale)
+        extra_feats, extra_acts, expert_rate = dart_data(env, safety_cfg, args.dart_episodes, args.dart_sigma, scale,
+                                                           features)
         feats, acts = np.concatenate([feats, extra_feats]), np.concatenate([acts, extra_acts])
         dart = {"episodes": args.dart_episodes, "sigma": args.dart_sigma, "samples": len(extra_feats),
                 "noisy_expert_success": expert_rate}
@@ -196,18 +227,19 @@ def main() -> None:
         if policy is not None:
             pairs: list = []
             for i in range(args.rollouts):
-                rollout(env, safety_cfg, policy, 50_000 + 1000 * k + i, pairs)
+                rollout(env, safety_cfg, policy, 50_000 + 1000 * k + i, pairs, features=features)
             feats = np.concatenate([feats, np.stack([p[0] for p in pairs])])
             acts = np.concatenate([acts, np.stack([p[1] for p in pairs])])
         policy = MLPPolicy(feats, scale, limits, args.seed)
         loss = policy.fit(feats, acts, args.epochs)
-        results = [rollout(env, safety_cfg, policy, HELDOUT_SEED + i) for i in range(args.episodes)]
+        results = [rollout(env, safety_cfg, policy, HELDOUT_SEED + i, features=features) for i in range(args.episodes)]
         wins = sum(ok for ok, _ in results)
         rounds.append({"round": k, "samples": len(feats), "final_loss": loss, "successes": wins,
                        "episodes": args.episodes, "success_ci95": wilson_interval(wins, args.episodes),
                        "stages": [s for _, s in results], "wall_s": round(time.perf_counter() - start, 1)})
         print(f"round {k}: {wins}/{args.episodes} on {len(feats)} samples", flush=True)
-    row = {"demos": " ".join(str(d) for d in args.demos), "count": args.count, "scale": scale.tolist(),
+    row = {"demos": " ".join(str(d) for d in args.demos), "count": args.count, "kinematics": args.kinematics,
+           "scale": scale.tolist(),
            "epochs": args.epochs, "seed": args.seed, **({"dart": dart} if dart else {}), "rounds": rounds}
     rows = json.loads(args.out.read_text()) if args.out.is_file() else []
     args.out.write_text(json.dumps(rows + [row], indent=1))

@@ -77,6 +77,7 @@ class TokenizerConfig:
     camera: str = "basket_front_left"
     use_image: bool = True          # image patches in the observation block
     object_state: bool = False      # the 21 object-pose values (gato_ros.observation) after proprio
+    kinematics: bool = False        # then 21 pinch-pose / relative-position values by FK (docs/MODEL.md)
     action_positions: bool = True   # action tokens carry their dimension index (docs/MODEL.md: not in the paper)
     decoding: str = "expected"      # arm torques: argmax | expected | median over the 1024 value bins (docs/MODEL.md)
     gripper_decoding: str = "expected"  # the gripper command (last action): a +-1 switch, so a mean can land mid-way
@@ -87,6 +88,8 @@ class TokenizerConfig:
             if getattr(self, name) not in DECODING_MODES:
                 raise ConfigError(f"tokenizer.{name} must be one of {list(DECODING_MODES)}, "
                                   f"got {getattr(self, name)!r}")
+        if self.kinematics and not self.object_state:
+            raise ConfigError("tokenizer.kinematics relates the objects to the pinch point: it needs object_state")
         for name in ("mu", "M", "patch_size", "image_height", "image_width", "num_pos_bins"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"tokenizer.{name} must be positive, got {getattr(self, name)}")
@@ -188,6 +191,8 @@ class GatoConfig:
         version = data["format_version"]
         if isinstance(data["robot"], dict) and "name" not in data["robot"]:  # written before the robot registry,
             data = {**data, "robot": {**data["robot"], "name": DEFAULT_ROBOT}}  # when the Sawyer was the only arm
+        if isinstance(data["tokenizer"], dict) and "kinematics" not in data["tokenizer"]:  # written before it existed
+            data = {**data, "tokenizer": {**data["tokenizer"], "kinematics": False}}
         if version == 2 and isinstance(data["tokenizer"], dict) and "decoding" in data["tokenizer"]:
             data = {**data, "tokenizer": {"gripper_decoding": data["tokenizer"]["decoding"], **data["tokenizer"]}}
             version = FORMAT_VERSION  # the one field version 3 added, filled with what version 2 did

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gato_ros.interfaces import OBJECT_COLORS, PROPRIO_SIZE
+from gato_ros.interfaces import OBJECT_COLORS, OBJECT_STATE_SIZE, PROPRIO_SIZE, ROBOT_BASE_IN_WORLD
 
-__all__ = ["JointNameError", "object_state_from_pose_array", "object_state_from_poses", "proprio_from_joints",
-           "reorder_joint_state"]
+if TYPE_CHECKING:
+    from gato_ros.robot import RobotModel
+
+__all__ = ["JointNameError", "kinematic_features", "object_state_from_pose_array", "object_state_from_poses",
+           "proprio_from_joints", "reorder_joint_state"]
 
 
 class JointNameError(ValueError):
@@ -68,3 +71,26 @@ def object_state_from_pose_array(msg: Any) -> np.ndarray:
         c: ((p.position.x, p.position.y, p.position.z), (p.orientation.w, p.orientation.x, p.orientation.y,
                                                           p.orientation.z))
         for c, p in zip(OBJECT_COLORS, msg.poses)})
+
+
+def kinematic_features(robot: RobotModel, proprio: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    """[21] in the arm's base frame: pinch position (3), pinch rotation's x and y axes (6), pinch linear velocity
+    (3), red - pinch (3), blue - red (3), green - pinch (3): interfaces.KINEMATIC_SIZE values.
+
+    Why: the expert's torque is a function of where red is relative to the fingers; from joint angles and world
+    poses a learner must rediscover the arm's forward kinematics to millimetres first. These come from the same
+    URDF the controller uses (no extra sensor), so the agent computes them from /joint_states at run time."""
+    proprio = np.asarray(proprio, dtype=np.float64).reshape(-1)
+    objects = np.asarray(objects, dtype=np.float64).reshape(-1)
+    if proprio.shape != (PROPRIO_SIZE,) or objects.shape != (OBJECT_STATE_SIZE,):
+        raise ValueError(f"kinematic features need proprio [{PROPRIO_SIZE}] and object state [{OBJECT_STATE_SIZE}], "
+                         f"got {proprio.shape} and {objects.shape}")
+    arm = PROPRIO_SIZE // 2
+    q, qd = proprio[:arm], proprio[arm:2 * arm]
+    pose = robot.fk(q)
+    pinch = pose[:3, 3]
+    velocity = np.asarray(robot.jacobian(q), dtype=np.float64)[:3] @ qd
+    base = np.asarray(ROBOT_BASE_IN_WORLD, dtype=np.float64)
+    red, green, blue = (objects[7 * i: 7 * i + 3] - base for i in range(len(OBJECT_COLORS)))
+    out = np.concatenate([pinch, pose[:3, 0], pose[:3, 1], velocity, red - pinch, blue - red, green - pinch])
+    return out

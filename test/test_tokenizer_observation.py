@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gato_ros.interfaces import JOINT_NAMES, PROPRIO_SIZE
-from gato_ros.observation import JointNameError, proprio_from_joints, reorder_joint_state
+from gato_ros.interfaces import JOINT_NAMES, KINEMATIC_SIZE, PROPRIO_SIZE
+from gato_ros.observation import JointNameError, kinematic_features, proprio_from_joints, reorder_joint_state
 
 
 def test_proprio_layout_arm_positions_arm_velocities_gripper_position():
@@ -20,6 +20,28 @@ def test_proprio_layout_arm_positions_arm_velocities_gripper_position():
 def test_proprio_rejects_wrong_sizes():
     with pytest.raises(ValueError, match="8 joint positions"):
         proprio_from_joints(np.zeros(7), np.zeros(8))
+
+
+def test_kinematic_features_match_the_simulated_pinch_and_objects():
+    """FK of the registry URDF against MuJoCo's own pinch site and object bodies, in the base frame, mid-episode."""
+    from gato_ros.robot import RobotModel
+    from gato_ros.robot.registry import load_robot
+    from gato_ros.sim.env import StackingEnv
+
+    env = StackingEnv(cell="primitive", object_set="rgb_train_random")
+    obs = env.reset(seed=7)
+    for _ in range(10):
+        obs = env.step(np.array([3.0, -5.0, 2.0, 4.0, 1.0, -1.0, 1.0, -1.0]))
+    base = env.data.xpos[env.model.body("arm_base_link").id]
+    f = kinematic_features(RobotModel.for_robot(load_robot()), proprio_from_joints(obs.q, obs.qd), env.object_state())
+    assert f.shape == (KINEMATIC_SIZE,)
+    pinch = env.pinch_position() - base
+    red, green, blue = (env.data.xpos[env.model.body(c).id] - base for c in ("red", "green", "blue"))
+    np.testing.assert_allclose(f[:3], pinch, atol=2e-4)  # URDF vs MJCF: well under a millimetre
+    np.testing.assert_allclose(f[12:], np.concatenate([red - pinch, blue - red, green - pinch]), atol=2e-4)
+    np.testing.assert_allclose(np.linalg.norm(f[3:9].reshape(2, 3), axis=1), 1.0, atol=1e-9)
+    with pytest.raises(ValueError, match="kinematic features need"):
+        kinematic_features(RobotModel.for_robot(load_robot()), np.zeros(15), np.zeros(20))
 
 
 def test_reorder_from_a_message_with_extra_joints_in_another_order():

@@ -102,6 +102,28 @@ def test_object_state_and_image_free_observation():
         TOK.observation(None, np.zeros(15))
 
 
+def test_kinematic_features_follow_the_object_state():
+    """tokenizer.kinematics: [proprio 15][objects 21][kinematics 21]['|']: 66 tokens per timestep, the features being
+    gato_ros.observation.kinematic_features of the same proprio and objects (FK of the gato.json arm)."""
+    import dataclasses
+
+    from gato_ros.config import ConfigError, TokenizerConfig
+    from gato_ros.observation import kinematic_features
+
+    tok = GatoTokenizer(dataclasses.replace(default_config(), tokenizer=TokenizerConfig(
+        use_image=False, object_state=True, kinematics=True)))
+    ep = _episode(t=2)
+    ep.object_state = np.random.default_rng(0).normal(size=(2, 21))
+    seq = tok.episode(ep)
+    assert len(seq) == 2 * 66 == 2 * tok.tokens_per_timestep()
+    proprio = proprio_from_joints(ep.joint_positions[1], ep.joint_velocities[1])
+    expected = tokenize_continuous(kinematic_features(tok.robot, proprio, ep.object_state[1]), mu_law=True)
+    assert seq.tokens[66 + 36: 66 + 57].tolist() == expected.tolist()
+    assert seq.local_pos[:66].tolist() == list(range(58)) + list(range(8))
+    with pytest.raises(ConfigError, match="needs object_state"):
+        TokenizerConfig(use_image=False, kinematics=True)
+
+
 def test_windows_with_prompt_and_instruction_look_like_the_runtime_context():
     """[prompt timesteps, no loss][instruction, no loss][whole timesteps], within the length."""
     seq, prompt = TOK.episode(_episode(t=20)), TOK.episode(_episode(t=10, seed=1))

@@ -9,8 +9,9 @@ import numpy as np
 
 from gato_ros.config import DECODING_MODES, GatoConfig
 from gato_ros.episode import Episode
-from gato_ros.interfaces import OBJECT_STATE_SIZE, PROPRIO_SIZE
-from gato_ros.observation import proprio_from_joints
+from gato_ros.interfaces import KINEMATIC_SIZE, OBJECT_STATE_SIZE, PROPRIO_SIZE
+from gato_ros.observation import kinematic_features, proprio_from_joints
+from gato_ros.robot import RobotModel
 from gato_ros.tokenizer.continuous import detokenize_continuous, inv_mu_law, tokenize_continuous, to_bins
 from gato_ros.tokenizer.errors import TokenizerError
 from gato_ros.tokenizer.image import image_to_patches, patch_spans, preprocess_image
@@ -30,6 +31,7 @@ class GatoTokenizer:
         self.spans = patch_spans(self.tok.image_height, self.tok.image_width, self.tok.patch_size)
         self._model_dir = Path(model_dir) if model_dir is not None else None
         self._text: TextTokenizer | None = None
+        self._robot: RobotModel | None = None
 
     @property
     def text_model_path(self) -> Path:
@@ -46,6 +48,15 @@ class GatoTokenizer:
         if self._text is None:
             self._text = TextTokenizer(self.text_model_path, self.vocab.text_size)
         return self._text
+
+    @property
+    def robot(self) -> RobotModel:
+        """The gato.json arm's kinematics (registry URDF), loaded on first use (only tokenizer.kinematics needs it)."""
+        if self._robot is None:
+            from gato_ros.robot.registry import load_robot
+
+            self._robot = RobotModel.for_robot(load_robot(self.config.robot.name))
+        return self._robot
 
     @property
     def num_actions(self) -> int:
@@ -83,7 +94,7 @@ class GatoTokenizer:
 
     def observation(self, image: np.ndarray | None, proprio: np.ndarray, text: str | None = None,
                     objects: np.ndarray | None = None) -> TokenSequence:
-        """`[text][image patches if use_image][proprio][objects if object_state]['|']`.
+        """`[text][image patches if use_image][proprio][objects if object_state][kinematics if kinematics]['|']`.
 
         Local positions count the observation tokens from 0 (image patches always start at 0); text tokens have
         none, so a timestep looks the same whether or not the instruction precedes it.
@@ -107,6 +118,9 @@ class GatoTokenizer:
                                    "object state (gato_ros.observation.object_state_from_poses)")
             parts.append(block(self._continuous(objects, self.tok.proprio_mu_law), Modality.CONTINUOUS,
                                self.tok.patch_size))
+        if self.tok.kinematics:
+            parts.append(block(self._continuous(kinematic_features(self.robot, proprio, objects),
+                                                self.tok.proprio_mu_law), Modality.CONTINUOUS, self.tok.patch_size))
         parts.append(block(np.array([self.vocab.separator_id]), Modality.SEPARATOR, self.tok.patch_size))
         seq = concat(parts)
         obs = seq.modality != int(Modality.TEXT)
@@ -218,4 +232,5 @@ class GatoTokenizer:
     def tokens_per_timestep(self, with_text: int = 0) -> int:
         """Tokens in one timestep (plus `with_text` instruction tokens)."""
         return (with_text + len(self.spans) * self.tok.use_image + PROPRIO_SIZE
-                + OBJECT_STATE_SIZE * self.tok.object_state + 1 + len(self.action_scale))
+                + OBJECT_STATE_SIZE * self.tok.object_state + KINEMATIC_SIZE * self.tok.kinematics + 1
+                + len(self.action_scale))
