@@ -42,12 +42,14 @@ class Features:
         from gato_ros.robot import RobotModel
         from gato_ros.robot.registry import load_robot
 
-        self.robot = RobotModel.for_robot(load_robot()) if kinematics else None
+        desc = load_robot()
+        self.robot = RobotModel.for_robot(desc) if kinematics else None
+        self.base = desc.base_position
 
     def __call__(self, proprio: np.ndarray, objects: np.ndarray) -> np.ndarray:
         from gato_ros.observation import kinematic_features
 
-        extra = [] if self.robot is None else [kinematic_features(self.robot, proprio, objects)]
+        extra = [] if self.robot is None else [kinematic_features(self.robot, self.base, proprio, objects)]
         return np.concatenate([proprio, objects, *extra])
 
 
@@ -239,8 +241,8 @@ def main() -> None:
                        "stages": [s for _, s in results], "wall_s": round(time.perf_counter() - start, 1)})
         print(f"round {k}: {wins}/{args.episodes} on {len(feats)} samples", flush=True)
     row = {"demos": " ".join(str(d) for d in args.demos), "count": args.count, "kinematics": args.kinematics,
-           "scale": scale.tolist(),
-           "epochs": args.epochs, "seed": args.seed, **({"dart": dart} if dart else {}), "rounds": rounds}
+           "scale": scale.tolist(), "epochs": args.epochs, "seed": args.seed, **({"dart": dart} if dart else {}),
+           "rounds": rounds}
     rows = json.loads(args.out.read_text()) if args.out.is_file() else []
     args.out.write_text(json.dumps(rows + [row], indent=1))
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gato_ros.interfaces import OBJECT_COLORS, OBJECT_STATE_SIZE, PROPRIO_SIZE, ROBOT_BASE_IN_WORLD
+from gato_ros.interfaces import OBJECT_COLORS, OBJECT_STATE_SIZE, PROPRIO_SIZE
 
 if TYPE_CHECKING:
     from gato_ros.robot import RobotModel
@@ -73,13 +73,16 @@ def object_state_from_pose_array(msg: Any) -> np.ndarray:
         for c, p in zip(OBJECT_COLORS, msg.poses)})
 
 
-def kinematic_features(robot: RobotModel, proprio: np.ndarray, objects: np.ndarray) -> np.ndarray:
+def kinematic_features(robot: RobotModel, base_position: Sequence[float], proprio: np.ndarray,
+                       objects: np.ndarray) -> np.ndarray:
     """[21] in the arm's base frame: pinch position (3), pinch rotation's x and y axes (6), pinch linear velocity
     (3), red - pinch (3), blue - red (3), green - pinch (3): interfaces.KINEMATIC_SIZE values.
 
     Why: the expert's torque is a function of where red is relative to the fingers; from joint angles and world
     poses a learner must rediscover the arm's forward kinematics to millimetres first. These come from the same
-    URDF the controller uses (no extra sensor), so the agent computes them from /joint_states at run time."""
+    URDF the controller uses (no extra sensor), so the agent computes them from /joint_states at run time.
+    `base_position` is where the arm's base sits in the object poses' frame, axes aligned (the registry arm's
+    `RobotDescription.base_position`)."""
     proprio = np.asarray(proprio, dtype=np.float64).reshape(-1)
     objects = np.asarray(objects, dtype=np.float64).reshape(-1)
     if proprio.shape != (PROPRIO_SIZE,) or objects.shape != (OBJECT_STATE_SIZE,):
@@ -90,7 +93,7 @@ def kinematic_features(robot: RobotModel, proprio: np.ndarray, objects: np.ndarr
     pose = robot.fk(q)
     pinch = pose[:3, 3]
     velocity = np.asarray(robot.jacobian(q), dtype=np.float64)[:3] @ qd
-    base = np.asarray(ROBOT_BASE_IN_WORLD, dtype=np.float64)
+    base = np.asarray(base_position, dtype=np.float64)
     red, green, blue = (objects[7 * i: 7 * i + 3] - base for i in range(len(OBJECT_COLORS)))
     out = np.concatenate([pinch, pose[:3, 0], pose[:3, 1], velocity, red - pinch, blue - red, green - pinch])
     return out

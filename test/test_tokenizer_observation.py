@@ -22,18 +22,22 @@ def test_proprio_rejects_wrong_sizes():
         proprio_from_joints(np.zeros(7), np.zeros(8))
 
 
-def test_kinematic_features_match_the_simulated_pinch_and_objects():
-    """FK of the registry URDF against MuJoCo's own pinch site and object bodies, in the base frame, mid-episode."""
+@pytest.mark.parametrize("arm", ["sawyer", "panda"])
+def test_kinematic_features_match_the_simulated_pinch_and_objects(arm: str) -> None:
+    """FK of the registry URDF and the registry's base position against MuJoCo's own pinch site, base and object
+    bodies, in the base frame, mid-episode, for each arm."""
     from gato_ros.robot import RobotModel
     from gato_ros.robot.registry import load_robot
     from gato_ros.sim.env import StackingEnv
 
-    env = StackingEnv(cell="primitive", object_set="rgb_train_random")
+    desc = load_robot(arm)
+    env = StackingEnv(cell="primitive", object_set="rgb_train_random", robot=arm)
     obs = env.reset(seed=7)
     for _ in range(10):
         obs = env.step(np.array([3.0, -5.0, 2.0, 4.0, 1.0, -1.0, 1.0, -1.0]))
-    base = env.data.xpos[env.model.body("arm_base_link").id]
-    f = kinematic_features(RobotModel.for_robot(load_robot()), proprio_from_joints(obs.q, obs.qd), env.object_state())
+    base = env.data.xpos[env.model.body(env.base_body).id]
+    f = kinematic_features(RobotModel.for_robot(desc), desc.base_position, proprio_from_joints(obs.q, obs.qd),
+                           env.object_state())
     assert f.shape == (KINEMATIC_SIZE,)
     pinch = env.pinch_position() - base
     red, green, blue = (env.data.xpos[env.model.body(c).id] - base for c in ("red", "green", "blue"))
@@ -41,7 +45,7 @@ def test_kinematic_features_match_the_simulated_pinch_and_objects():
     np.testing.assert_allclose(f[12:], np.concatenate([red - pinch, blue - red, green - pinch]), atol=2e-4)
     np.testing.assert_allclose(np.linalg.norm(f[3:9].reshape(2, 3), axis=1), 1.0, atol=1e-9)
     with pytest.raises(ValueError, match="kinematic features need"):
-        kinematic_features(RobotModel.for_robot(load_robot()), np.zeros(15), np.zeros(20))
+        kinematic_features(RobotModel.for_robot(desc), desc.base_position, np.zeros(15), np.zeros(20))
 
 
 def test_reorder_from_a_message_with_extra_joints_in_another_order():

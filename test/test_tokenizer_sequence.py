@@ -117,7 +117,7 @@ def test_kinematic_features_follow_the_object_state():
     seq = tok.episode(ep)
     assert len(seq) == 2 * 66 == 2 * tok.tokens_per_timestep()
     proprio = proprio_from_joints(ep.joint_positions[1], ep.joint_velocities[1])
-    expected = tokenize_continuous(kinematic_features(tok.robot, proprio, ep.object_state[1]), mu_law=True)
+    expected = tokenize_continuous(kinematic_features(*tok.arm, proprio, ep.object_state[1]), mu_law=True)
     assert seq.tokens[66 + 36: 66 + 57].tolist() == expected.tolist()
     assert seq.local_pos[:66].tolist() == list(range(58)) + list(range(8))
     with pytest.raises(ConfigError, match="needs object_state"):

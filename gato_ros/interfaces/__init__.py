@@ -28,8 +28,6 @@ OBJECT_STATE_SIZE = 7 * len(OBJECT_COLORS)
 #: Kinematic features (tokenizer.kinematics; gato_ros.observation.kinematic_features), base frame: pinch position (3),
 #: the pinch rotation's x and y axes (6), pinch linear velocity (3), red - pinch (3), blue - red (3), green - pinch (3).
 KINEMATIC_SIZE = 21
-#: Where the cell's robot base sits in OBJECT_POSES_FRAME (its axes are the world's): object poses -> base frame.
-ROBOT_BASE_IN_WORLD: tuple[float, float, float] = (-0.6, 0.0, 0.0)
 
 # ----------------------------------------------------------------------------- topics
 

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from gato_ros.interfaces import ROBOT_BASE_IN_WORLD
 from gato_ros.robot.registry import DEFAULT_ROBOT
 from gato_ros.sim import objects, robot_mjcf
 
 CELLS = ("primitive", "real")
 PHYSICS_DT = 0.0005
-ROBOT_POS = ROBOT_BASE_IN_WORLD  # robot base in the world (basket floor centre is the origin, floor top z = 0)
+ROBOT_POS = (-0.6, 0.0, 0.0)  # robot base in the world (basket floor centre is the origin, floor top z = 0)
 FLOOR_Z = 0.0
 CAMERA_REF = np.array(ROBOT_POS)  # the basket's camera reference frame (identity rotation)
 CAMERAS = {  # name: (fovy deg, pos in the camera frame, quat wxyz) - the benchmark's basket cameras

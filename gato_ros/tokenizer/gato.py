@@ -31,7 +31,7 @@ class GatoTokenizer:
         self.spans = patch_spans(self.tok.image_height, self.tok.image_width, self.tok.patch_size)
         self._model_dir = Path(model_dir) if model_dir is not None else None
         self._text: TextTokenizer | None = None
-        self._robot: RobotModel | None = None
+        self._arm: tuple[RobotModel, tuple[float, float, float]] | None = None
 
     @property
     def text_model_path(self) -> Path:
@@ -50,13 +50,15 @@ class GatoTokenizer:
         return self._text
 
     @property
-    def robot(self) -> RobotModel:
-        """The gato.json arm's kinematics (registry URDF), loaded on first use (only tokenizer.kinematics needs it)."""
-        if self._robot is None:
+    def arm(self) -> tuple[RobotModel, tuple[float, float, float]]:
+        """The gato.json arm's kinematics (registry URDF) and its base position in the object poses' frame, loaded on
+        first use (only tokenizer.kinematics needs them)."""
+        if self._arm is None:
             from gato_ros.robot.registry import load_robot
 
-            self._robot = RobotModel.for_robot(load_robot(self.config.robot.name))
-        return self._robot
+            desc = load_robot(self.config.robot.name)
+            self._arm = (RobotModel.for_robot(desc), desc.base_position)
+        return self._arm
 
     @property
     def num_actions(self) -> int:
@@ -119,7 +121,7 @@ class GatoTokenizer:
             parts.append(block(self._continuous(objects, self.tok.proprio_mu_law), Modality.CONTINUOUS,
                                self.tok.patch_size))
         if self.tok.kinematics:
-            parts.append(block(self._continuous(kinematic_features(self.robot, proprio, objects),
+            parts.append(block(self._continuous(kinematic_features(*self.arm, proprio, objects),
                                                 self.tok.proprio_mu_law), Modality.CONTINUOUS, self.tok.patch_size))
         parts.append(block(np.array([self.vocab.separator_id]), Modality.SEPARATOR, self.tok.patch_size))
         seq = concat(parts)
