@@ -31,7 +31,9 @@ class GatoTokenizer:
         self.spans = patch_spans(self.tok.image_height, self.tok.image_width, self.tok.patch_size)
         self._model_dir = Path(model_dir) if model_dir is not None else None
         self._text: TextTokenizer | None = None
-        self._arm: tuple[RobotModel, tuple[float, float, float]] | None = None
+        # loaded here for a kinematics model (parsing the URDF takes ~60 ms: not in a control step's deadline)
+        self._arm: tuple[RobotModel, tuple[float, float, float]] | None = self._load_arm() if self.tok.kinematics \
+            else None
 
     @property
     def text_model_path(self) -> Path:
@@ -49,15 +51,18 @@ class GatoTokenizer:
             self._text = TextTokenizer(self.text_model_path, self.vocab.text_size)
         return self._text
 
+    def _load_arm(self) -> tuple[RobotModel, tuple[float, float, float]]:
+        from gato_ros.robot.registry import load_robot
+
+        desc = load_robot(self.config.robot.name)
+        return RobotModel.for_robot(desc), desc.base_position
+
     @property
     def arm(self) -> tuple[RobotModel, tuple[float, float, float]]:
-        """The gato.json arm's kinematics (registry URDF) and its base position in the object poses' frame, loaded on
-        first use (only tokenizer.kinematics needs them)."""
+        """The gato.json arm's kinematics (registry URDF) and its base position in the object poses' frame (what
+        tokenizer.kinematics needs; loaded with the tokenizer for such a model, else on first use)."""
         if self._arm is None:
-            from gato_ros.robot.registry import load_robot
-
-            desc = load_robot(self.config.robot.name)
-            self._arm = (RobotModel.for_robot(desc), desc.base_position)
+            self._arm = self._load_arm()
         return self._arm
 
     @property
