@@ -90,6 +90,7 @@ class AgentNode(LifecycleNode):
         self._reset_lock = threading.Lock()
         self._reset_pending = False
         self._published = 0
+        self._context_tokens = 0  # the KV cache's length after the last step (read by diagnostics, not mid-step)
         self._skipped = 0
         self._episodes = 0
         self._tick_timer = None
@@ -182,7 +183,7 @@ class AgentNode(LifecycleNode):
         if self._worker is not None:
             self._worker.stop(5.0)
             self._worker = None
-        self._policy = None
+        self._policy, self._context_tokens = None, 0
         if self._cmd_pub is not None:
             self.destroy_lifecycle_publisher(self._cmd_pub)
             self._cmd_pub = None
@@ -278,6 +279,7 @@ class AgentNode(LifecycleNode):
             extra = {"objects": step.objects} if step.objects is not None else {}
             proprio = proprio_from_joints(layout.observation(step.q), layout.observation(step.qd))
             efforts = np.asarray(policy.act(image, proprio, self.cfg.instruction or None, **extra), dtype=float)
+            self._context_tokens = int(policy.context_tokens)
             n = len(self.cfg.joint_names)
             if efforts.shape != (n,) or not np.all(np.isfinite(efforts)):
                 raise ValueError(f"policy returned {efforts!r}, expected {n} finite efforts")
@@ -325,8 +327,7 @@ class AgentNode(LifecycleNode):
             reason = self._input_reason()
             if reason is not None:
                 self._set_reason(ERROR if reason.startswith("bad") else WARN, reason)
-        policy = self._policy
-        context = int(policy.context_tokens) if policy is not None else 0
+        policy, context = self._policy, self._context_tokens
         values: dict[str, Any] = {
             "model": self._model_dir, "provider": getattr(policy, "provider", ""),
             "control_rate_hz": self.cfg.control_rate_hz, "trigger": self.cfg.trigger, "published": self._published,
