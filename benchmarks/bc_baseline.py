@@ -33,6 +33,7 @@ import numpy as np
 
 DART_SEED = 200_000  # noisy-expert episodes (disjoint from demos < 100000, held-out 100000+, DAgger 50000+)
 LIMITS = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 2.0)  # gato.json's default robot.action_scale
+NUM_BINS = 1024  # the Gato's value bins per action dimension (gato.json vocab.num_bins)
 
 
 class Features:
@@ -74,16 +75,47 @@ def load_demos(roots: Path | list[Path], count: int, features: Features | None =
 
 
 class MLPPolicy:
-    """Standardised features -> 2x256 ReLU MLP -> efforts / scale (MSE), trained with AdamW and cosine decay."""
+    """Standardised features -> 2x256 ReLU MLP -> efforts / scale, trained with AdamW and cosine decay.
 
-    def __init__(self, feats: np.ndarray, scale: np.ndarray, limits: np.ndarray, seed: int) -> None:
+    `head`: `regression` (one output per dimension, MSE); `bins` (the Gato's 1024-bin head per dimension, HL-Gauss
+    cross entropy of width `sigma` bins, expected-value decoding); `bins-mse` (the same plus `mse_weight` x the MSE
+    of that expected value: the Gato's `action_value_weight`). Isolates what the bins cost a learner."""
+
+    def __init__(self, feats: np.ndarray, scale: np.ndarray, limits: np.ndarray, seed: int, head: str = "regression",
+                 sigma: float = 6.0, mse_weight: float = 100.0) -> None:
         import torch
 
         torch.manual_seed(seed)
         self.mean, self.std = feats.mean(0), feats.std(0) + 1e-6
-        self.scale, self.limits = scale, limits
+        self.scale, self.limits, self.head, self.sigma, self.mse_weight = scale, limits, head, sigma, mse_weight
+        width = len(scale) * (1 if head == "regression" else NUM_BINS)
         self.net = torch.nn.Sequential(torch.nn.Linear(feats.shape[1], 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
-                                       torch.nn.ReLU(), torch.nn.Linear(256, len(scale)))
+                                       torch.nn.ReLU(), torch.nn.Linear(256, width))
+
+    def predict(self, x: Any) -> Any:
+        """[B, dims] values in [-1, 1]: the regression output, or the expected bin centre of each dimension."""
+        import torch
+
+        out = self.net(x)
+        if self.head == "regression":
+            return out
+        centres = torch.linspace(-1 + 1 / NUM_BINS, 1 - 1 / NUM_BINS, NUM_BINS)
+        return torch.softmax(out.view(len(x), len(self.scale), NUM_BINS), -1) @ centres
+
+    def loss(self, x: Any, y: Any) -> Any:
+        import torch
+
+        from gato_ros.model.gato import hl_gauss_targets
+
+        if self.head == "regression":
+            return torch.nn.functional.mse_loss(self.net(x), y)
+        logits = self.net(x).view(len(x), len(self.scale), NUM_BINS)
+        bins = ((y + 1) / 2 * NUM_BINS).long().clamp(0, NUM_BINS - 1)
+        ce = -(hl_gauss_targets(NUM_BINS, self.sigma)[bins] * torch.log_softmax(logits, -1)).sum(-1).mean()
+        if self.head == "bins":
+            return ce
+        centres = torch.linspace(-1 + 1 / NUM_BINS, 1 - 1 / NUM_BINS, NUM_BINS)
+        return ce + self.mse_weight * torch.nn.functional.mse_loss(torch.softmax(logits, -1) @ centres, y)
 
     def fit(self, feats: np.ndarray, acts: np.ndarray, epochs: int, batch: int = 256) -> float:
         import torch
@@ -95,7 +127,7 @@ class MLPPolicy:
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
         for _ in range(steps):
             idx = torch.randint(0, len(x), (batch,))
-            loss = torch.nn.functional.mse_loss(self.net(x[idx]), y[idx])
+            loss = self.loss(x[idx], y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -106,7 +138,7 @@ class MLPPolicy:
         import torch
 
         with torch.no_grad():
-            out = self.net(torch.tensor((feat[None] - self.mean) / self.std, dtype=torch.float32))[0].numpy()
+            out = self.predict(torch.tensor((feat[None] - self.mean) / self.std, dtype=torch.float32))[0].numpy()
         return np.clip(out.astype(np.float64) * self.scale, -self.limits, self.limits)
 
 
@@ -193,6 +225,10 @@ def main() -> None:
     parser.add_argument("--dart-sigma", type=float, default=0.2, help="DART torque noise std (x the action scale)")
     parser.add_argument("--kinematics", action="store_true",
                         help="add tokenizer.kinematics' features (pinch pose and velocity, objects relative to it)")
+    parser.add_argument("--head", choices=("regression", "bins", "bins-mse"), default="regression",
+                        help="output head (MLPPolicy): regression, the Gato's 1024 bins, or bins + expected-value MSE")
+    parser.add_argument("--sigma", type=float, default=6.0, help="HL-Gauss width in bins (bins heads)")
+    parser.add_argument("--mse-weight", type=float, default=100.0, help="weight of the expected-value MSE (bins-mse)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -232,7 +268,7 @@ def main() -> None:
                 rollout(env, safety_cfg, policy, 50_000 + 1000 * k + i, pairs, features=features)
             feats = np.concatenate([feats, np.stack([p[0] for p in pairs])])
             acts = np.concatenate([acts, np.stack([p[1] for p in pairs])])
-        policy = MLPPolicy(feats, scale, limits, args.seed)
+        policy = MLPPolicy(feats, scale, limits, args.seed, args.head, args.sigma, args.mse_weight)
         loss = policy.fit(feats, acts, args.epochs)
         results = [rollout(env, safety_cfg, policy, HELDOUT_SEED + i, features=features) for i in range(args.episodes)]
         wins = sum(ok for ok, _ in results)
@@ -241,6 +277,9 @@ def main() -> None:
                        "stages": [s for _, s in results], "wall_s": round(time.perf_counter() - start, 1)})
         print(f"round {k}: {wins}/{args.episodes} on {len(feats)} samples", flush=True)
     row = {"demos": " ".join(str(d) for d in args.demos), "count": args.count, "kinematics": args.kinematics,
+           "head": args.head,
+           **({"sigma": args.sigma} if args.head != "regression" else {}),
+           **({"mse_weight": args.mse_weight} if args.head == "bins-mse" else {}),
            "scale": scale.tolist(), "epochs": args.epochs, "seed": args.seed, **({"dart": dart} if dart else {}),
            "rounds": rounds}
     rows = json.loads(args.out.read_text()) if args.out.is_file() else []

@@ -1,5 +1,7 @@
 """The Gato network: masked loss, causality, KV cache, patch positions, checkpoints, parameter counts."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -37,7 +39,7 @@ def _model(seed: int = 0) -> Gato:
 
 
 def test_param_count_matches_built_models_and_paper_sizes():
-    for c in (TINY, CONFIGS["tiny"], CONFIGS["small"]):
+    for c in (TINY, CONFIGS["tiny"], CONFIGS["small"], dataclasses.replace(TINY, action_head="regression")):
         assert param_count(c) == sum(p.numel() for p in Gato(c).parameters())
     # Table 5 configs; counts include the 33,026 x width shared embedding and the patch ResNet
     assert 75e6 < param_count(CONFIGS["79m"]) < 90e6
@@ -193,6 +195,59 @@ def test_hl_gauss_targets_and_action_loss():
     assert torch.allclose(model.loss(batch, 0.0), onehot, atol=1e-5)
     soft = -(table[bins] * logp).sum(-1).mean()
     assert torch.allclose(model.loss(batch, 32.0), soft, atol=1e-5)
+    centres = (torch.arange(1024) + 0.5) / 512 - 1
+    sq = ((logp.exp() @ centres - centres[bins]) ** 2).mean()
+    assert torch.allclose(model.loss(batch, 32.0, 100.0), soft + 100.0 * sq, atol=1e-5)
+
+
+def test_action_value_term_moves_the_expected_value_onto_the_target():
+    """With action_value_weight the head's expected value (what `expected` decoding outputs) is regressed onto the
+    target: a few steps of the value term alone shrink its error several times."""
+    torch.manual_seed(0)
+    model, batch = _model(), _batch()
+    is_action = batch["modality"][:, 1:] == Modality.ACTION
+    bins = batch["tokens"][:, 1:][is_action] - 32000
+    centres = (torch.arange(1024) + 0.5) / 512 - 1
+
+    def error() -> float:
+        with torch.no_grad():
+            x = model.embed(*(batch[k] for k in ("tokens", "modality", "local_pos", "patches", "patch_pos")))
+            h, _, _ = model.transformer(x)
+            p = torch.softmax(model.action_logits(h[:, :-1][is_action]), -1)
+            return float((p @ centres - centres[bins]).abs().mean())
+
+    before = error()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(30):
+        loss = model.loss(batch, 0.0, 1e4) - model.loss(batch, 0.0, 0.0)  # the value term alone
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert error() < 0.3 * before, (before, error())
+
+
+def test_regression_head_reads_back_through_every_decoding_mode_and_is_trained_by_squared_error():
+    """action_head: regression presents its value as the logits of a one-bin-wide Gaussian, so argmax (nearest bin),
+    expected and median decoding read the value back; its loss is action_value_weight x the squared error."""
+    from gato_ros.tokenizer import read_bins
+
+    torch.manual_seed(0)
+    model, batch = Gato(dataclasses.replace(TINY, action_head="regression")).eval(), _batch()
+    with torch.no_grad():
+        model.value_head.bias.fill_(0.3)  # values inside (-1, 1), away from 0
+    x = model.embed(*(batch[k] for k in ("tokens", "modality", "local_pos", "patches", "patch_pos")))
+    h, _, _ = model.transformer(x)
+    is_action = batch["modality"][:, 1:] == Modality.ACTION
+    value = model.action_value(h[:, :-1][is_action])
+    logits = model.action_logits(h[:, :-1][is_action]).detach().numpy()
+    for mode, tol in (("expected", 1e-4), ("median", 1e-3), ("argmax", 1 / 1024 + 1e-6)):
+        np.testing.assert_allclose(read_bins(logits, mode), value.detach().numpy(), atol=tol)
+    bins = batch["tokens"][:, 1:][is_action] - 32000
+    sq = ((value - ((bins + 0.5) / 512 - 1)) ** 2).mean()
+    assert torch.allclose(model.loss(batch, 6.0, 50.0), 50.0 * sq, atol=1e-5)
+    assert torch.allclose(model.loss(batch), sq, atol=1e-6)  # weight 1 when none is given
+    with pytest.raises(ValueError, match="action_head"):
+        Gato(dataclasses.replace(TINY, action_head="mixture"))
 
 
 def _overfit(config: GatoModelConfig, timesteps: int, steps: int, lr: float) -> tuple[float, float]:

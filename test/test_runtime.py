@@ -355,3 +355,42 @@ def test_decoding_modes_and_fed_back_token(model_dir: Path) -> None:
     for bad in ({"decoding": "mode"}, {"gripper_decoding": "mode"}):
         with pytest.raises(ValueError, match="decoding"):
             GatoPolicy(model_dir, provider="cpu", **bad)
+
+
+def test_regression_head_model_exports_and_acts_its_value(tmp_path: Path) -> None:
+    """action_head: regression goes through the same ONNX graphs and KV runtime: the policy's logits equal torch's and
+    its expected-decoded effort is the head's value (inverse scaling of `action_value`), through an eviction."""
+    import dataclasses
+
+    import torch
+
+    from gato_ros.config import TokenizerConfig, default_config
+    from gato_ros.export.onnx_export import write_model_dir
+    from gato_ros.model.gato import CONFIGS, Gato
+    from gato_ros.tokenizer import collate, concat
+
+    torch.manual_seed(3)
+    model_cfg = dataclasses.replace(CONFIGS["tiny"], action_head="regression")
+    model = Gato(model_cfg).eval()
+    config = dataclasses.replace(default_config(), tokenizer=TokenizerConfig(use_image=False, object_state=True),
+                                 model={"name": "tiny", "context_window": 160, "prompt_tokens": 0})
+    out = write_model_dir(model, config, tmp_path / "regression", model_cfg=model_cfg)
+    policy = GatoPolicy(out, provider="cpu", decoding="expected", gripper_decoding="expected")
+    assert policy.config.model["action_head"] == "regression"
+    tok, timesteps, rng = policy.tokenizer, [], np.random.default_rng(1)
+    for _ in range(5):
+        proprio, objects = rng.normal(size=15), rng.normal(size=21)
+        efforts = policy.act(None, proprio, "stack", objects=objects)
+        timesteps.append(concat([tok.observation(None, proprio, objects=objects),
+                                 tok.action_block(policy.last_bins + 32000)]))
+        window = [tok.instruction("stack"), *timesteps[-len(policy.window.steps):]]
+        np.testing.assert_allclose(policy.last_logits, _torch_action_logits(model, window), rtol=1e-4, atol=1e-2)
+        seq = concat(window)
+        batch = collate([seq], len(seq))
+        with torch.no_grad():
+            x = model.embed(*(batch[k] for k in ("tokens", "modality", "local_pos", "patches", "patch_pos")))
+            h, _, _ = model.transformer(x)
+            values = model.action_value(h[0, len(seq) - 9:len(seq) - 1]).numpy()
+        expect = [tok.decode_action_value(i, float(v)) for i, v in enumerate(values)]
+        np.testing.assert_allclose(efforts, expect, rtol=1e-3, atol=1e-3 * np.abs(tok.action_scale).max())
+    assert policy.reprefills >= 1

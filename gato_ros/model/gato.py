@@ -39,6 +39,7 @@ class GatoModelConfig:
     max_action_positions: int = 32  # rows of the action-dimension embedding (8 joints used)
     smooth_value_init: bool = True  # value-id embeddings start as sinusoids of the value (see Gato._init_values)
     value_embedding: bool = False  # value ids also add their bin centre x a learned vector (see Gato.token_embedding)
+    action_head: str = "bins"  # bins: tied 1024-value head (the paper); regression: a linear value (Gato.action_logits)
     num_pos_bins: int = TokenizerConfig.num_pos_bins
     patch_size: int = TokenizerConfig.patch_size
     patch_channels: int = 32
@@ -73,7 +74,8 @@ def param_count(c: GatoModelConfig) -> int:
         + (ch * (p // 4) ** 2 * d + d)
     block = 2 * d + 3 * (d * inner + inner) + (inner * d + d) + 2 * d + (d * c.d_ff + c.d_ff) + (c.d_ff * d + d)
     positions = 2 * c.num_pos_bins * d + (c.max_local_positions + c.max_action_positions) * d
-    return c.vocab_size * d + patch + positions + c.n_layer * block + 2 * d + d * c.value_embedding
+    head = (d + 1) * (c.action_head == "regression")
+    return c.vocab_size * d + patch + positions + c.n_layer * block + 2 * d + d * c.value_embedding + head
 
 
 class PatchEmbedding(nn.Module):
@@ -165,6 +167,9 @@ class Gato(nn.Module):
         self.local_pos = nn.Embedding(c.max_local_positions, c.n_embd)
         self.action_pos = nn.Embedding(c.max_action_positions, c.n_embd)
         self.value_dir = nn.Parameter(torch.zeros(c.n_embd)) if c.value_embedding else None
+        if c.action_head not in ("bins", "regression"):
+            raise ValueError(f"action_head must be 'bins' or 'regression', got {c.action_head!r}")
+        self.value_head = nn.Linear(c.n_embd, 1) if c.action_head == "regression" else None
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
         self.ln_f = nn.LayerNorm(c.n_embd)
@@ -266,33 +271,57 @@ class Gato(nn.Module):
         return h @ self.wte.weight.t()
 
     def action_logits(self, h: torch.Tensor) -> torch.Tensor:
-        """Logits of the 1024 value ids only ([B, L, 1024], index = bin): an action token's restricted head."""
-        return h @ self.wte.weight[VALUE_START:VALUE_START + NUM_VALUES].t()
+        """Logits of the 1024 value ids only ([B, L, 1024], index = bin): an action token's restricted head.
 
-    def forward(self, batch: dict[str, torch.Tensor], action_sigma_bins: float = 0.0
+        With `action_head: regression` the head is one linear value per position, presented as the logits of a
+        Gaussian one bin wide centred on it: argmax, expected and median decoding all read that value back, so the
+        ONNX graphs and the KV runtime are the same for both heads (docs/MODEL.md, "Fifth round")."""
+        if self.value_head is None:
+            return h @ self.wte.weight[VALUE_START:VALUE_START + NUM_VALUES].t()
+        width = 2.0 / NUM_VALUES
+        return -0.5 * ((bin_centres(h.device, h.dtype) - self.action_value(h)[..., None]) / width) ** 2
+
+    def action_value(self, h: torch.Tensor) -> torch.Tensor:
+        """[..., L] the regression head's action value in the bins' [-1, 1] space (action_head: regression)."""
+        if self.value_head is None:
+            raise ValueError("action_value needs action_head: regression")
+        return self.value_head(h)[..., 0]
+
+    def forward(self, batch: dict[str, torch.Tensor], action_sigma_bins: float = 0.0, action_value_weight: float = 0.0
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits [B, L, V] and, when the batch has a loss_mask, the same loss as `loss`."""
         x = self.embed(batch["tokens"], batch["modality"], batch["local_pos"], batch["patches"], batch["patch_pos"])
         h, _, _ = self.transformer(x)
-        loss = self.target_loss(h, batch, action_sigma_bins) if "loss_mask" in batch else None
+        loss = self.target_loss(h, batch, action_sigma_bins, action_value_weight) if "loss_mask" in batch else None
         return self.logits(h), loss
 
-    def loss(self, batch: dict[str, torch.Tensor], action_sigma_bins: float = 0.0) -> torch.Tensor:
+    def loss(self, batch: dict[str, torch.Tensor], action_sigma_bins: float = 0.0, action_value_weight: float = 0.0
+             ) -> torch.Tensor:
         """The training loss (see `target_loss`); logits are computed only where a target counts."""
         x = self.embed(batch["tokens"], batch["modality"], batch["local_pos"], batch["patches"], batch["patch_pos"])
         h, _, _ = self.transformer(x)
-        return self.target_loss(h, batch, action_sigma_bins)
+        return self.target_loss(h, batch, action_sigma_bins, action_value_weight)
 
-    def target_loss(self, h: torch.Tensor, batch: dict[str, torch.Tensor], action_sigma_bins: float) -> torch.Tensor:
+    def target_loss(self, h: torch.Tensor, batch: dict[str, torch.Tensor], action_sigma_bins: float,
+                    action_value_weight: float = 0.0) -> torch.Tensor:
         """loss_mask-weighted mean over next-token targets: text by cross entropy over the whole vocabulary,
         actions by cross entropy of the 1024-value head (`action_logits`, what the runtime decodes) against an
-        HL-Gauss target of width `action_sigma_bins` bins (one-hot when 0)."""
+        HL-Gauss target of width `action_sigma_bins` bins (one-hot when 0), plus `action_value_weight` x the squared
+        error of the head's expected value (what `expected` decoding outputs) against the target bin's centre: the
+        regression term that a torque policy's small steady-state errors need (docs/MODEL.md). A regression head
+        (`action_head: regression`) has only the squared error of its value, weighted by `action_value_weight` (1 when
+        0)."""
         weights = batch["loss_mask"][:, 1:]
         keep = weights > 0
         h, targets, w = h[:, :-1][keep], batch["tokens"][:, 1:][keep], weights[keep].to(h.dtype)
         is_action = batch["modality"][:, 1:][keep] == Modality.ACTION
         total = h.new_zeros(())
-        if bool(is_action.any()):
+        if bool(is_action.any()) and self.value_head is not None:
+            bins = targets[is_action] - VALUE_START
+            err = self.action_value(h[is_action]) - bin_centres(h.device, h.dtype)[bins]
+            weight = action_value_weight if action_value_weight > 0 else 1.0
+            total = total + (weight * err ** 2 * w[is_action]).sum()
+        elif bool(is_action.any()):
             logp = F.log_softmax(self.action_logits(h[is_action]), dim=-1)
             bins = targets[is_action] - VALUE_START
             if action_sigma_bins > 0:
@@ -300,11 +329,19 @@ class Gato(nn.Module):
                 ce = -(soft * logp).sum(-1)
             else:
                 ce = -logp.gather(-1, bins[:, None])[:, 0]
+            if action_value_weight > 0:
+                centres = bin_centres(h.device, logp.dtype)
+                ce = ce + action_value_weight * (logp.exp() @ centres - centres[bins]) ** 2
             total = total + (ce * w[is_action]).sum()
         if bool((~is_action).any()):
             ce = F.cross_entropy(self.logits(h[~is_action]), targets[~is_action], reduction="none")
             total = total + (ce * w[~is_action]).sum()
         return total / weights.sum().clamp(min=1.0)
+
+
+def bin_centres(device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """[1024] the value bins' centres in [-1, 1] (gato_ros.tokenizer.continuous.bin_centres, as a tensor)."""
+    return (torch.arange(NUM_VALUES, device=device, dtype=dtype) + 0.5) * (2.0 / NUM_VALUES) - 1.0
 
 
 @functools.lru_cache(maxsize=4)

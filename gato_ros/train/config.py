@@ -49,6 +49,7 @@ class TrainConfig:
     #                                    put ~6% of 170-step episodes' windows there)
     obs_jitter_bins: float = 0.0       # std (bins) of Gaussian offsets on observation value tokens; 0 = none
     action_sigma_bins: float = 6.0     # HL-Gauss target width over the 1024 action bins; 0 = one-hot (the paper)
+    action_value_weight: float = 0.0   # weight of the expected-value squared error on actions (regression); 0 = none
     tokenizer: dict[str, Any] = field(default_factory=dict)  # TokenizerConfig overrides (gato.json `tokenizer`)
     robot: str = DEFAULT_ROBOT         # registry arm (robots/<name>) whose joints the demos and gato.json use
     # per-action divisor before binning (gato.json robot.action_scale); empty: the robot's default (effort limits)
@@ -100,6 +101,8 @@ class TrainConfig:
             raise ConfigError(f"{where}: start_prob must be in [0, 1] and start_steps >= 1")
         if cfg.action_sigma_bins < 0:
             raise ConfigError(f"{where}: action_sigma_bins must be >= 0, got {cfg.action_sigma_bins}")
+        if cfg.action_value_weight < 0:
+            raise ConfigError(f"{where}: action_value_weight must be >= 0, got {cfg.action_value_weight}")
         cfg.tokenizer_config()  # unknown keys or bad values fail here, before any data is read
         cfg.robot_config()
         return cfg

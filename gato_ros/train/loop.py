@@ -155,9 +155,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                         if int(float(r["step"])) <= start]
     elif cfg.init_checkpoint:
         init, _, _ = load_checkpoint(cfg.init_checkpoint)
-        try:  # a run that adds value_embedding starts it at zero: the same function as the initial weights
+        try:  # a run that adds value_embedding (zero: the same function) or a regression head starts them fresh
             missing, unexpected = model.load_state_dict(init.state_dict(), strict=False)
-            if unexpected or set(missing) - {"value_dir"}:
+            if unexpected or set(missing) - {"value_dir", "value_head.weight", "value_head.bias"}:
                 raise RuntimeError(f"missing {missing}, unexpected {unexpected}")
         except RuntimeError as exc:
             raise ValueError(f"init_checkpoint {cfg.init_checkpoint} does not fit model {cfg.model!r}: "
@@ -178,7 +178,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
         batch = {k: v.to(device) for k, v in collate(mixture.batch(cfg.batch_size), cfg.seq_len).items()}
-        loss = model.loss(batch, cfg.action_sigma_bins)
+        loss = model.loss(batch, cfg.action_sigma_bins, cfg.action_value_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
