@@ -250,6 +250,36 @@ def test_regression_head_reads_back_through_every_decoding_mode_and_is_trained_b
         Gato(dataclasses.replace(TINY, action_head="mixture"))
 
 
+def test_position_only_action_inputs_make_actions_a_function_of_the_observation():
+    """action_inputs: positions: changing the action values fed back inside a timestep changes no prediction (the
+    default `values` does), while the observation still does."""
+    torch.manual_seed(0)
+    batch = _batch()
+    is_action = batch["modality"] == Modality.ACTION
+    other = dict(batch, tokens=torch.where(is_action, 32000 + (batch["tokens"] - 32000 + 300) % 1024, batch["tokens"]))
+    for inputs, same in (("positions", True), ("values", False)):
+        model = Gato(dataclasses.replace(TINY, action_inputs=inputs)).eval()
+        with torch.no_grad():
+            a, b = model(batch)[0], model(other)[0]
+        assert torch.allclose(a, b, atol=1e-5) == same, inputs
+    with pytest.raises(ValueError, match="action_inputs"):
+        Gato(dataclasses.replace(TINY, action_inputs="none"))
+
+
+def test_value_inputs_without_rows_are_linear_in_the_value():
+    """value_rows: false: a value id's input embedding is exactly its bin centre x value_dir (no per-bin row), so
+    it is linear in the value; other ids keep their wte row; the option needs value_embedding."""
+    model = Gato(dataclasses.replace(TINY, value_embedding=True, value_rows=False))
+    ids = torch.tensor([32000, 32300, 32511, 33023])
+    centres = (ids - 32000 + 0.5) / 512 - 1
+    emb = model.token_embedding(ids)
+    assert torch.allclose(emb, centres[:, None] * model.value_dir, atol=1e-7) and float(model.value_dir.abs().sum()) > 0
+    text = torch.tensor([17])
+    assert torch.equal(model.token_embedding(text), model.wte(text))
+    with pytest.raises(ValueError, match="value_rows"):
+        Gato(dataclasses.replace(TINY, value_embedding=False, value_rows=False))
+
+
 def _overfit(config: GatoModelConfig, timesteps: int, steps: int, lr: float) -> tuple[float, float]:
     """(first, last) masked loss of AdamW steps on one fixed batch in training mode (dropout, sampled positions)."""
     torch.manual_seed(0)

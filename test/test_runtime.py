@@ -357,9 +357,11 @@ def test_decoding_modes_and_fed_back_token(model_dir: Path) -> None:
             GatoPolicy(model_dir, provider="cpu", **bad)
 
 
-def test_regression_head_model_exports_and_acts_its_value(tmp_path: Path) -> None:
-    """action_head: regression goes through the same ONNX graphs and KV runtime: the policy's logits equal torch's and
-    its expected-decoded effort is the head's value (inverse scaling of `action_value`), through an eviction."""
+@pytest.mark.parametrize("action_inputs", ["values", "positions"])
+def test_regression_head_model_exports_and_acts_its_value(tmp_path: Path, action_inputs: str) -> None:
+    """action_head: regression (and action_inputs: positions) go through the same ONNX graphs and KV runtime: the
+    policy's logits equal torch's and its expected-decoded effort is the head's value (inverse scaling of
+    `action_value`), through an eviction."""
     import dataclasses
 
     import torch
@@ -370,7 +372,7 @@ def test_regression_head_model_exports_and_acts_its_value(tmp_path: Path) -> Non
     from gato_ros.tokenizer import collate, concat
 
     torch.manual_seed(3)
-    model_cfg = dataclasses.replace(CONFIGS["tiny"], action_head="regression")
+    model_cfg = dataclasses.replace(CONFIGS["tiny"], action_head="regression", action_inputs=action_inputs)
     model = Gato(model_cfg).eval()
     config = dataclasses.replace(default_config(), tokenizer=TokenizerConfig(use_image=False, object_state=True),
                                  model={"name": "tiny", "context_window": 160, "prompt_tokens": 0})

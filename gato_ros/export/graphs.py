@@ -42,7 +42,7 @@ def embed_block(model: Gato, tokens: torch.Tensor, modality: torch.Tensor, local
     img = m.patch_embed(patches.reshape(p, *patches.shape[2:]))[None]
     img = img + m.row_pos(m._patch_bins(patch_pos[..., 0], patch_pos[..., 1])) \
         + m.col_pos(m._patch_bins(patch_pos[..., 2], patch_pos[..., 3]))
-    x = torch.cat([m.token_embedding(tokens), img], dim=1).index_select(1, source)
+    x = torch.cat([m.input_embedding(tokens, modality), img], dim=1).index_select(1, source)
     return x + m.positions(modality, local_pos)
 
 
@@ -119,7 +119,7 @@ class DecodeGraph(_CachedStep):
 
     def forward(self, token, local_pos, past_len, *buffers):
         action = torch.full_like(token, int(Modality.ACTION))
-        x = self.model.token_embedding(token) + self.model.positions(action, local_pos)
+        x = self.model.input_embedding(token, action) + self.model.positions(action, local_pos)
         return self.step(x, past_len, buffers)
 
 

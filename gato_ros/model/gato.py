@@ -39,7 +39,9 @@ class GatoModelConfig:
     max_action_positions: int = 32  # rows of the action-dimension embedding (8 joints used)
     smooth_value_init: bool = True  # value-id embeddings start as sinusoids of the value (see Gato._init_values)
     value_embedding: bool = False  # value ids also add their bin centre x a learned vector (see Gato.token_embedding)
+    value_rows: bool = True  # value ids add their own wte row as input (False: only the linear term; value_embedding)
     action_head: str = "bins"  # bins: tied 1024-value head (the paper); regression: a linear value (Gato.action_logits)
+    action_inputs: str = "values"  # values: action tokens are embedded (the paper); positions: only their dimension
     num_pos_bins: int = TokenizerConfig.num_pos_bins
     patch_size: int = TokenizerConfig.patch_size
     patch_channels: int = 32
@@ -166,16 +168,22 @@ class Gato(nn.Module):
         self.col_pos = nn.Embedding(c.num_pos_bins, c.n_embd)
         self.local_pos = nn.Embedding(c.max_local_positions, c.n_embd)
         self.action_pos = nn.Embedding(c.max_action_positions, c.n_embd)
+        if not (c.value_embedding or c.value_rows):
+            raise ValueError("value_rows: false needs value_embedding: true (a value input must enter somehow)")
         self.value_dir = nn.Parameter(torch.zeros(c.n_embd)) if c.value_embedding else None
         if c.action_head not in ("bins", "regression"):
             raise ValueError(f"action_head must be 'bins' or 'regression', got {c.action_head!r}")
         self.value_head = nn.Linear(c.n_embd, 1) if c.action_head == "regression" else None
+        if c.action_inputs not in ("values", "positions"):
+            raise ValueError(f"action_inputs must be 'values' or 'positions', got {c.action_inputs!r}")
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
         self.ln_f = nn.LayerNorm(c.n_embd)
         self.apply(self._init)
         if c.smooth_value_init:
             self._init_values()
+        if not c.value_rows:  # the linear term is the only value input: it must not start at zero
+            nn.init.normal_(self.value_dir, std=0.02 * math.sqrt(3.0))
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -203,14 +211,28 @@ class Gato(nn.Module):
         Why: a lookup row per bin knows nothing of order, so each of the 1024 rows is learned only from the windows
         that contain it; the added term gives every continuous input (proprio, object poses, fed-back actions) its
         magnitude along one direction from the first step, the way a regressor sees its inputs (docs/MODEL.md). The
-        output head stays the tied `wte` alone."""
+        output head stays the tied `wte` alone. With `value_rows: false` a value id adds only that term: the input is
+        then linear in the value, as an MLP's first layer is, with no per-bin row to make it jagged between bins
+        the demos rarely visit."""
         x = self.wte(tokens)
         if self.value_dir is None:
             return x
         offset = tokens - VALUE_START
         centre = (offset.to(x.dtype) + 0.5) * (2.0 / NUM_VALUES) - 1.0
         is_value = (offset >= 0) & (offset < NUM_VALUES)
+        if not self.config.value_rows:
+            x = torch.where(is_value.unsqueeze(-1), torch.zeros_like(x), x)
         return x + torch.where(is_value, centre, torch.zeros_like(centre)).unsqueeze(-1) * self.value_dir
+
+    def input_embedding(self, tokens: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
+        """`token_embedding`, except that with `action_inputs: positions` an action token adds nothing (`positions`
+        still adds its dimension). Why: fed back, the values decoded earlier in the same timestep become a proxy for
+        the state, and the model's own errors in them compound over the 8 dimensions (docs/MODEL.md, "Fifth
+        round"); without them every dimension is a function of the observation, as the expert's torque is."""
+        x = self.token_embedding(tokens)
+        if self.config.action_inputs == "values":
+            return x
+        return torch.where((modality == Modality.ACTION).unsqueeze(-1), torch.zeros_like(x), x)
 
     def _patch_bins(self, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
         """Position bin of a patch span [lo, hi): uniform sample inside it in training, its centre otherwise."""
@@ -238,7 +260,7 @@ class Gato(nn.Module):
                 if bool(sel.any()) and int(local_pos[sel].max()) >= limit:
                     raise ValueError(f"local position {int(local_pos[sel].max())} exceeds the model's {name}="
                                      f"{limit}: observation block or action too long")
-        x = self.token_embedding(tokens)
+        x = self.input_embedding(tokens, modality)
         is_image = (modality == Modality.IMAGE).unsqueeze(-1)
         sel = is_image.squeeze(-1)
         if bool(sel.any()):  # the ResNet runs on image positions only (export: gato_ros.export.graphs.embed_block)
