@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gato_ros.interfaces import JOINT_NAMES
+from gato_ros.interfaces import CARTESIAN_COMMAND_NAMES, CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN, JOINT_NAMES
 from gato_ros.robot.registry import DEFAULT_ROBOT, load_robot
 
 FORMAT_VERSION = 3  # 2: object_state/use_image/action_positions/decoding, gripper action_scale 2, effort_limit
@@ -118,12 +118,16 @@ class RobotConfig:
 
     `effort_limit` is each command's valid range (decoded efforts are clipped to it). The gripper's scale (2.0) is
     twice its limit so that its +-1 commands land at +-0.5, away from the edge bins that clipped torques fill.
+    `action_space: cartesian`: the actions are Cartesian commands instead (CARTESIAN_COMMAND_NAMES: the pinch point's
+    move and the wrist's turn this step, then the gripper), turned into arm torques by the impedance controller at
+    run time (`cartesian()` gives the layout; docs/MODEL.md, "Fifth round").
     """
 
     joint_names: tuple[str, ...] = JOINT_NAMES
     action_scale: tuple[float, ...] = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 2.0)
     effort_limit: tuple[float, ...] = (80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 1.0)
     name: str = DEFAULT_ROBOT  # the registry arm (robots/<name>) the model was trained for; the agent checks it
+    action_space: str = "effort"  # effort: joint efforts; cartesian: Cartesian commands (CARTESIAN_COMMAND_NAMES)
 
     @classmethod
     def for_robot(cls, name: str = DEFAULT_ROBOT) -> "RobotConfig":
@@ -134,16 +138,33 @@ class RobotConfig:
         return cls(joint_names=desc.joint_names, action_scale=limits[:-1] + (2.0 * limits[-1],), effort_limit=limits,
                    name=desc.name)
 
+    def cartesian(self) -> "RobotConfig":
+        """This arm with Cartesian command actions: moves of up to CARTESIAN_MAX_STEP m per axis and turns of up to
+        CARTESIAN_MAX_TURN rad per step (the sim expert's bounds), the gripper as in the effort layout."""
+        grip_scale, grip_limit = self.action_scale[-1], self.effort_limit[-1]
+        return dataclasses.replace(self, action_space="cartesian",
+                                   action_scale=(CARTESIAN_MAX_STEP,) * 3 + (CARTESIAN_MAX_TURN,) * 3 + (grip_scale,),
+                                   effort_limit=(CARTESIAN_MAX_STEP,) * 3 + (CARTESIAN_MAX_TURN,) * 3 + (grip_limit,))
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """What each action dimension is: the joints (effort) or CARTESIAN_COMMAND_NAMES (cartesian)."""
+        return tuple(self.joint_names) if self.action_space == "effort" else CARTESIAN_COMMAND_NAMES
+
     def __post_init__(self) -> None:
         _check_types("robot", self)
         if not self.joint_names:
             raise ConfigError("robot.joint_names is empty")
         if len(set(self.joint_names)) != len(self.joint_names):
             raise ConfigError(f"robot.joint_names has duplicates: {list(self.joint_names)}")
-        if len(self.joint_names) != len(self.action_scale):
-            raise ConfigError(f"robot: {len(self.joint_names)} joint_names but {len(self.action_scale)} action_scale")
-        if len(self.joint_names) != len(self.effort_limit):
-            raise ConfigError(f"robot: {len(self.joint_names)} joint_names but {len(self.effort_limit)} effort_limit")
+        if self.action_space not in ("effort", "cartesian"):
+            raise ConfigError(f"robot.action_space must be 'effort' or 'cartesian', got {self.action_space!r}")
+        n = len(self.action_names)
+        what = "joint_names" if self.action_space == "effort" else "cartesian actions"
+        if n != len(self.action_scale):
+            raise ConfigError(f"robot: {n} {what} but {len(self.action_scale)} action_scale")
+        if n != len(self.effort_limit):
+            raise ConfigError(f"robot: {n} {what} but {len(self.effort_limit)} effort_limit")
         for name in ("action_scale", "effort_limit"):
             if any(not (s > 0 and math.isfinite(s)) for s in getattr(self, name)):
                 raise ConfigError(f"robot.{name} must be positive and finite, got {getattr(self, name)}")
@@ -176,7 +197,7 @@ class GatoConfig:
 
     @property
     def num_actions(self) -> int:
-        return len(self.robot.joint_names)
+        return len(self.robot.action_names)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (tuples become lists when dumped)."""
@@ -191,6 +212,8 @@ class GatoConfig:
         version = data["format_version"]
         if isinstance(data["robot"], dict) and "name" not in data["robot"]:  # written before the robot registry,
             data = {**data, "robot": {**data["robot"], "name": DEFAULT_ROBOT}}  # when the Sawyer was the only arm
+        if isinstance(data["robot"], dict) and "action_space" not in data["robot"]:  # written before it existed
+            data = {**data, "robot": {**data["robot"], "action_space": "effort"}}
         if isinstance(data["tokenizer"], dict) and "kinematics" not in data["tokenizer"]:  # written before it existed
             data = {**data, "tokenizer": {**data["tokenizer"], "kinematics": False}}
         if version == 2 and isinstance(data["tokenizer"], dict) and "decoding" in data["tokenizer"]:

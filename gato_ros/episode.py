@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gato_ros.interfaces import JOINT_NAMES, OBJECT_STATE_SIZE
+from gato_ros.interfaces import CARTESIAN_COMMAND_SIZE, JOINT_NAMES, OBJECT_STATE_SIZE
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Episode:
     control_rate_hz: float = 20.0
     camera: str = "basket_front_left"
     object_state: np.ndarray | None = None  # [T, 21] gato_ros.observation.object_state_from_poses rows, if recorded
+    cartesian_commands: np.ndarray | None = None  # [T, 7] the Cartesian command behind each action, if recorded
 
     def __post_init__(self) -> None:
         t = len(self.actions)
@@ -34,6 +35,9 @@ class Episode:
         if self.object_state is not None and np.shape(self.object_state) != (t, OBJECT_STATE_SIZE):
             raise ValueError(f"Episode.object_state must be [{t}, {OBJECT_STATE_SIZE}], "
                              f"got {np.shape(self.object_state)}")
+        if self.cartesian_commands is not None and np.shape(self.cartesian_commands) != (t, CARTESIAN_COMMAND_SIZE):
+            raise ValueError(f"Episode.cartesian_commands must be [{t}, {CARTESIAN_COMMAND_SIZE}], "
+                             f"got {np.shape(self.cartesian_commands)}")
         if self.images.ndim != 4 or self.images.shape[-1] != 3 or self.images.dtype != np.uint8:
             raise ValueError(f"Episode.images must be [T,H,W,3] uint8, got {self.images.shape} {self.images.dtype}")
 
@@ -47,4 +51,5 @@ class Episode:
             self.actions[start:stop], list(self.joint_names), self.instruction, self.success, self.task,
             self.source, self.control_rate_hz, self.camera,
             None if self.object_state is None else self.object_state[start:stop],
+            None if self.cartesian_commands is None else self.cartesian_commands[start:stop],
         )

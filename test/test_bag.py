@@ -168,3 +168,28 @@ def test_object_poses_align_like_joint_states(tmp_path):
     assert len(ep) == 2 and np.allclose(ep.object_state, rows[:2]) and ep_names
     with EpisodeBagWriter(tmp_path / "f", "x") as w, pytest.raises(DemoError):
         w.object_poses(np.zeros(20), 1)  # not 21 values
+
+
+def test_cartesian_commands_round_trip_align_with_effort_commands_and_must_cover_every_step(tmp_path):
+    """The sim expert's Cartesian command (/gato/cartesian_command) reads back row for row with the effort commands;
+    a bag without it reads as None; one missing for a step is a clear error, not a misaligned episode."""
+    ep = _episode(5)
+    ep.cartesian_commands = np.random.default_rng(0).uniform(-0.01, 0.01, (5, 7))
+    write_episode(tmp_path / "with", ep)
+    got = read_episode(tmp_path / "with")
+    np.testing.assert_allclose(got.cartesian_commands, ep.cartesian_commands)
+    np.testing.assert_allclose(got.slice(1, 3).cartesian_commands, ep.cartesian_commands[1:3])
+    assert read_episode(tmp_path / "with").actions.shape == (5, 8)
+    write_episode(tmp_path / "without", _episode(3))
+    assert read_episode(tmp_path / "without").cartesian_commands is None
+    with EpisodeBagWriter(tmp_path / "gap", "stack", "sim_expert", "basket_front_left", 20.0) as w:
+        for t in range(3):
+            t_ns = 1_000_000 + t * 50_000_000
+            w.image(ep.images[t], t_ns)
+            w.joint_state(list(ep.joint_names), ep.joint_positions[t], ep.joint_velocities[t], None, t_ns)
+            w.command(ep.actions[t], t_ns + 1)
+            if t != 1:
+                w.cartesian_command(ep.cartesian_commands[t], t_ns + 1)
+        w.close(True)
+    with pytest.raises(DemoError, match="cartesian_command"):
+        read_episode(tmp_path / "gap")

@@ -123,3 +123,28 @@ def test_property_any_valid_config_round_trips_through_json(mu, big_m, side, rat
     cfg = GatoConfig(tokenizer=TokenizerConfig(mu=mu, M=big_m, image_height=16 * side, image_width=16 * (9 - side)),
                      robot=RobotConfig(action_scale=tuple(scale)), model=model, control_rate_hz=rate)
     assert GatoConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_cartesian_action_space_layout_round_trip_and_old_files():
+    """robot.action_space: cartesian has 7 actions (move, turn, gripper) bounded by the expert's per-step leads; it
+    survives gato.json; a file written before the field reads as effort; unknown spaces are refused."""
+    import dataclasses
+
+    from gato_ros.interfaces import CARTESIAN_COMMAND_NAMES, CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN
+    from gato_ros.sim.expert import ExpertConfig
+
+    robot = RobotConfig().cartesian()
+    assert robot.action_space == "cartesian" and robot.action_names == CARTESIAN_COMMAND_NAMES
+    assert robot.effort_limit == (CARTESIAN_MAX_STEP,) * 3 + (CARTESIAN_MAX_TURN,) * 3 + (1.0,)
+    assert robot.action_scale[-1] == 2.0 and robot.joint_names == JOINT_NAMES
+    assert (ExpertConfig().fast_step, ExpertConfig().turn_step) == (CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN)
+    cfg = dataclasses.replace(default_config(), robot=robot)
+    back = GatoConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back == cfg and back.num_actions == 7
+    old = default_config().to_dict()
+    del old["robot"]["action_space"]
+    assert GatoConfig.from_dict(old).robot.action_space == "effort"
+    with pytest.raises(ConfigError, match="action_space"):
+        dataclasses.replace(robot, action_space="joint_position")
+    with pytest.raises(ConfigError, match="7 cartesian actions but 8 action_scale"):
+        dataclasses.replace(robot, action_scale=RobotConfig().action_scale)

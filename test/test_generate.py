@@ -32,6 +32,20 @@ def test_rollout_records_a_consistent_successful_episode(tmp_path: Path) -> None
     assert ep.actions[:, 7].max() == 1.0 and ep.actions[-1, 7] == -1.0  # closed to grasp, open at the end
     assert np.all(np.abs(ep.actions[:, :7]) <= np.asarray(env.robot.effort_limits)[:7] + 1e-9)
     assert not np.array_equal(ep.images[0], ep.images[-1])  # the scene changed on camera
+    # the Cartesian command behind each effort command: bounded moves, the same gripper command, and the arm torques
+    # are the impedance controller's for it at the recorded state (what a cartesian model's runtime computes)
+    from gato_ros.control import CartesianImpedanceController
+    from gato_ros.interfaces import CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN
+
+    cmd = ep.cartesian_commands
+    assert cmd.shape == (len(ep), 7) and np.array_equal(cmd[:, 6], ep.actions[:, 7])
+    assert np.abs(cmd[:, :3]).max() <= CARTESIAN_MAX_STEP + 1e-12 and np.linalg.norm(cmd[:, 3:6], axis=1).max() \
+        <= CARTESIAN_MAX_TURN + 1e-12
+    ctrl = CartesianImpedanceController(env.robot)
+    ctrl.set_posture(ep.joint_positions[0, :7])
+    for t in range(0, len(ep), 17):
+        np.testing.assert_allclose(ctrl.lead_torques(ep.joint_positions[t, :7], ep.joint_velocities[t, :7],
+                                                     cmd[t, :6]), ep.actions[t, :7], atol=1e-9)
     sheet = contact_sheet(ep.images, tmp_path / "sheet.png")
     assert sheet.stat().st_size > 1000
 

@@ -396,3 +396,46 @@ def test_regression_head_model_exports_and_acts_its_value(tmp_path: Path, action
         expect = [tok.decode_action_value(i, float(v)) for i, v in enumerate(values)]
         np.testing.assert_allclose(efforts, expect, rtol=1e-3, atol=1e-3 * np.abs(tok.action_scale).max())
     assert policy.reprefills >= 1
+
+
+def test_cartesian_model_returns_the_impedance_torques_of_its_decoded_command(tmp_path: Path) -> None:
+    """robot.action_space: cartesian: 7 action tokens per step; `act` returns the arm torques the impedance
+    controller (home posture) gives for the decoded move and turn at this joint state, plus the gripper command;
+    training tokenizes the episode's Cartesian commands and refuses an episode without them."""
+    import dataclasses
+
+    from gato_ros.config import RobotConfig, TokenizerConfig, default_config
+    from gato_ros.control import CartesianImpedanceController
+    from gato_ros.export.onnx_export import write_model_dir
+    from gato_ros.robot.registry import load_robot
+    from gato_ros.tokenizer import TokenizerError, read_bins
+
+    model, model_cfg = random_model("tiny", seed=4)
+    config = dataclasses.replace(default_config(), robot=RobotConfig().cartesian(),
+                                 tokenizer=TokenizerConfig(use_image=False, object_state=True, kinematics=True),
+                                 model={"name": "tiny", "context_window": 160, "prompt_tokens": 0})
+    out = write_model_dir(model, config, tmp_path / "cartesian", model_cfg=model_cfg)
+    policy = GatoPolicy(out, provider="cpu")
+    assert policy.n_actions == 7 and policy.window.total == 0
+    ctrl = CartesianImpedanceController(policy.tokenizer.arm[0])
+    ctrl.set_posture(np.asarray(load_robot().home_q))
+    rng = np.random.default_rng(3)
+    home = np.asarray(load_robot().home_q)
+    for _ in range(3):
+        proprio = np.concatenate([home + rng.normal(0, 0.05, 7), rng.normal(0, 0.1, 7), [0.2]])
+        efforts = policy.act(None, proprio, "stack", objects=np.tile([0.0, 0.0, 0.05, 1, 0, 0, 0], 3))
+        command = policy.last_command
+        assert efforts.shape == (8,) and command.shape == (7,) and policy.window.steps[-1] == 58 + 7
+        modes = policy.decoding
+        decoded = [policy.tokenizer.decode_action_value(i, float(read_bins(policy.last_logits[i], modes[i])))
+                   for i in range(7)]
+        np.testing.assert_allclose(command, decoded)
+        assert np.all(np.abs(command[:6]) <= np.asarray(config.robot.effort_limit[:6]) + 1e-12)
+        np.testing.assert_allclose(efforts[:7], ctrl.lead_torques(proprio[:7], proprio[7:14], command[:6]))
+        assert efforts[7] == command[6]
+    ep = _episode(policy, 3)
+    ep.object_state = np.tile([0.0, 0.0, 0.05, 1, 0, 0, 0], (3, 3))
+    with pytest.raises(TokenizerError, match="Cartesian commands"):
+        policy.tokenizer.episode(ep)
+    ep.cartesian_commands = np.zeros((3, 7))
+    assert len(policy.tokenizer.episode(ep)) == 3 * (58 + 7)

@@ -141,6 +141,14 @@ class CartesianImpedanceController:
             tau = tau + np.asarray(self.robot.gravity_torques(q), dtype=np.float64)
         return np.clip(tau, -self.effort_limits, self.effort_limits)
 
+    def lead_torques(self, q: np.ndarray, qd: np.ndarray, lead: np.ndarray) -> np.ndarray:
+        """Arm torques (7, Nm) towards the pinch pose moved by `lead` (6): a displacement (m, base frame) and a
+        rotation vector (rad) applied to the current pose. The Cartesian action a policy outputs (scripted expert,
+        `action_space: cartesian_lead` models), turned into torques the same way for both."""
+        lead = _array(lead, 6, "lead")
+        pose = self.pose(q)
+        return self.torques(q, qd, Pose(pose.position + lead[:3], rotvec_to_matrix(lead[3:]) @ pose.rotation))
+
 
 def twist_to_target(target: Pose, twist: np.ndarray, dt: float, current: Pose | None = None,
                     max_lead: float = 0.1, max_lead_angle: float = 0.5) -> Pose:

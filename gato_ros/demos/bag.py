@@ -4,7 +4,9 @@ One episode per directory. Topics: /camera/image_raw (sensor_msgs/Image rgb8), /
 /gato/effort_command (std_msgs/Float64MultiArray), /gato/instruction (std_msgs/String, once) and
 /gato/outcome (std_msgs/String with JSON {"success": bool, ...}, at the end), and optionally /sim/object_poses
 (geometry_msgs/PoseArray, frame "world", red/green/blue in OBJECT_COLORS order; a diagnostic observation only the
-sim has). The instruction, outcome and source are also in metadata.yaml's custom_data. Timesteps align on effort
+sim has) and /gato/cartesian_command (std_msgs/Float64MultiArray, CARTESIAN_COMMAND_NAMES: the sim expert's
+Cartesian command behind each effort command, what robot.action_space: cartesian models learn). The instruction,
+outcome and source are also in metadata.yaml's custom_data. Timesteps align on effort
 commands: each command is one step, paired with the newest image, joint state (and object poses, when the bag
 has any) at or before it; a bag without object poses reads as Episode.object_state = None. A bag whose writer died (no
 metadata.yaml, MCAP without footer) is recovered on read: every complete chunk is kept.
@@ -25,7 +27,8 @@ import numpy as np
 
 from gato_ros.episode import Episode
 from gato_ros.interfaces import (
-    CAMERA_TOPIC, COMMAND_TOPIC, EFFORT_OUTPUT_TOPIC, INSTRUCTION_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_COLORS,
+    CAMERA_TOPIC, CARTESIAN_COMMAND_SIZE, CARTESIAN_COMMAND_TOPIC, COMMAND_TOPIC, EFFORT_OUTPUT_TOPIC,
+    INSTRUCTION_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_COLORS,
     OBJECT_POSES_FRAME, OBJECT_POSES_TOPIC, OBJECT_STATE_SIZE, OUTCOME_TOPIC, SHADOW_OUTPUT_TOPIC, ImageFormatError,
     image_msg_to_rgb,
 )
@@ -140,6 +143,14 @@ class EpisodeBagWriter:
         layout = t["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
         return t[FLOAT_ARRAY](layout=layout, data=np.asarray(values, np.float64).reshape(-1))
 
+    def cartesian_command(self, command: np.ndarray, t_ns: int) -> None:
+        """The Cartesian command (CARTESIAN_COMMAND_NAMES) behind the effort command of the same time."""
+        if CARTESIAN_COMMAND_TOPIC not in self.conns:
+            self.conns[CARTESIAN_COMMAND_TOPIC] = self.writer.add_connection(CARTESIAN_COMMAND_TOPIC, FLOAT_ARRAY,
+                                                                             typestore=self.ts)
+            self.counts[CARTESIAN_COMMAND_TOPIC] = 0
+        self._write(CARTESIAN_COMMAND_TOPIC, self._float_array(command), t_ns)
+
     def output(self, topic: str, efforts: np.ndarray, t_ns: int) -> None:
         """One message of a safety output topic (OUTPUT_TOPICS): the arm's efforts or the shadow output."""
         if topic not in OUTPUT_TOPICS:
@@ -221,6 +232,8 @@ def write_episode(path: str | Path, ep: Episode) -> Path:
             if ep.object_state is not None:
                 w.object_poses(ep.object_state[t], t_ns)
             w.command(ep.actions[t], t_ns + 1)
+            if ep.cartesian_commands is not None:
+                w.cartesian_command(ep.cartesian_commands[t], t_ns + 1)
         w.close(ep.success)
     return Path(path)
 
@@ -234,6 +247,7 @@ class _Messages:
     joints: list[tuple[int, Any]] = field(default_factory=list)
     commands: list[tuple[int, np.ndarray]] = field(default_factory=list)
     objects: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    cartesian: list[tuple[int, np.ndarray]] = field(default_factory=list)
     instruction: str = ""
     outcome: dict = field(default_factory=dict)
 
@@ -252,7 +266,7 @@ def _read_messages(path: Path) -> _Messages:
     out = _Messages()
     try:
         with Reader(path) as reader:
-            conns = [c for c in reader.connections if c.topic in TYPES]
+            conns = [c for c in reader.connections if c.topic in TYPES or c.topic == CARTESIAN_COMMAND_TOPIC]
             for conn, t_ns, raw in reader.messages(connections=conns):
                 msg = ts.deserialize_cdr(raw, conn.msgtype)
                 if conn.topic == CAMERA_TOPIC:
@@ -261,6 +275,8 @@ def _read_messages(path: Path) -> _Messages:
                     out.joints.append((t_ns, msg))
                 elif conn.topic == COMMAND_TOPIC:
                     out.commands.append((t_ns, np.asarray(msg.data, dtype=np.float64)))
+                elif conn.topic == CARTESIAN_COMMAND_TOPIC:
+                    out.cartesian.append((t_ns, np.asarray(msg.data, dtype=np.float64)))
                 elif conn.topic == OBJECT_POSES_TOPIC:
                     try:
                         out.objects.append((t_ns, object_state_from_pose_array(msg)))
@@ -313,7 +329,8 @@ def _episode_from(path: Path, m: "_Messages", joint_names: tuple[str, ...],
     img_t = np.array([t for t, _ in m.images])
     js_t = np.array([t for t, _ in m.joints])
     obj_t = np.array([t for t, _ in m.objects], dtype=np.int64)
-    images, qs, qds, acts, times, objects = [], [], [], [], [], []
+    cart = {t: c for t, c in m.cartesian}  # written with the effort command it belongs to (same time)
+    images, qs, qds, acts, times, objects, carts = [], [], [], [], [], [], []
     for t_ns, effort in m.commands:
         i, j = np.searchsorted(img_t, t_ns, "right") - 1, np.searchsorted(js_t, t_ns, "right") - 1
         k = np.searchsorted(obj_t, t_ns, "right") - 1 if m.objects else 0
@@ -330,6 +347,11 @@ def _episode_from(path: Path, m: "_Messages", joint_names: tuple[str, ...],
         images.append(m.images[i][1])
         if m.objects:
             objects.append(m.objects[k][1])
+        if cart:
+            if t_ns not in cart or cart[t_ns].shape != (CARTESIAN_COMMAND_SIZE,):
+                raise DemoError(f"{path}: effort command at {t_ns} ns has no {CARTESIAN_COMMAND_SIZE}-value "
+                                f"{CARTESIAN_COMMAND_TOPIC} of the same time")
+            carts.append(cart[t_ns])
         qs.append(q)
         qds.append(qd)
         acts.append(effort)
@@ -345,7 +367,8 @@ def _episode_from(path: Path, m: "_Messages", joint_names: tuple[str, ...],
                  m.instruction or custom.get("instruction", ""), success, task=custom.get("task", "rgb_stacking"),
                  source=custom.get("source", "teleop"),
                  control_rate_hz=rate, camera=custom.get("camera", "basket_front_left"),
-                 object_state=np.stack(objects) if objects else None)
+                 object_state=np.stack(objects) if objects else None,
+                 cartesian_commands=np.stack(carts) if carts else None)
     return ep, np.asarray(times, dtype=np.int64)
 
 

@@ -5,8 +5,9 @@ Each episode runs the scripted expert for at most `max_steps` 20 Hz control step
 otherwise (or if the expert never finishes) it runs to `max_steps`. The bag's outcome is the benchmark's
 success test at the last step (StackingEnv.success); the summary also reports `stacked` (red resting
 on blue), which does not depend on the objects' heights. Row t of the written Episode is the observation
-at step t (image, joints and the object poses StackingEnv.object_state) and the effort command the expert
-sent at step t (the bag contract of `gato_ros.demos.bag`).
+at step t (image, joints and the object poses StackingEnv.object_state), the effort command the expert
+sent at step t and the Cartesian command behind it (ScriptedExpert.command; the bag contract of
+`gato_ros.demos.bag`).
 
 Generation runs episodes in `workers` processes and is resumable: episode i (seed `seed + i`) is written
 to a hidden temporary directory and renamed to `episode_NNNNN` only when complete, after its summary row
@@ -62,7 +63,7 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
     expert.reset(obs)
     stack_offset = 0.5 * (expert.red.height + expert.blue.height)
     substeps = int(round(1.0 / (env.control_rate_hz * env.physics_dt)))  # one control step, no render
-    images, qs, qds, actions, objects = [], [], [], [], []
+    images, qs, qds, actions, objects, commands = [], [], [], [], [], []
     steps = 0
     for steps in range(1, max_steps + 1):
         action = np.asarray(expert.act(obs), dtype=np.float64)
@@ -71,6 +72,7 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
             qs.append(np.asarray(obs.q, dtype=np.float64))
             qds.append(np.asarray(obs.qd, dtype=np.float64))
             actions.append(action)
+            commands.append(np.asarray(expert.last_command, dtype=np.float64))
             objects.append(np.asarray(env.object_state(), dtype=np.float64))
         obs = env.step(action) if record else env.physics_step(action, substeps)
         if stop_on_success and expert.done:
@@ -81,7 +83,7 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
         episode = Episode(np.stack(images), np.stack(qs), np.stack(qds), np.stack(actions),
                           list(env.joint_names), INSTRUCTION, success, source="sim_expert",
                           control_rate_hz=20.0, camera=getattr(env, "camera", "basket_front_left"),
-                          object_state=np.stack(objects))
+                          object_state=np.stack(objects), cartesian_commands=np.stack(commands))
     else:
         empty = np.zeros((0, 8))
         episode = Episode(np.zeros((0, 1, 1, 3), np.uint8), empty, empty, empty, list(env.joint_names),

@@ -28,6 +28,12 @@ OBJECT_STATE_SIZE = 7 * len(OBJECT_COLORS)
 #: Kinematic features (tokenizer.kinematics; gato_ros.observation.kinematic_features), base frame: pinch position (3),
 #: the pinch rotation's x and y axes (6), pinch linear velocity (3), red - pinch (3), blue - red (3), green - pinch (3).
 KINEMATIC_SIZE = 21
+#: A Cartesian command (robot.action_space: cartesian; gato_ros.control.CartesianImpedanceController.lead_torques): the
+#: pinch point's move this control step (m, base frame), the wrist's turn (rotation vector, rad), the gripper command.
+CARTESIAN_COMMAND_NAMES: tuple[str, ...] = ("x", "y", "z", "rx", "ry", "rz", "gripper")
+CARTESIAN_COMMAND_SIZE = len(CARTESIAN_COMMAND_NAMES)
+CARTESIAN_MAX_STEP = 0.012  # m: the largest move per axis and step (the sim expert's free-space lead)
+CARTESIAN_MAX_TURN = 0.06  # rad: the largest turn per step
 
 # ----------------------------------------------------------------------------- topics
 
@@ -37,6 +43,9 @@ JOINT_STATES_TOPIC = "/joint_states"
 COMMAND_TOPIC = "/gato/effort_command"  # Float64MultiArray: JOINT_NAMES efforts from the agent or teleop
 EFFORT_OUTPUT_TOPIC = "/effort_controller/commands"  # the safety node's filtered efforts (ros2_control)
 ESTOP_TOPIC = "/gato/estop"  # std_msgs/Bool
+#: Float64MultiArray, CARTESIAN_COMMAND_NAMES: the Cartesian command behind an effort command (demo bags of the sim
+#: expert; what a robot.action_space: cartesian model learns)
+CARTESIAN_COMMAND_TOPIC = "/gato/cartesian_command"
 INSTRUCTION_TOPIC = "/gato/instruction"  # std_msgs/String (demo bags)
 OUTCOME_TOPIC = "/gato/outcome"  # std_msgs/String, JSON {"success": bool, ...} (demo bags)
 #: geometry_msgs/PoseArray in frame OBJECT_POSES_FRAME, poses in OBJECT_COLORS order.

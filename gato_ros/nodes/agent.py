@@ -309,6 +309,8 @@ class AgentNode(LifecycleNode):
 
         policy = self._policy
         names = self._layout.model_names if self._layout is not None else self.cfg.joint_names
+        if policy.config.robot.action_space != "effort":  # the distributions are over the command's dimensions
+            names = policy.config.robot.action_names
         dist = action_distribution(policy.last_logits, policy.tokenizer.decode_action_value, names)
         self._dist_pub.publish(String(data=json.dumps(dist)))
 

@@ -6,6 +6,8 @@ action token and this observation block are prefilled in one call, then one acti
 (value ids only, each with its dimension position) and fed back. When a timestep does not fit, the oldest
 timesteps are dropped down to half the episode budget and the kept ones are prefilled again after the pinned
 prompt and instruction, so the cache always equals the model run from scratch on a training-like window.
+A model whose actions are Cartesian commands (gato.json robot.action_space: cartesian) decodes the command and
+turns it into arm torques with the impedance controller the sim expert uses, so `act` returns efforts either way.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ class GatoPolicy:
             [self.model_dir / self.meta.prefill, self.model_dir / self.meta.decode], provider, threads)
         check_graphs(self.meta, prefill, decode, self.model_dir)
         self.tokenizer = self._tokenizer()
-        self.n_actions = len(self.config.robot.joint_names)
+        self.n_actions = self.config.num_actions
+        self.controller = self._controller() if self.config.robot.action_space == "cartesian" else None
+        self.last_command = np.zeros(self.n_actions, np.float64)  # the last decoded action (efforts or command)
         try:
             self.decoding = self.tokenizer.decoding_modes(decoding, gripper_decoding)  # one mode per action
         except TokenizerError as exc:
@@ -114,6 +118,16 @@ class GatoPolicy:
             if len(timestep) - s <= budget:
                 return int(s), reserve
         return len(timestep), reserve
+
+    def _controller(self) -> Any:
+        """The impedance controller a Cartesian command goes through (the gato.json arm's URDF, the sim expert's
+        gains, its null-space posture at the arm's home configuration)."""
+        from gato_ros.control import CartesianImpedanceController
+        from gato_ros.robot.registry import load_robot
+
+        controller = CartesianImpedanceController(self.tokenizer.arm[0])
+        controller.set_posture(np.asarray(load_robot(self.config.robot.name).home_q, dtype=np.float64))
+        return controller
 
     def reset(self) -> None:
         """New episode: the cache goes back to the prefilled prompt."""
@@ -195,4 +209,9 @@ class GatoPolicy:
         self._history.append(concat([obs, self.tokenizer.action_block(ids)]))
         self._pending = True
         self._steps += 1
-        return efforts
+        self.last_command = efforts
+        if self.controller is None:
+            return efforts
+        arm = PROPRIO_SIZE // 2  # proprio = [q_arm, qd_arm, gripper position]
+        torques = self.controller.lead_torques(proprio[:arm], proprio[arm:2 * arm], efforts[:6])
+        return np.concatenate([torques, efforts[6:]])

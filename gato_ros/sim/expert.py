@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from gato_ros.control import CartesianImpedanceController, ImpedanceGains, Pose, yaw_matrix
-from gato_ros.control.pose import matrix_to_rotvec, rotvec_to_matrix
+from gato_ros.control.pose import matrix_to_rotvec
+from gato_ros.interfaces import CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN
 from gato_ros.robot.registry import DEFAULT_ROBOT, load_robot
 from gato_ros.sim.expert_scene import ObjectGeometry, SceneReader
 
@@ -64,9 +65,9 @@ class ExpertConfig:
     stall_height: float = 0.02  # red's bottom within this above blue's top, centred, not descending: release
     stall_speed: float = 0.01  # m/s: a descent slower than this has stopped
     retreat: float = 0.08  # pinch point above red's top once released
-    fast_step: float = 0.012  # goal lead per control step in free space (x position_gain 10/s = 0.24 m/s)
+    fast_step: float = CARTESIAN_MAX_STEP  # goal lead per control step in free space (x position_gain 10/s = 0.24 m/s)
     slow_step: float = 0.005  # near objects
-    turn_step: float = 0.06  # rad of wrist lead per step
+    turn_step: float = CARTESIAN_MAX_TURN  # rad of wrist lead per step
     align_xy: float = 0.006  # pinch within this of red's centre (horizontally) to descend fully
     align_yaw: float = 0.08  # rad
     grasp_tolerance: float = 0.008  # pinch within this of the grasp point to close
@@ -119,6 +120,7 @@ class ScriptedExpert:
         self.seed = int(seed)  # kept for the API; the policy itself is deterministic
         self.phase: Phase | None = None
         self.attempts = 0
+        self.last_command: np.ndarray | None = None  # the Cartesian command of the last label (demo recording)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -144,17 +146,24 @@ class ScriptedExpert:
         return action
 
     def label(self, obs: Any) -> np.ndarray:
-        """The expert's action for any state (a function of `obs` and the scene now; usable for DAgger)."""
+        """The expert's action for any state (a function of `obs` and the scene now; usable for DAgger): its
+        `command` turned into arm torques by the impedance controller."""
+        q, qd = np.asarray(obs.q, dtype=np.float64), np.asarray(obs.qd, dtype=np.float64)
+        command = self.last_command = self.command(obs)
+        return np.concatenate([self.controller.lead_torques(q[:7], qd[:7], command[:6]), command[6:]])
+
+    def command(self, obs: Any) -> np.ndarray:
+        """[7] the expert's Cartesian command for any state: the pinch point's lead this step (3, m, base frame), the
+        wrist's turn (rotation vector, 3, rad) and the gripper command; sets `phase`. Both moves are bounded per
+        step (ExpertConfig.fast_step, slow_step, turn_step)."""
         q, qd = np.asarray(obs.q, dtype=np.float64), np.asarray(obs.qd, dtype=np.float64)
         pose = self.controller.pose(q[:7])
         velocity = np.asarray(self.robot.jacobian(q[:7]), dtype=np.float64)[:3] @ qd[:7]
         goal, rotation, step, gripper = self._decide(pose, velocity, self._driver_angle(float(q[7])))
         delta = goal - pose.position
-        lead = pose.position + np.append(_clamp(delta[:2], step[0]), np.clip(delta[2], -step[1], step[1]))
+        lead = np.append(_clamp(delta[:2], step[0]), np.clip(delta[2], -step[1], step[1]))
         turn = _clamp(matrix_to_rotvec(rotation @ pose.rotation.T), self.config.turn_step)
-        target = Pose(lead, rotvec_to_matrix(turn) @ pose.rotation)
-        tau = self.controller.torques(q[:7], qd[:7], target)
-        return np.concatenate([tau, [gripper]])
+        return np.concatenate([lead, turn, [gripper]])
 
     def _driver_angle(self, position: float) -> float:
         """The gripper's reported position as the 2F-85 driver angle the thresholds are written in (Sawyer: as is)."""

@@ -217,10 +217,16 @@ class GatoTokenizer:
             raise TokenizerError("this gato.json needs object state (tokenizer.object_state) but the episode has no "
                                  "object_state (record the demos with object poses)")
         objects = ep.object_state if self.tok.object_state else [None] * len(ep)
+        actions = ep.actions
+        if self.config.robot.action_space == "cartesian":
+            if ep.cartesian_commands is None:
+                raise TokenizerError("this gato.json's actions are Cartesian commands (robot.action_space: cartesian) "
+                                     "but the episode has none (generate the demos with `gato-ros demos generate`)")
+            actions = ep.cartesian_commands
         steps = []
         for t in range(len(ep)):
             proprio = proprio_from_joints(ep.joint_positions[t], ep.joint_velocities[t])
-            steps.append(self.timestep(ep.images[t] if self.tok.use_image else None, proprio, ep.actions[t], t,
+            steps.append(self.timestep(ep.images[t] if self.tok.use_image else None, proprio, actions[t], t,
                                        objects=objects[t]))
         return concat(steps)
 

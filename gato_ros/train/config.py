@@ -52,6 +52,7 @@ class TrainConfig:
     action_value_weight: float = 0.0   # weight of the expected-value squared error on actions (regression); 0 = none
     tokenizer: dict[str, Any] = field(default_factory=dict)  # TokenizerConfig overrides (gato.json `tokenizer`)
     robot: str = DEFAULT_ROBOT         # registry arm (robots/<name>) whose joints the demos and gato.json use
+    action_space: str = "effort"       # gato.json robot.action_space: effort (joint efforts) or cartesian commands
     # per-action divisor before binning (gato.json robot.action_scale); empty: the robot's default (effort limits)
     action_scale: tuple[float, ...] = ()
     eval_paths: tuple[str, ...] = ()   # held-out demo roots for the action metric (empty: no metric)
@@ -104,6 +105,8 @@ class TrainConfig:
         if cfg.action_value_weight < 0:
             raise ConfigError(f"{where}: action_value_weight must be >= 0, got {cfg.action_value_weight}")
         cfg.tokenizer_config()  # unknown keys or bad values fail here, before any data is read
+        if cfg.action_space not in ("effort", "cartesian"):
+            raise ConfigError(f"{where}: action_space must be 'effort' or 'cartesian', got {cfg.action_space!r}")
         cfg.robot_config()
         return cfg
 
@@ -118,6 +121,7 @@ class TrainConfig:
     def robot_config(self) -> RobotConfig:
         """gato.json's robot section: `robot`'s layout with this config's `action_scale`, if given."""
         robot = RobotConfig.for_robot(self.robot)
+        robot = robot.cartesian() if self.action_space == "cartesian" else robot
         return dataclasses.replace(robot, action_scale=tuple(float(v) for v in self.action_scale)) \
             if self.action_scale else robot
 
