@@ -34,5 +34,6 @@ def test_rollouts_carry_expert_labels_and_resume(tmp_path: Path) -> None:
     # the expert's labels, not the random model's commands: its gripper command is always fully open or closed
     assert set(np.unique(ep.actions[:, 7])) <= {-1.0, 1.0}
     assert np.all(np.isfinite(ep.actions))
+    assert ep.cartesian_commands.shape == (6, 7) and np.array_equal(ep.cartesian_commands[:, 6], ep.actions[:, 7])
     again = collect_dagger(model_dir, out, episodes=1, seed=50_000, workers=1, progress=False, max_steps=6)
     assert again["episodes"] == 1  # the complete episode was kept, not redone or duplicated

@@ -36,7 +36,7 @@ def _collect(object_set: str, seed: int, beta: float, out_dir: str) -> dict:
     expert = ScriptedExpert(env, seed)
     expert.reset(obs)
     rng = np.random.default_rng([seed, 7])
-    rows: dict[str, list] = {"images": [], "q": [], "qd": [], "labels": [], "objects": []}
+    rows: dict[str, list] = {"images": [], "q": [], "qd": [], "labels": [], "objects": [], "commands": []}
 
     def act(o: Any) -> np.ndarray:
         label = expert.label(o)
@@ -45,6 +45,7 @@ def _collect(object_set: str, seed: int, beta: float, out_dir: str) -> dict:
         rows["q"].append(np.asarray(o.q, dtype=np.float64))
         rows["qd"].append(np.asarray(o.qd, dtype=np.float64))
         rows["labels"].append(label)
+        rows["commands"].append(expert.last_command)  # the Cartesian command behind the label
         rows["objects"].append(env.object_state())
         return label if rng.random() < beta else ours
 
@@ -56,7 +57,8 @@ def _collect(object_set: str, seed: int, beta: float, out_dir: str) -> dict:
     success = bool(env.success())
     ep = Episode(np.stack(rows["images"]), np.stack(rows["q"]), np.stack(rows["qd"]), np.stack(rows["labels"]),
                  list(env.joint_names), INSTRUCTION, success, source="dagger", control_rate_hz=env.control_rate_hz,
-                 camera=env.camera, object_state=np.stack(rows["objects"]))
+                 camera=env.camera, object_state=np.stack(rows["objects"]),
+                 cartesian_commands=np.stack(rows["commands"]))
     path = Path(out_dir) / f"episode_{seed:06d}"
     tmp = path.with_name("." + path.name + ".partial")
     write_episode(tmp, ep)
