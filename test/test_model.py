@@ -273,7 +273,8 @@ def test_value_inputs_without_rows_are_linear_in_the_value():
     ids = torch.tensor([32000, 32300, 32511, 33023])
     centres = (ids - 32000 + 0.5) / 512 - 1
     emb = model.token_embedding(ids)
-    assert torch.allclose(emb, centres[:, None] * model.value_dir, atol=1e-7) and float(model.value_dir.detach().abs().sum()) > 0
+    assert torch.allclose(emb, centres[:, None] * model.value_dir, atol=1e-7)
+    assert float(model.value_dir.detach().abs().sum()) > 0
     text = torch.tensor([17])
     assert torch.equal(model.token_embedding(text), model.wte(text))
     with pytest.raises(ValueError, match="value_rows"):
