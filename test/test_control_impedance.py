@@ -32,6 +32,22 @@ def test_no_torque_at_rest_on_target(robot) -> None:
     assert np.allclose(tau, 0.0, atol=1e-9)
 
 
+def test_lead_torques_are_the_torques_towards_the_moved_pose(robot) -> None:
+    """lead_torques(q, qd, lead) = torques towards the current pinch pose moved by lead (displacement, rotation
+    vector), with or without the current pose handed in."""
+    rng = np.random.default_rng(4)
+    ctrl = CartesianImpedanceController(robot)
+    for _ in range(5):
+        q, qd, lead = _q(rng), rng.normal(0, 0.2, 7), rng.uniform(-0.01, 0.01, 6)
+        pose = ctrl.pose(q)
+        target = Pose(pose.position + lead[:3], rotvec_to_matrix(lead[3:]) @ pose.rotation)
+        expected = ctrl.torques(q, qd, target)
+        np.testing.assert_allclose(ctrl.lead_torques(q, qd, lead), expected, atol=1e-12)
+        np.testing.assert_allclose(ctrl.torques(q, qd, target, current=pose), expected, atol=1e-12)
+    with pytest.raises(ControlError, match="lead"):
+        ctrl.lead_torques(q, qd, np.zeros(5))
+
+
 def test_task_torque_drives_the_commanded_twist(robot) -> None:
     """In the joint-damping metric, J W^-1 tau equals (1 + velocity_feedback) x the commanded twist."""
     rng = np.random.default_rng(0)

@@ -114,8 +114,9 @@ class CartesianImpedanceController:
         return np.concatenate([v, w])
 
     def torques(self, q: np.ndarray, qd: np.ndarray, target: Pose,
-                target_twist: np.ndarray | None = None) -> np.ndarray:
-        """Arm torques (7, Nm) towards `target`; `target_twist` (v, w in the base frame) is feed-forward velocity."""
+                target_twist: np.ndarray | None = None, current: Pose | None = None) -> np.ndarray:
+        """Arm torques (7, Nm) towards `target`; `target_twist` (v, w in the base frame) is feed-forward velocity;
+        `current` is the pinch pose at q when the caller already has it (saves a forward kinematics pass)."""
         q = _array(q, 7, "q")
         qd = _array(qd, 7, "qd")
         if not isinstance(target, Pose):
@@ -124,7 +125,7 @@ class CartesianImpedanceController:
         jac = np.asarray(self.robot.jacobian(q), dtype=np.float64)
         if jac.shape != (6, 7):
             raise ControlError(f"robot.jacobian must be 6x7, got {jac.shape}")
-        twist_cmd = self.commanded_twist(Pose.from_matrix(self.robot.fk(q)), target, target_twist)
+        twist_cmd = self.commanded_twist(current or Pose.from_matrix(self.robot.fk(q)), target, target_twist)
         w_inv = 1.0 / self._w
         a = (jac * w_inv) @ jac.T  # J W^-1 J^T, symmetric PSD
         s, v = np.linalg.eigh(a)
@@ -144,10 +145,11 @@ class CartesianImpedanceController:
     def lead_torques(self, q: np.ndarray, qd: np.ndarray, lead: np.ndarray) -> np.ndarray:
         """Arm torques (7, Nm) towards the pinch pose moved by `lead` (6): a displacement (m, base frame) and a
         rotation vector (rad) applied to the current pose. The Cartesian action a policy outputs (scripted expert,
-        `action_space: cartesian_lead` models), turned into torques the same way for both."""
+        `robot.action_space: cartesian` models), turned into torques the same way for both."""
         lead = _array(lead, 6, "lead")
         pose = self.pose(q)
-        return self.torques(q, qd, Pose(pose.position + lead[:3], rotvec_to_matrix(lead[3:]) @ pose.rotation))
+        target = Pose(pose.position + lead[:3], rotvec_to_matrix(lead[3:]) @ pose.rotation)
+        return self.torques(q, qd, target, current=pose)
 
 
 def twist_to_target(target: Pose, twist: np.ndarray, dt: float, current: Pose | None = None,
