@@ -20,6 +20,7 @@ from gato_ros.robot.registry import DEFAULT_ROBOT, load_robot
 FORMAT_VERSION = 3  # 2: object_state/use_image/action_positions/decoding, gripper action_scale 2, effort_limit
 #                    3: tokenizer.gripper_decoding (a version-2 file reads as 3 with the gripper decoded like the arm)
 DECODING_MODES = ("argmax", "expected", "median")  # how an action value is read from its 1024-bin distribution
+ACTION_SPACES = ("effort", "cartesian")  # what a model's actions are: joint efforts or Cartesian commands
 PROVIDERS = ("auto", "cpu", "cuda")  # ONNX Runtime execution providers a model runs on (auto: CUDA if it works)
 
 
@@ -157,8 +158,8 @@ class RobotConfig:
             raise ConfigError("robot.joint_names is empty")
         if len(set(self.joint_names)) != len(self.joint_names):
             raise ConfigError(f"robot.joint_names has duplicates: {list(self.joint_names)}")
-        if self.action_space not in ("effort", "cartesian"):
-            raise ConfigError(f"robot.action_space must be 'effort' or 'cartesian', got {self.action_space!r}")
+        if self.action_space not in ACTION_SPACES:
+            raise ConfigError(f"robot.action_space must be one of {ACTION_SPACES}, got {self.action_space!r}")
         n = len(self.action_names)
         what = "joint_names" if self.action_space == "effort" else "cartesian actions"
         if n != len(self.action_scale):

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from gato_ros.config import ConfigError, RobotConfig, TokenizerConfig
+from gato_ros.config import ACTION_SPACES, ConfigError, RobotConfig, TokenizerConfig
 from gato_ros.robot.registry import DEFAULT_ROBOT
 
 
@@ -105,8 +105,8 @@ class TrainConfig:
         if cfg.action_value_weight < 0:
             raise ConfigError(f"{where}: action_value_weight must be >= 0, got {cfg.action_value_weight}")
         cfg.tokenizer_config()  # unknown keys or bad values fail here, before any data is read
-        if cfg.action_space not in ("effort", "cartesian"):
-            raise ConfigError(f"{where}: action_space must be 'effort' or 'cartesian', got {cfg.action_space!r}")
+        if cfg.action_space not in ACTION_SPACES:
+            raise ConfigError(f"{where}: action_space must be one of {ACTION_SPACES}, got {cfg.action_space!r}")
         cfg.robot_config()
         return cfg
 
