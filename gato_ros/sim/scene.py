@@ -12,12 +12,13 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from gato_ros.robot.registry import DEFAULT_ROBOT
+from gato_ros.robot.registry import DEFAULT_ROBOT, load_robot
 from gato_ros.sim import objects, robot_mjcf
 
 CELLS = ("primitive", "real")
 PHYSICS_DT = 0.0005
-ROBOT_POS = (-0.6, 0.0, 0.0)  # robot base in the world (basket floor centre is the origin, floor top z = 0)
+#: robot base in the world (basket floor centre is the origin, floor top z = 0): the default arm's registry value
+ROBOT_POS = load_robot(DEFAULT_ROBOT).base_position
 FLOOR_Z = 0.0
 CAMERA_REF = np.array(ROBOT_POS)  # the basket's camera reference frame (identity rotation)
 CAMERAS = {  # name: (fovy deg, pos in the camera frame, quat wxyz) - the benchmark's basket cameras
