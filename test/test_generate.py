@@ -10,7 +10,7 @@ import pytest
 
 import gato_ros.sim.env as env_mod
 from gato_ros.demos.generate import (  # noqa: E402
-    INSTRUCTION, DemoGenerationError, contact_sheet, generate_demos, rollout,
+    INSTRUCTION, CommandNoise, DemoGenerationError, contact_sheet, generate_demos, rollout,
 )
 from gato_ros.sim.expert import ScriptedExpert  # noqa: E402
 
@@ -99,6 +99,43 @@ def test_resume_skips_complete_episodes_and_records_object_state(tmp_path: Path)
     assert ep.object_state.shape == (5, 21) and np.allclose(ep.object_state[0], env.object_state())
     with pytest.raises(DemoGenerationError, match="other settings"):
         generate_demos(tmp_path, episodes=3, seed=4, max_steps=5, progress=False, workers=1)
+
+
+def test_command_noise_is_bounded_correlated_and_seeded() -> None:
+    from gato_ros.interfaces import CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN
+
+    command = np.array([0.01, -0.012, 0.0, 0.05, 0.0, -0.06, 1.0])
+    a, b, other = CommandNoise(0.5, 0.9, seed=7), CommandNoise(0.5, 0.9, seed=7), CommandNoise(0.5, 0.9, seed=8)
+    rows = np.stack([a(command) for _ in range(2000)])
+    assert np.array_equal(rows[0], b(command)) and not np.array_equal(rows[0], other(command))
+    bound = np.repeat([CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN], 3)
+    assert np.all(np.abs(rows[:, :6]) <= bound + 1e-15) and np.all(rows[:, 6] == 1.0)  # the gripper is never noised
+    drift = rows[:, 2] - command[2]  # an axis far from its bounds: AR(1) with std 0.5 x the bound, lag-1 corr 0.9
+    assert 0.4 * CARTESIAN_MAX_STEP < drift.std() < 0.6 * CARTESIAN_MAX_STEP
+    assert 0.8 < np.corrcoef(drift[:-1], drift[1:])[0, 1] < 0.97
+    for scale, corr in ((-0.1, 0.5), (0.1, 1.0), (0.1, -0.2)):
+        with pytest.raises(DemoGenerationError, match="noise"):
+            CommandNoise(scale, corr, seed=0)
+
+
+def test_noisy_rollout_executes_the_perturbed_command_and_records_the_clean_one() -> None:
+    """With noise the states drift off the clean path, and each recorded row is still the expert's own label."""
+    env = env_mod.StackingEnv(cell="primitive")
+    expert = ScriptedExpert(env, seed=0)
+    clean = rollout(env, expert, seed=0, max_steps=40, stop_on_success=False).episode
+    noisy = rollout(env, expert, seed=0, max_steps=40, stop_on_success=False, noise=0.5).episode
+    assert np.array_equal(clean.joint_positions[0], noisy.joint_positions[0])
+    assert np.abs(noisy.joint_positions[-1] - clean.joint_positions[-1]).max() > 1e-3
+    from gato_ros.control import CartesianImpedanceController
+
+    ctrl = CartesianImpedanceController(env.robot)
+    ctrl.set_posture(noisy.joint_positions[0, :7])
+    for t in range(0, 40, 7):  # labels are the clean command's torques at the recorded (perturbed) state
+        np.testing.assert_allclose(ctrl.lead_torques(noisy.joint_positions[t, :7], noisy.joint_velocities[t, :7],
+                                                     noisy.cartesian_commands[t, :6]), noisy.actions[t, :7], atol=1e-9)
+    assert np.array_equal(noisy.actions[:, 7], noisy.cartesian_commands[:, 6])
+    with pytest.raises(DemoGenerationError, match="noise"):
+        generate_demos(Path("/nonexistent-never-written"), episodes=1, noise=-1.0, progress=False)
 
 
 @pytest.mark.slow

@@ -30,6 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "directory are skipped, so rerunning an interrupted command continues it")
     g.add_argument("--randomization", default="", metavar="PRESET|FILE",
                    help="domain randomization per episode: none, mild, strong (config/randomization/) or a YAML file")
+    g.add_argument("--noise", type=float, default=0.0, metavar="SCALE",
+                   help="execute the expert's Cartesian command plus AR(1) Gaussian noise of SCALE x the per-step "
+                        "bounds and record the clean command (DART-style recovery demos; 0 = none)")
+    g.add_argument("--noise-correlation", type=float, default=0.9,
+                   help="step-to-step correlation of that noise (a drift of about 1 / (1 - c) steps)")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_generate)
 
@@ -96,7 +101,8 @@ def _generate(args: argparse.Namespace) -> int:
         results = generate_demos(args.out_dir, args.episodes, seed=args.seed, cell=args.cell,
                                  object_set=args.object_set, camera=args.camera, image_size=tuple(args.image_size),
                                  progress=not args.no_progress, max_steps=args.max_steps, workers=args.workers,
-                                 randomization=args.randomization, robot=args.robot)
+                                 randomization=args.randomization, robot=args.robot, noise=args.noise,
+                                 noise_correlation=args.noise_correlation)
     except (ValueError, RuntimeError) as exc:
         return _fail(exc)
     ok = sum(bool(r.get("success")) for r in results)

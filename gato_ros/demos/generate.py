@@ -9,6 +9,11 @@ at step t (image, joints and the object poses StackingEnv.object_state), the eff
 sent at step t and the Cartesian command behind it (ScriptedExpert.command; the bag contract of
 `gato_ros.demos.bag`).
 
+With `noise` > 0 the executed arm command is the expert's Cartesian command plus correlated Gaussian noise
+(CommandNoise; DART, Laskey et al. 2017, "DART: Noise Injection for Robust Imitation Learning"), while the bag
+records the expert's clean command and effort for the state it sees: the demos then show the expert recovering
+from drifts like a learner's, on states next to its own path, and every label stays the expert's.
+
 Generation runs episodes in `workers` processes and is resumable: episode i (seed `seed + i`) is written
 to a hidden temporary directory and renamed to `episode_NNNNN` only when complete, after its summary row
 (`.generate/episode_NNNNN.json`); a rerun with the same settings skips every complete episode and
@@ -30,13 +35,37 @@ from typing import Any
 import numpy as np
 
 from gato_ros.episode import Episode
+from gato_ros.interfaces import CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN
 from gato_ros.robot.registry import DEFAULT_ROBOT
 
 INSTRUCTION = "stack the red object on the blue object"
 MAX_STEPS = 400
 STATE_DIR = ".generate"  # per-episode summary rows and the settings of the run (resume checks them)
+
+
 class DemoGenerationError(RuntimeError):
     """Demo generation cannot run with the given arguments (bad counts, existing episode directories)."""
+
+
+class CommandNoise:
+    """AR(1) Gaussian noise on the arm part of a Cartesian command: per-axis std `scale` x the per-step bounds
+    (CARTESIAN_MAX_STEP m, CARTESIAN_MAX_TURN rad), step-to-step correlation `correlation` (a drift lasting about
+    1 / (1 - correlation) steps, the way a learner's errors persist); seeded per episode, so reruns are identical."""
+
+    def __init__(self, scale: float, correlation: float, seed: int) -> None:
+        if scale < 0 or not 0.0 <= correlation < 1.0:
+            raise DemoGenerationError(f"noise needs scale >= 0 and 0 <= correlation < 1, got {scale}, {correlation}")
+        self.std = scale * np.repeat([CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN], 3)
+        self.correlation = correlation
+        self.rng = np.random.default_rng(seed)
+        self.state = self.rng.standard_normal(6)
+
+    def __call__(self, command: np.ndarray) -> np.ndarray:
+        """`command` [7] with this step's noise added to its move and turn, clipped to the per-step bounds."""
+        c = self.correlation
+        self.state = c * self.state + np.sqrt(1.0 - c * c) * self.rng.standard_normal(6)
+        bound = np.repeat([CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN], 3)
+        return np.concatenate([np.clip(command[:6] + self.std * self.state, -bound, bound), command[6:]])
 
 
 @dataclass(frozen=True)
@@ -56,17 +85,25 @@ class EpisodeResult:
 
 
 def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_on_success: bool = True,
-            record: bool = True) -> EpisodeResult:
-    """Run the expert for one episode of `env` from `seed`; arrays (and images) are kept only when `record`."""
+            record: bool = True, noise: float = 0.0, noise_correlation: float = 0.9) -> EpisodeResult:
+    """Run the expert for one episode of `env` from `seed`; arrays (and images) are kept only when `record`.
+    `noise` > 0 executes the expert's command perturbed by CommandNoise(noise, noise_correlation, seed) and records
+    the clean one."""
     start = time.perf_counter()
     obs = env.reset(seed=seed)
     expert.reset(obs)
     stack_offset = 0.5 * (expert.red.height + expert.blue.height)
     substeps = int(round(1.0 / (env.control_rate_hz * env.physics_dt)))  # one control step, no render
     images, qs, qds, actions, objects, commands = [], [], [], [], [], []
+    perturb = CommandNoise(noise, noise_correlation, seed) if noise > 0 else None
     steps = 0
     for steps in range(1, max_steps + 1):
         action = np.asarray(expert.act(obs), dtype=np.float64)
+        executed = action
+        if perturb is not None:
+            noisy = perturb(np.asarray(expert.last_command, dtype=np.float64))
+            q, qd = np.asarray(obs.q, dtype=np.float64)[:7], np.asarray(obs.qd, dtype=np.float64)[:7]
+            executed = np.concatenate([expert.controller.lead_torques(q, qd, noisy[:6]), noisy[6:]])
         if record:
             images.append(np.asarray(obs.image, dtype=np.uint8))
             qs.append(np.asarray(obs.q, dtype=np.float64))
@@ -74,7 +111,7 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
             actions.append(action)
             commands.append(np.asarray(expert.last_command, dtype=np.float64))
             objects.append(np.asarray(env.object_state(), dtype=np.float64))
-        obs = env.step(action) if record else env.physics_step(action, substeps)
+        obs = env.step(executed) if record else env.physics_step(executed, substeps)
         if stop_on_success and expert.done:
             break
     success = bool(env.success())
@@ -148,7 +185,8 @@ def _worker_episode(out: str, index: int, preview: bool) -> dict:
     settings = _WORKER["settings"]
     out_dir, name = Path(out), episode_name(index)
     result = rollout(_WORKER["env"], _WORKER["expert"], settings["seed"] + index, max_steps=settings["max_steps"],
-                     stop_on_success=settings["stop_on_success"])
+                     stop_on_success=settings["stop_on_success"], noise=settings.get("noise", 0.0),
+                     noise_correlation=settings.get("noise_correlation", 0.9))
     tmp = out_dir / f".{name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     write_episode(tmp, result.episode)
@@ -205,13 +243,15 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
                    object_set: str = "rgb_train_random", camera: str = "basket_front_left",
                    image_size: tuple[int, int] = (64, 64), progress: bool = True, max_steps: int = MAX_STEPS,
                    stop_on_success: bool = True, preview: bool = True, workers: int | None = None,
-                   randomization: str = "", robot: str = DEFAULT_ROBOT) -> list[dict]:
+                   randomization: str = "", robot: str = DEFAULT_ROBOT, noise: float = 0.0,
+                   noise_correlation: float = 0.9) -> list[dict]:
     """Write `episodes` expert demos (seeds seed, seed+1, ...) of registry arm `robot` under out_dir; returns
     per-episode summaries.
 
     Layout: out_dir/episode_00000/ (rosbag2 MCAP), ..., out_dir/summary.json, out_dir/contact_sheet.png
     (frames of the first episode, when `preview`), out_dir/.generate/ (per-episode rows, settings).
-    `randomization` (a preset or YAML file, gato_ros.sim.randomization; empty = none) is drawn per episode seed.
+    `randomization` (a preset or YAML file, gato_ros.sim.randomization; empty = none) is drawn per episode seed;
+    `noise` > 0 perturbs the executed command (CommandNoise, module docstring) and records the clean one.
     Episodes already complete in out_dir are skipped; `workers` processes (default os.cpu_count(); 1 = in this
     process) run the rest.
     """
@@ -225,6 +265,7 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
         from gato_ros.sim.randomization import load
 
         load(randomization)  # a bad preset or file fails here, before any worker starts
+    CommandNoise(noise, noise_correlation, seed)  # bad noise settings fail here
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise DemoGenerationError(f"workers must be >= 1, got {workers}")
@@ -233,7 +274,8 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
     settings = {"seed": seed, "cell": cell, "object_set": object_set, "camera": camera,
                 "image_size": [int(x) for x in image_size], "max_steps": max_steps,
                 "stop_on_success": stop_on_success, "robot": robot,
-                **({"randomization": randomization} if randomization else {})}
+                **({"randomization": randomization} if randomization else {}),
+                **({"noise": noise, "noise_correlation": noise_correlation} if noise > 0 else {})}
     names = [episode_name(i) for i in range(episodes)]
     complete = [n for n in names if (out / n / "metadata.yaml").is_file()]
     broken = [n for n in names if (out / n).exists() and n not in complete]
@@ -284,7 +326,8 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
     report = {
         "cell": cell, "robot": robot, "object_set": object_set, "camera": camera, "image_size": list(image_size),
         "seed": seed, "max_steps": max_steps, "stop_on_success": stop_on_success,
-        "randomization": randomization or "none",
+        "randomization": randomization or "none", "noise": noise,
+        **({"noise_correlation": noise_correlation} if noise > 0 else {}),
         "episodes": episodes, "success_rate": float(np.mean([bool(s.get("success")) for s in summaries])),
         "stacked_rate": float(np.mean([bool(s.get("stacked", s.get("success"))) for s in summaries])),
         "resumed": len(complete), "other_episode_dirs": extra,
