@@ -53,3 +53,45 @@ def test_direct_random_tiny_model_two_workers(tiny_model: Path, tmp_path: Path) 
                                        progress=False))
     assert [r["seed"] for r in out["episodes_detail"]] == [100_000, 100_001]
     assert all(r["steps"] == 15 and r["act_ms_mean"] > 0 for r in out["episodes_detail"])
+
+
+def test_command_latency_holds_the_previous_command_for_that_many_filter_ticks() -> None:
+    """Each command reaches the safety filter `command_latency_s` after its observation: with 30 ms the first three
+    10 ms ticks of an episode output the filter's hold, and every later command shows up three ticks late."""
+    import numpy as np
+
+    from gato_ros import paths
+    from gato_ros.eval.direct import control_steps
+    from gato_ros.nodes.common import config_from_params_file
+    from gato_ros.safety import SafetyConfig, SafetyFilter
+    from gato_ros.sim.env import StackingEnv
+
+    env = StackingEnv(cell="primitive")
+    cfg = config_from_params_file(SafetyConfig, paths.config_dir() / "safety.yaml", "safety")
+
+    def outputs(latency_s: float) -> list[np.ndarray]:
+        sent: list[np.ndarray] = []
+        step = env.physics_step
+
+        def spy(efforts: np.ndarray, substeps: int) -> object:  # the real step, with its efforts kept
+            sent.append(np.array(efforts))
+            return step(efforts, substeps)
+
+        env.physics_step = spy
+        safety = SafetyFilter(env.robot, cfg)
+        safety.reset()
+        commands = iter([np.full(8, 0.5 * (k + 1)) * np.sign(np.arange(8) - 3.5) for k in range(4)])
+        try:
+            list(control_steps(env, env.reset(seed=0), lambda _obs: next(commands), safety, 3, False, latency_s))
+        finally:
+            del env.physics_step
+        return sent
+
+    now, late = outputs(0.0), outputs(0.03)
+    ticks = len(now) // 3
+    assert len(late) == len(now) == 3 * ticks and ticks >= 4
+    assert not np.allclose(now[0][:7], late[0][:7])  # the first command has not arrived yet
+    np.testing.assert_allclose(late[3][7], now[0][7])  # the first command's gripper, three ticks later
+    np.testing.assert_allclose(late[ticks + 3][7], now[ticks][7])  # and the second step's
+    with pytest.raises(ValueError, match="latency"):
+        DirectConfig(expert=True, command_latency_s=-0.01)

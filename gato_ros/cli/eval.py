@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--expert", action="store_true", help="with --direct: evaluate the scripted expert instead")
     p.add_argument("--workers", type=int, default=None, help="--direct: worker processes (default cpu count)")
     p.add_argument("--max-steps", type=int, default=400, help="--direct: control steps per episode (all are run)")
+    p.add_argument("--command-latency-ms", type=float, default=0.0,
+                   help="--direct: each command reaches the safety filter this long after its observation (the "
+                        "graph's delay; rounded to the filter's 10 ms ticks)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--object-sets", nargs="+", default=None,
                    help="default: rgb_train_random and rgb_test_triplet1..5")
@@ -50,7 +53,7 @@ def _direct(args: argparse.Namespace) -> int:
                            max_steps=args.max_steps, workers=args.workers,
                            prompt_demo=args.prompt_demo.resolve() if args.prompt_demo else None,
                            out_dir=args.out or Path("eval_results/direct"), progress=not args.no_progress,
-                           randomization=args.randomization)
+                           randomization=args.randomization, command_latency_s=args.command_latency_ms / 1e3)
     except ValueError as exc:
         print(f"gato-ros eval --direct: {exc}")
         return 2

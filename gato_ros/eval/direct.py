@@ -50,6 +50,7 @@ class DirectConfig:
     out_dir: Path = Path("eval_results/direct")
     progress: bool = True
     randomization: str = ""  # preset or YAML file (gato_ros.sim.randomization); drawn per episode seed
+    command_latency_s: float = 0.0  # observation -> safety filter delay of each command (control_steps)
 
     def __post_init__(self) -> None:
         if self.expert == (self.model_dir is not None):
@@ -60,6 +61,8 @@ class DirectConfig:
             raise ValueError(f"at most {SET_SEED_STRIDE} episodes per object set (their seeds would overlap)")
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if not 0.0 <= self.command_latency_s <= 1.0:
+            raise ValueError(f"command latency must be in [0, 1] s, got {self.command_latency_s}")
         if self.randomization:
             from gato_ros.sim.randomization import load
 
@@ -132,22 +135,29 @@ def _env(object_set: str) -> Any:
     return _W["envs"][object_set]
 
 
-def control_steps(env: Any, obs: Any, act: Any, safety: Any, max_steps: int, render: bool) -> Any:
+def control_steps(env: Any, obs: Any, act: Any, safety: Any, max_steps: int, render: bool,
+                  command_latency_s: float = 0.0) -> Any:
     """Drive `env` for `max_steps` control steps: efforts = act(obs), held by the SafetyFilter and re-filtered at its
-    publish rate against fresh joint states, as on the robot. Yields (obs acted on, efforts) after each step."""
+    publish rate against fresh joint states, as on the robot. With `command_latency_s` each command reaches the
+    filter that long after its observation (rounded to its publish ticks; the previous command holds meanwhile), the
+    graph's observation-to-output delay. Yields (obs acted on, efforts) after each step."""
     pub_dt = 1.0 / safety.config.publish_rate_hz
     ticks = max(1, round(1.0 / env.control_rate_hz / pub_dt))
     substeps = max(1, round(pub_dt / env.physics_dt))
-    t = 0.0
+    delay = max(0, round(command_latency_s / pub_dt))
+    pending: list[tuple[int, np.ndarray]] = []  # (tick it reaches the filter, efforts)
+    tick = 0
     for _ in range(max_steps):
         efforts = np.asarray(act(obs), dtype=np.float64)
-        safety.command(efforts, t)
-        for k in range(ticks):
-            tk = t + k * pub_dt
+        pending.append((tick + delay, efforts))
+        for _k in range(ticks):
+            tk = tick * pub_dt
+            while pending and pending[0][0] <= tick:
+                safety.command(pending.pop(0)[1], tk)
             safety.joint_state(obs.q, obs.qd, tk)
             out, _, _ = safety.output(tk)
             env.physics_step(out, substeps)
-        t += ticks * pub_dt
+            tick += 1
         yield obs, efforts
         obs = env.observe(render=render)
 
@@ -196,7 +206,7 @@ def run_episode(object_set: str, seed: int) -> DirectEpisode:
 
     flags: list[bool] = []
     stages: list[str] = []
-    for _ in control_steps(env, obs, timed, safety, cfg.max_steps, render):
+    for _ in control_steps(env, obs, timed, safety, cfg.max_steps, render, cfg.command_latency_s):
         flags.append(bool(env.success()))
         stages.append(str(env.stage()))
     step = held_success(flags)
@@ -268,7 +278,7 @@ def evaluate_direct(cfg: DirectConfig) -> dict:
     out = {
         "mode": "direct", "policy": "scripted_expert" if cfg.expert else str(cfg.model_dir),
         "prompt_demo": str(cfg.prompt_demo) if cfg.prompt_demo else None, "cell": cfg.cell,
-        "randomization": cfg.randomization or "none",
+        "randomization": cfg.randomization or "none", "command_latency_s": cfg.command_latency_s,
         "first_seed": cfg.seed, "max_steps": cfg.max_steps, "control_rate_hz": 20.0,
         "success_rule": f"success() true for {SUCCESS_HOLD_STEPS} consecutive control steps, or at the last step; "
                         f"every episode runs all max_steps steps",
