@@ -16,7 +16,12 @@ adds episodes of the expert driving with torque noise, labelled with its clean a
         --scale 8.4,20.9,7.8,22.3,5.2,6.2,11.2,2.0 --out benchmarks/results/bc_baseline.json
 
 `--kinematics` adds the features of gato.json's tokenizer.kinematics (pinch pose and velocity, objects relative to
-it: gato_ros.observation.kinematic_features) to the MLP's input.
+it: gato_ros.observation.kinematic_features) to the MLP's input. `--action-space cartesian` regresses the expert's
+Cartesian command recorded in the bags (scaled by its per-step bounds) and turns it into arm torques with the
+impedance controller at run time, as GatoPolicy does for a cartesian model:
+
+    python benchmarks/bc_baseline.py --demos data/demos_cart --kinematics --action-space cartesian \
+        --out benchmarks/results/bc_baseline.json
 
 Each call appends one row (config, per-round success with a 95 % Wilson interval, stages) to --out.
 """
@@ -54,9 +59,10 @@ class Features:
         return np.concatenate([proprio, objects, *extra])
 
 
-def load_demos(roots: Path | list[Path], count: int, features: Features | None = None
+def load_demos(roots: Path | list[Path], count: int, features: Features | None = None, cartesian: bool = False
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Observation features [N, 36 or 57] and efforts [N, 8] of the first `count` demos under `roots` (in order)."""
+    """Observation features [N, 36 or 57] and efforts [N, 8] (Cartesian commands [N, 7] when `cartesian`) of the
+    first `count` demos under `roots` (in order)."""
     from gato_ros.demos.bag import list_episodes, read_episode
     from gato_ros.observation import proprio_from_joints
 
@@ -70,8 +76,28 @@ def load_demos(roots: Path | list[Path], count: int, features: Features | None =
             raise SystemExit(f"{path} has no object state (generate demos with object poses)")
         feats.append(np.stack([features(proprio_from_joints(q, qd), objects) for q, qd, objects in
                                zip(ep.joint_positions, ep.joint_velocities, ep.object_state)]))
-        acts.append(ep.actions)
+        if cartesian and ep.cartesian_commands is None:
+            raise SystemExit(f"{path} records no Cartesian command (generate demos with this version)")
+        acts.append(ep.cartesian_commands if cartesian else ep.actions)
     return np.concatenate(feats), np.concatenate(acts)
+
+
+class CartesianPolicy:
+    """An MLP on Cartesian commands as a features -> efforts function: the command's move and turn become arm
+    torques through the impedance controller at the state's joints (home-posture null space), as in GatoPolicy."""
+
+    def __init__(self, mlp: "MLPPolicy", features: Features, home_q: np.ndarray) -> None:
+        from gato_ros.control import CartesianImpedanceController
+        from gato_ros.robot import RobotModel
+        from gato_ros.robot.registry import load_robot
+
+        self.mlp = mlp
+        self.controller = CartesianImpedanceController(features.robot or RobotModel.for_robot(load_robot()))
+        self.controller.set_posture(np.asarray(home_q, dtype=np.float64)[:7])
+
+    def __call__(self, feat: np.ndarray) -> np.ndarray:
+        command = self.mlp(feat)
+        return np.concatenate([self.controller.lead_torques(feat[:7], feat[7:14], command[:6]), command[6:]])
 
 
 class MLPPolicy:
@@ -229,6 +255,9 @@ def main() -> None:
                         help="output head (MLPPolicy): regression, the Gato's 1024 bins, or bins + expected-value MSE")
     parser.add_argument("--sigma", type=float, default=6.0, help="HL-Gauss width in bins (bins heads)")
     parser.add_argument("--mse-weight", type=float, default=100.0, help="weight of the expected-value MSE (bins-mse)")
+    parser.add_argument("--action-space", choices=("effort", "cartesian"), default="effort",
+                        help="regress the efforts, or the recorded Cartesian command (torques by the impedance "
+                             "controller at run time)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -247,8 +276,18 @@ def main() -> None:
     if scale.shape != (8,) or (scale <= 0).any():
         raise SystemExit(f"--scale needs 8 positive values, got {args.scale}")
     limits = np.array([80.0, 80.0, 40.0, 40.0, 9.0, 9.0, 9.0, 1.0])
+    cartesian = args.action_space == "cartesian"
+    if cartesian:
+        if args.dagger_rounds:
+            raise SystemExit("DAgger rounds relabel with efforts; with --action-space cartesian use 0 rounds")
+        if args.dart_episodes:
+            raise SystemExit("--dart-episodes adds torque-noise effort labels; for Cartesian recovery demos generate "
+                             "them with `gato-ros demos generate --noise` and pass their root to --demos")
+        from gato_ros.interfaces import CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN
+
+        scale = limits = np.repeat([CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN, 1.0], [3, 3, 1])
     features = Features(args.kinematics)
-    feats, acts = load_demos(args.demos, args.count, features)
+    feats, acts = load_demos(args.demos, args.count, features, cartesian)
     env = StackingEnv(cell="primitive", object_set="rgb_train_random")
     safety_cfg = config_from_params_file(SafetyConfig, paths.config_dir() / "safety.yaml", "safety")
     dart = {}
@@ -260,7 +299,7 @@ def main() -> None:
                 "noisy_expert_success": expert_rate}
         print(f"DART: {len(extra_feats)} samples, noisy expert stacked {expert_rate:.0%}", flush=True)
     rounds, start = [], time.perf_counter()
-    policy: MLPPolicy | None = None
+    policy: Callable[[np.ndarray], np.ndarray] | None = None
     for k in range(args.dagger_rounds + 1):
         if policy is not None:
             pairs: list = []
@@ -268,8 +307,9 @@ def main() -> None:
                 rollout(env, safety_cfg, policy, 50_000 + 1000 * k + i, pairs, features=features)
             feats = np.concatenate([feats, np.stack([p[0] for p in pairs])])
             acts = np.concatenate([acts, np.stack([p[1] for p in pairs])])
-        policy = MLPPolicy(feats, scale, limits, args.seed, args.head, args.sigma, args.mse_weight)
-        loss = policy.fit(feats, acts, args.epochs)
+        mlp = MLPPolicy(feats, scale, limits, args.seed, args.head, args.sigma, args.mse_weight)
+        loss = mlp.fit(feats, acts, args.epochs)
+        policy = CartesianPolicy(mlp, features, env.reset(seed=HELDOUT_SEED).q) if cartesian else mlp
         results = [rollout(env, safety_cfg, policy, HELDOUT_SEED + i, features=features) for i in range(args.episodes)]
         wins = sum(ok for ok, _ in results)
         rounds.append({"round": k, "samples": len(feats), "final_loss": loss, "successes": wins,
@@ -277,7 +317,7 @@ def main() -> None:
                        "stages": [s for _, s in results], "wall_s": round(time.perf_counter() - start, 1)})
         print(f"round {k}: {wins}/{args.episodes} on {len(feats)} samples", flush=True)
     row = {"demos": " ".join(str(d) for d in args.demos), "count": args.count, "kinematics": args.kinematics,
-           "head": args.head,
+           "action_space": args.action_space, "head": args.head,
            **({"sigma": args.sigma} if args.head != "regression" else {}),
            **({"mse_weight": args.mse_weight} if args.head == "bins-mse" else {}),
            "scale": scale.tolist(), "epochs": args.epochs, "seed": args.seed, **({"dart": dart} if dart else {}),

@@ -79,6 +79,7 @@ class TokenizerConfig:
     use_image: bool = True          # image patches in the observation block
     object_state: bool = False      # the 21 object-pose values (gato_ros.observation) after proprio
     kinematics: bool = False        # then 21 pinch-pose / relative-position values by FK (docs/MODEL.md)
+    velocities: bool = True         # false: no joint or pinch velocities in the tokens (copycat; docs/MODEL.md)
     action_positions: bool = True   # action tokens carry their dimension index (docs/MODEL.md: not in the paper)
     decoding: str = "expected"      # arm torques: argmax | expected | median over the 1024 value bins (docs/MODEL.md)
     gripper_decoding: str = "expected"  # the gripper command (last action): a +-1 switch, so a mean can land mid-way
@@ -217,6 +218,8 @@ class GatoConfig:
             data = {**data, "robot": {**data["robot"], "action_space": "effort"}}
         if isinstance(data["tokenizer"], dict) and "kinematics" not in data["tokenizer"]:  # written before it existed
             data = {**data, "tokenizer": {**data["tokenizer"], "kinematics": False}}
+        if isinstance(data["tokenizer"], dict) and "velocities" not in data["tokenizer"]:  # written before it existed
+            data = {**data, "tokenizer": {**data["tokenizer"], "velocities": True}}
         if version == 2 and isinstance(data["tokenizer"], dict) and "decoding" in data["tokenizer"]:
             data = {**data, "tokenizer": {"gripper_decoding": data["tokenizer"]["decoding"], **data["tokenizer"]}}
             version = FORMAT_VERSION  # the one field version 3 added, filled with what version 2 did

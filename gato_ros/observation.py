@@ -73,6 +73,9 @@ def object_state_from_pose_array(msg: Any) -> np.ndarray:
         for c, p in zip(OBJECT_COLORS, msg.poses)})
 
 
+KINEMATIC_VELOCITY = (9, 12)  # kinematic_features' slice holding the pinch linear velocity
+
+
 def kinematic_features(robot: RobotModel, base_position: Sequence[float], proprio: np.ndarray,
                        objects: np.ndarray) -> np.ndarray:
     """[21] in the arm's base frame: pinch position (3), pinch rotation's x and y axes (6), pinch linear velocity

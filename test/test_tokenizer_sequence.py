@@ -124,6 +124,36 @@ def test_kinematic_features_follow_the_object_state():
         TokenizerConfig(use_image=False, kinematics=True)
 
 
+def test_without_velocities_the_tokens_drop_qd_and_the_pinch_velocity():
+    """tokenizer.velocities: false: proprio tokens are q (7) and the gripper (1), the kinematics lose the pinch
+    velocity (3): 8 + 21 + 18 + '|' + 8 actions = 56 tokens per timestep, the rest unchanged; velocities then cannot
+    change the tokens at all."""
+    import dataclasses
+
+    from gato_ros.config import TokenizerConfig
+    from gato_ros.observation import kinematic_features
+
+    def tokenizer(velocities: bool) -> GatoTokenizer:
+        return GatoTokenizer(dataclasses.replace(default_config(), tokenizer=TokenizerConfig(
+            use_image=False, object_state=True, kinematics=True, velocities=velocities)))
+
+    full, blind = tokenizer(True), tokenizer(False)
+    ep = _episode(t=2)
+    ep.object_state = np.random.default_rng(0).normal(size=(2, 21))
+    seq, ref = blind.episode(ep), full.episode(ep)
+    assert len(seq) == 2 * 56 == 2 * blind.tokens_per_timestep()
+    proprio = proprio_from_joints(ep.joint_positions[1], ep.joint_velocities[1])
+    kin = kinematic_features(*blind.arm, proprio, ep.object_state[1])
+    expected = np.concatenate([tokenize_continuous(proprio[[*range(7), 14]], mu_law=True),
+                               ref.tokens[66 + 15: 66 + 36],
+                               tokenize_continuous(np.r_[kin[:9], kin[12:]], mu_law=True)])
+    assert seq.tokens[56: 56 + 47].tolist() == expected.tolist()
+    assert seq.tokens[56 + 47:].tolist() == ref.tokens[66 + 57:].tolist()  # separator and actions
+    ep.joint_velocities = ep.joint_velocities + 1.0
+    assert blind.episode(ep).tokens.tolist() == seq.tokens.tolist()
+    assert full.episode(ep).tokens.tolist() != ref.tokens.tolist()
+
+
 def test_windows_with_prompt_and_instruction_look_like_the_runtime_context():
     """[prompt timesteps, no loss][instruction, no loss][whole timesteps], within the length."""
     seq, prompt = TOK.episode(_episode(t=20)), TOK.episode(_episode(t=10, seed=1))

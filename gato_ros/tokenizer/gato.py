@@ -10,7 +10,7 @@ import numpy as np
 from gato_ros.config import DECODING_MODES, GatoConfig
 from gato_ros.episode import Episode
 from gato_ros.interfaces import KINEMATIC_SIZE, OBJECT_STATE_SIZE, PROPRIO_SIZE
-from gato_ros.observation import kinematic_features, proprio_from_joints
+from gato_ros.observation import KINEMATIC_VELOCITY, kinematic_features, proprio_from_joints
 from gato_ros.robot import RobotModel
 from gato_ros.tokenizer.continuous import detokenize_continuous, inv_mu_law, tokenize_continuous, to_bins
 from gato_ros.tokenizer.errors import TokenizerError
@@ -34,6 +34,12 @@ class GatoTokenizer:
         # loaded here for a kinematics model (parsing the URDF takes ~60 ms: not in a control step's deadline)
         self._arm: tuple[RobotModel, tuple[float, float, float]] | None = self._load_arm() if self.tok.kinematics \
             else None
+        # which proprio / kinematics values become tokens: all, or without the velocities (tokenizer.velocities)
+        arm = PROPRIO_SIZE // 2
+        self._proprio_kept = np.arange(PROPRIO_SIZE) if self.tok.velocities else \
+            np.r_[0:arm, 2 * arm:PROPRIO_SIZE]
+        self._kinematics_kept = np.arange(KINEMATIC_SIZE) if self.tok.velocities else \
+            np.r_[0:KINEMATIC_VELOCITY[0], KINEMATIC_VELOCITY[1]:KINEMATIC_SIZE]
 
     @property
     def text_model_path(self) -> Path:
@@ -118,7 +124,7 @@ class GatoTokenizer:
             parts.append(block(np.zeros(len(patches), np.int64), Modality.IMAGE, self.tok.patch_size,
                                patches=patches, patch_pos=self.spans))
         proprio = self._vector(proprio, PROPRIO_SIZE, "proprio (gato_ros.observation.proprio_from_joints)")
-        parts.append(block(self._continuous(proprio, self.tok.proprio_mu_law), Modality.CONTINUOUS,
+        parts.append(block(self._continuous(proprio[self._proprio_kept], self.tok.proprio_mu_law), Modality.CONTINUOUS,
                            self.tok.patch_size))
         if self.tok.object_state:
             objects = self._vector(objects, OBJECT_STATE_SIZE,
@@ -126,8 +132,9 @@ class GatoTokenizer:
             parts.append(block(self._continuous(objects, self.tok.proprio_mu_law), Modality.CONTINUOUS,
                                self.tok.patch_size))
         if self.tok.kinematics:
-            parts.append(block(self._continuous(kinematic_features(*self.arm, proprio, objects),
-                                                self.tok.proprio_mu_law), Modality.CONTINUOUS, self.tok.patch_size))
+            kin = kinematic_features(*self.arm, proprio, objects)[self._kinematics_kept]
+            parts.append(block(self._continuous(kin, self.tok.proprio_mu_law), Modality.CONTINUOUS,
+                               self.tok.patch_size))
         parts.append(block(np.array([self.vocab.separator_id]), Modality.SEPARATOR, self.tok.patch_size))
         seq = concat(parts)
         obs = seq.modality != int(Modality.TEXT)
@@ -244,6 +251,6 @@ class GatoTokenizer:
 
     def tokens_per_timestep(self, with_text: int = 0) -> int:
         """Tokens in one timestep (plus `with_text` instruction tokens)."""
-        return (with_text + len(self.spans) * self.tok.use_image + PROPRIO_SIZE
-                + OBJECT_STATE_SIZE * self.tok.object_state + KINEMATIC_SIZE * self.tok.kinematics + 1
+        return (with_text + len(self.spans) * self.tok.use_image + len(self._proprio_kept)
+                + OBJECT_STATE_SIZE * self.tok.object_state + len(self._kinematics_kept) * self.tok.kinematics + 1
                 + len(self.action_scale))
