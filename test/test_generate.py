@@ -136,6 +136,13 @@ def test_noisy_rollout_executes_the_perturbed_command_and_records_the_clean_one(
     assert np.array_equal(noisy.actions[:, 7], noisy.cartesian_commands[:, 6])
     with pytest.raises(DemoGenerationError, match="noise"):
         generate_demos(Path("/nonexistent-never-written"), episodes=1, noise=-1.0, progress=False)
+    # noise restricted to phases the first 40 steps never reach executes the clean command throughout
+    late = rollout(env, expert, seed=0, max_steps=40, stop_on_success=False, noise=0.5,
+                   noise_phases=("retreat",)).episode
+    np.testing.assert_array_equal(late.joint_positions, clean.joint_positions)
+    with pytest.raises(DemoGenerationError, match="unknown noise phases"):
+        generate_demos(Path("/nonexistent-never-written"), episodes=1, noise=0.1, noise_phases=("lfit",),
+                       progress=False)
 
 
 @pytest.mark.slow

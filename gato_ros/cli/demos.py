@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "bounds and record the clean command (DART-style recovery demos; 0 = none)")
     g.add_argument("--noise-correlation", type=float, default=0.9,
                    help="step-to-step correlation of that noise (a drift of about 1 / (1 - c) steps)")
+    g.add_argument("--noise-phases", default="", metavar="PHASE,...",
+                   help="perturb only while the expert is in these phases (e.g. lift,transport; default: all)")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_generate)
 
@@ -102,7 +104,8 @@ def _generate(args: argparse.Namespace) -> int:
                                  object_set=args.object_set, camera=args.camera, image_size=tuple(args.image_size),
                                  progress=not args.no_progress, max_steps=args.max_steps, workers=args.workers,
                                  randomization=args.randomization, robot=args.robot, noise=args.noise,
-                                 noise_correlation=args.noise_correlation)
+                                 noise_correlation=args.noise_correlation,
+                                 noise_phases=tuple(p for p in args.noise_phases.split(",") if p))
     except (ValueError, RuntimeError) as exc:
         return _fail(exc)
     ok = sum(bool(r.get("success")) for r in results)

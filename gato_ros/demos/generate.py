@@ -85,10 +85,11 @@ class EpisodeResult:
 
 
 def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_on_success: bool = True,
-            record: bool = True, noise: float = 0.0, noise_correlation: float = 0.9) -> EpisodeResult:
+            record: bool = True, noise: float = 0.0, noise_correlation: float = 0.9,
+            noise_phases: tuple[str, ...] = ()) -> EpisodeResult:
     """Run the expert for one episode of `env` from `seed`; arrays (and images) are kept only when `record`.
     `noise` > 0 executes the expert's command perturbed by CommandNoise(noise, noise_correlation, seed) and records
-    the clean one."""
+    the clean one; with `noise_phases` (expert Phase values) only on steps the expert spends in those phases."""
     start = time.perf_counter()
     obs = env.reset(seed=seed)
     expert.reset(obs)
@@ -101,7 +102,9 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
         action = np.asarray(expert.act(obs), dtype=np.float64)
         executed = action
         if perturb is not None:
-            noisy = perturb(np.asarray(expert.last_command, dtype=np.float64))
+            noisy = perturb(np.asarray(expert.last_command, dtype=np.float64))  # advances the noise every step
+            if noise_phases and expert.phase.value not in noise_phases:
+                noisy = np.asarray(expert.last_command, dtype=np.float64)
             q, qd = np.asarray(obs.q, dtype=np.float64)[:7], np.asarray(obs.qd, dtype=np.float64)[:7]
             executed = np.concatenate([expert.controller.lead_torques(q, qd, noisy[:6]), noisy[6:]])
         if record:
@@ -186,7 +189,8 @@ def _worker_episode(out: str, index: int, preview: bool) -> dict:
     out_dir, name = Path(out), episode_name(index)
     result = rollout(_WORKER["env"], _WORKER["expert"], settings["seed"] + index, max_steps=settings["max_steps"],
                      stop_on_success=settings["stop_on_success"], noise=settings.get("noise", 0.0),
-                     noise_correlation=settings.get("noise_correlation", 0.9))
+                     noise_correlation=settings.get("noise_correlation", 0.9),
+                     noise_phases=tuple(settings.get("noise_phases", ())))
     tmp = out_dir / f".{name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     write_episode(tmp, result.episode)
@@ -244,14 +248,15 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
                    image_size: tuple[int, int] = (64, 64), progress: bool = True, max_steps: int = MAX_STEPS,
                    stop_on_success: bool = True, preview: bool = True, workers: int | None = None,
                    randomization: str = "", robot: str = DEFAULT_ROBOT, noise: float = 0.0,
-                   noise_correlation: float = 0.9) -> list[dict]:
+                   noise_correlation: float = 0.9, noise_phases: tuple[str, ...] = ()) -> list[dict]:
     """Write `episodes` expert demos (seeds seed, seed+1, ...) of registry arm `robot` under out_dir; returns
     per-episode summaries.
 
     Layout: out_dir/episode_00000/ (rosbag2 MCAP), ..., out_dir/summary.json, out_dir/contact_sheet.png
     (frames of the first episode, when `preview`), out_dir/.generate/ (per-episode rows, settings).
     `randomization` (a preset or YAML file, gato_ros.sim.randomization; empty = none) is drawn per episode seed;
-    `noise` > 0 perturbs the executed command (CommandNoise, module docstring) and records the clean one.
+    `noise` > 0 perturbs the executed command (CommandNoise, module docstring) and records the clean one, in every
+    step or only in the expert phases `noise_phases` (gato_ros.sim.expert.Phase values).
     Episodes already complete in out_dir are skipped; `workers` processes (default os.cpu_count(); 1 = in this
     process) run the rest.
     """
@@ -266,6 +271,11 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
 
         load(randomization)  # a bad preset or file fails here, before any worker starts
     CommandNoise(noise, noise_correlation, seed)  # bad noise settings fail here
+    from gato_ros.sim.expert import Phase
+
+    unknown = sorted(set(noise_phases) - {p.value for p in Phase})
+    if unknown:
+        raise DemoGenerationError(f"unknown noise phases {unknown}; phases are {[p.value for p in Phase]}")
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise DemoGenerationError(f"workers must be >= 1, got {workers}")
@@ -275,7 +285,8 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
                 "image_size": [int(x) for x in image_size], "max_steps": max_steps,
                 "stop_on_success": stop_on_success, "robot": robot,
                 **({"randomization": randomization} if randomization else {}),
-                **({"noise": noise, "noise_correlation": noise_correlation} if noise > 0 else {})}
+                **({"noise": noise, "noise_correlation": noise_correlation} if noise > 0 else {}),
+                **({"noise_phases": sorted(noise_phases)} if noise > 0 and noise_phases else {})}
     names = [episode_name(i) for i in range(episodes)]
     complete = [n for n in names if (out / n / "metadata.yaml").is_file()]
     broken = [n for n in names if (out / n).exists() and n not in complete]
@@ -327,7 +338,8 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
         "cell": cell, "robot": robot, "object_set": object_set, "camera": camera, "image_size": list(image_size),
         "seed": seed, "max_steps": max_steps, "stop_on_success": stop_on_success,
         "randomization": randomization or "none", "noise": noise,
-        **({"noise_correlation": noise_correlation} if noise > 0 else {}),
+        **({"noise_correlation": noise_correlation, "noise_phases": sorted(noise_phases) or "all"} if noise > 0
+           else {}),
         "episodes": episodes, "success_rate": float(np.mean([bool(s.get("success")) for s in summaries])),
         "stacked_rate": float(np.mean([bool(s.get("stacked", s.get("success"))) for s in summaries])),
         "resumed": len(complete), "other_episode_dirs": extra,
