@@ -300,10 +300,11 @@ def ort_value(array: np.ndarray):
     return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), "cpu", 0)
 
 
-@pytest.mark.parametrize("kinematics", [False, True])
-def test_object_state_model_without_images(tmp_path: Path, kinematics: bool) -> None:
-    """A model observing [proprio][objects][kinematics if set]['|'] (no image): exports, acts with image=None, equals
-    torch, and says clearly when the object state is missing."""
+@pytest.mark.parametrize("kinematics, velocities", [(False, True), (True, True), (True, False)])
+def test_object_state_model_without_images(tmp_path: Path, kinematics: bool, velocities: bool) -> None:
+    """A model observing [proprio][objects][kinematics if set]['|'] (no image; without velocity tokens if
+    `velocities` is false): exports, acts with image=None, equals torch across evictions, and says clearly when the
+    object state is missing."""
     import dataclasses
 
     from gato_ros.config import TokenizerConfig, default_config
@@ -312,7 +313,8 @@ def test_object_state_model_without_images(tmp_path: Path, kinematics: bool) -> 
 
     model, model_cfg = random_model("tiny", seed=2)
     config = dataclasses.replace(default_config(), tokenizer=TokenizerConfig(use_image=False, object_state=True,
-                                                                             kinematics=kinematics),
+                                                                             kinematics=kinematics,
+                                                                             velocities=velocities),
                                  model={"name": "tiny", "context_window": 200, "prompt_tokens": 90})
     out = write_model_dir(model, config, tmp_path / "objects", model_cfg=model_cfg)
     policy = GatoPolicy(out, provider="cpu", decoding="median")
@@ -327,7 +329,8 @@ def test_object_state_model_without_images(tmp_path: Path, kinematics: bool) -> 
     for _ in range(8):
         proprio, objects = rng.normal(size=15), rng.normal(size=21)
         efforts = policy.act(None, proprio, "stack", objects=objects)
-        assert efforts.shape == (8,) and policy.window.steps[-1] == (66 if kinematics else 45)
+        assert efforts.shape == (8,) and policy.window.steps[-1] == {(False, True): 45, (True, True): 66,
+                                                                     (True, False): 56}[kinematics, velocities]
         timesteps.append(concat([tok.observation(None, proprio, objects=objects),
                                  tok.action_block(policy.last_bins + 32000)]))
         ref = _torch_action_logits(model, [tok.instruction("stack"), *timesteps[-len(policy.window.steps):]])
