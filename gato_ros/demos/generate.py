@@ -55,7 +55,8 @@ class CommandNoise:
     def __init__(self, scale: float, correlation: float, seed: int) -> None:
         if scale < 0 or not 0.0 <= correlation < 1.0:
             raise DemoGenerationError(f"noise needs scale >= 0 and 0 <= correlation < 1, got {scale}, {correlation}")
-        self.std = scale * np.repeat([CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN], 3)
+        self.bound = np.repeat([CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN], 3)
+        self.std = scale * self.bound
         self.correlation = correlation
         self.rng = np.random.default_rng(seed)
         self.state = self.rng.standard_normal(6)
@@ -64,8 +65,7 @@ class CommandNoise:
         """`command` [7] with this step's noise added to its move and turn, clipped to the per-step bounds."""
         c = self.correlation
         self.state = c * self.state + np.sqrt(1.0 - c * c) * self.rng.standard_normal(6)
-        bound = np.repeat([CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN], 3)
-        return np.concatenate([np.clip(command[:6] + self.std * self.state, -bound, bound), command[6:]])
+        return np.concatenate([np.clip(command[:6] + self.std * self.state, -self.bound, self.bound), command[6:]])
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,9 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
         executed = action
         if perturb is not None:
             noisy = perturb(np.asarray(expert.last_command, dtype=np.float64))  # advances the noise every step
-            if noise_phases and expert.phase.value not in noise_phases:
-                noisy = np.asarray(expert.last_command, dtype=np.float64)
-            q, qd = np.asarray(obs.q, dtype=np.float64)[:7], np.asarray(obs.qd, dtype=np.float64)[:7]
-            executed = np.concatenate([expert.controller.lead_torques(q, qd, noisy[:6]), noisy[6:]])
+            if not noise_phases or expert.phase.value in noise_phases:  # else the expert's own torques run
+                q, qd = np.asarray(obs.q, dtype=np.float64)[:7], np.asarray(obs.qd, dtype=np.float64)[:7]
+                executed = np.concatenate([expert.controller.lead_torques(q, qd, noisy[:6]), noisy[6:]])
         if record:
             images.append(np.asarray(obs.image, dtype=np.uint8))
             qs.append(np.asarray(obs.q, dtype=np.float64))
