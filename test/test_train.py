@@ -231,3 +231,35 @@ def test_init_checkpoint_starts_from_its_weights_at_step_zero(tmp_path):
     with pytest.raises(ValueError, match="does not fit"):
         train(_cfg(tmp_path, steps=1, run_dir=str(tmp_path / "bad"), init_checkpoint=str(base),
                    model_overrides={**SMALL, "n_embd": 64}), progress=False)
+
+
+def test_weight_average_follows_its_recursion_and_survives_resume(tmp_path):
+    """ema_decay keeps avg <- d * avg + (1 - d) * w after every step beside unchanged training; a run resumed at
+    every step ends with the same average as an uninterrupted one, saved as a loadable checkpoint."""
+    _demos(tmp_path / "demos")
+    d = 0.5
+    plain = load_checkpoint(train(_cfg(tmp_path, steps=4, run_dir=str(tmp_path / "plain")), progress=False))[0]
+    straight = tmp_path / "straight"
+    train(_cfg(tmp_path, steps=4, ema_decay=d, run_dir=str(straight)), progress=False)
+    stepped, weights = tmp_path / "stepped", []
+    for n in range(1, 5):
+        train(_cfg(tmp_path, steps=n, checkpoint_every=1, ema_decay=d, run_dir=str(stepped)), resume=n > 1,
+              progress=False)
+        weights.append(load_checkpoint(stepped / "checkpoint.pt")[0].state_dict())
+    for name, p in plain.state_dict().items():  # the average never feeds back into training
+        assert torch.equal(p, weights[-1][name]), name
+    avg, _, extra = load_checkpoint(straight / "checkpoint_ema.pt")
+    assert extra["step"] == 4 and extra["ema_decay"] == d
+    resumed = load_checkpoint(stepped / "checkpoint_ema.pt")[0].state_dict()
+    # lr 0 for one step leaves the initial weights, where the average starts
+    w0 = load_checkpoint(train(_cfg(tmp_path, steps=1, lr=0.0, run_dir=str(tmp_path / "w0")), progress=False))[0]
+    for name, p in avg.state_dict().items():
+        expect = w0.state_dict()[name].clone()
+        for w in weights:
+            expect = d * expect + (1 - d) * w[name]
+        assert torch.allclose(p, expect, atol=1e-6), name
+        assert torch.allclose(p, resumed[name], atol=1e-7), name
+        if "weight" in name and p.dim() >= 2:
+            assert not torch.equal(p, weights[-1][name]), name  # an average, not a copy
+    with pytest.raises(ConfigError, match="ema_decay"):
+        _cfg(tmp_path, ema_decay=1.0)

@@ -13,6 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from run_dir/checkpoint.pt")
     p.add_argument("--steps", type=int, default=None, help="override the config's step count")
     p.add_argument("--run-dir", default=None, help="override the config's run_dir")
+    p.add_argument("--seed", type=int, default=None, help="override the config's seed (run-to-run spread)")
     p.set_defaults(func=_run)
 
 
@@ -33,6 +34,8 @@ def _run(args: argparse.Namespace) -> int:
             cfg = dataclasses.replace(cfg, steps=args.steps)
         if args.run_dir is not None:
             cfg = dataclasses.replace(cfg, run_dir=args.run_dir)
+        if args.seed is not None:
+            cfg = dataclasses.replace(cfg, seed=args.seed)
         ckpt = train(cfg, resume=args.resume)
     except (ConfigError, DemoError, ValueError, RuntimeError) as exc:
         print(f"gato-ros train: error: {exc}", file=sys.stderr)

@@ -58,6 +58,9 @@ class TrainConfig:
     eval_paths: tuple[str, ...] = ()   # held-out demo roots for the action metric (empty: no metric)
     eval_every: int = 0                # steps between held-out action metrics (0: never)
     eval_windows: int = 16             # held-out windows per metric (fixed, drawn once)
+    # exponential moving average of the weights (Polyak averaging), kept beside the trained ones and saved as
+    # run_dir/checkpoint_ema.pt (and snapshots/step_N_ema.pt); 0 = none. It does not change training itself.
+    ema_decay: float = 0.0
     checkpoint_every: int = 250
     snapshot_every: int = 0            # steps between kept weight snapshots run_dir/snapshots/step_N.pt (0: none)
     log_every: int = 10
@@ -102,6 +105,8 @@ class TrainConfig:
             raise ConfigError(f"{where}: start_prob must be in [0, 1] and start_steps >= 1")
         if cfg.action_sigma_bins < 0:
             raise ConfigError(f"{where}: action_sigma_bins must be >= 0, got {cfg.action_sigma_bins}")
+        if not 0.0 <= cfg.ema_decay < 1.0:
+            raise ConfigError(f"{where}: ema_decay must be in [0, 1) (0: no weight average), got {cfg.ema_decay}")
         if cfg.action_value_weight < 0:
             raise ConfigError(f"{where}: action_value_weight must be >= 0, got {cfg.action_value_weight}")
         cfg.tokenizer_config()  # unknown keys or bad values fail here, before any data is read

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import json
@@ -32,6 +33,26 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+class WeightAverage:
+    """Exponential moving average of a model's weights: avg <- decay * avg + (1 - decay) * weights after each
+    step (buffers copied). Smooths the last ~1 / (1 - decay) steps' noise out of the policy that is exported."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        avg, new = list(self.model.parameters()), [p.detach() for p in model.parameters()]
+        torch._foreach_lerp_(avg, new, 1.0 - self.decay)
+        for b_avg, b_new in zip(self.model.buffers(), model.buffers()):
+            b_avg.copy_(b_new)
 
 
 def pick_device(name: str) -> torch.device:
@@ -142,11 +163,18 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
     start, rows = 0, []
     log_csv = run / "metrics.csv"
+    ema_path = run / "checkpoint_ema.pt"
+    ema_state: dict | None = None
     if resume and ckpt_path.is_file():
         loaded, _, extra = load_checkpoint(ckpt_path)
         model.load_state_dict(loaded.state_dict())
         if extra.get("optimizer"):
             opt.load_state_dict(extra["optimizer"])
+        if cfg.ema_decay and ema_path.is_file():  # else the average starts at the resumed weights
+            ema_loaded, _, ema_extra = load_checkpoint(ema_path)
+            if int(ema_extra["step"]) != int(extra["step"]):
+                raise RuntimeError(f"{ema_path} is at step {ema_extra['step']}, {ckpt_path} at {extra['step']}")
+            ema_state = ema_loaded.state_dict()
         start = int(extra["step"])
         LOG.info("resuming %s at step %d", ckpt_path, start)
         if log_csv.is_file():
@@ -163,6 +191,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             raise ValueError(f"init_checkpoint {cfg.init_checkpoint} does not fit model {cfg.model!r}: "
                              f"{exc}") from exc
         LOG.info("starting from the weights of %s", cfg.init_checkpoint)
+    ema = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay else None
+    if ema is not None and ema_state is not None:
+        ema.model.load_state_dict(ema_state)
     (run / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
     data_info = {s.config.name: {"sequences": len(s.sequences), "tokens": s.tokens, "weight": s.config.weight}
                  for s in sources}
@@ -183,6 +214,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
         opt.step()
+        if ema is not None:
+            ema.update(model)
         tokens_since += int((batch["modality"] != PAD).sum())
         if heldout is not None and ((step + 1) % cfg.eval_every == 0 or step == start):
             t_eval = time.perf_counter()
@@ -202,11 +235,17 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             save_checkpoint(ckpt_path, model, step + 1, gato_config, optimizer_state=opt.state_dict(),
                             extra={"train_config": cfg.to_dict(), "data": data_info})
+            if ema is not None:
+                save_checkpoint(ema_path, ema.model, step + 1, gato_config,
+                                extra={"train_config": cfg.to_dict(), "data": data_info, "ema_decay": cfg.ema_decay})
             if rows:  # an interrupted run keeps a plot up to its last checkpoint
                 plot_losses(rows, run / "loss.png")
         if cfg.snapshot_every and (step + 1) % cfg.snapshot_every == 0:  # for learning curves (weights only)
             save_checkpoint(run / "snapshots" / f"step_{step + 1}.pt", model, step + 1, gato_config,
                             extra={"train_config": cfg.to_dict(), "data": data_info})
+            if ema is not None:
+                save_checkpoint(run / "snapshots" / f"step_{step + 1}_ema.pt", ema.model, step + 1, gato_config,
+                                extra={"train_config": cfg.to_dict(), "data": data_info, "ema_decay": cfg.ema_decay})
     write_metrics(rows, run)
     if rows:
         plot_losses(rows, run / "loss.png")
