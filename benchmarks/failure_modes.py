@@ -80,9 +80,11 @@ def main() -> None:
     from gato_ros.safety import SafetyConfig
     from gato_ros.sim.env import StackingEnv
 
-    env = StackingEnv(cell="primitive", object_set="rgb_train_random")
+    model = ModelPolicy(args.model)
+    env = StackingEnv(cell="primitive", object_set="rgb_train_random",
+                      object_frame=model.policy.config.tokenizer.object_frame)
     safety_cfg = config_from_params_file(SafetyConfig, paths.config_dir() / "safety.yaml", "safety")
-    policy = Recorder(ModelPolicy(args.model), env)
+    policy = Recorder(model, env)
     detail = []
     for i in range(args.episodes):
         ok, stage = rollout(env, safety_cfg, policy, HELDOUT_SEED + i)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gato_ros.interfaces import CARTESIAN_COMMAND_NAMES, CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN, JOINT_NAMES
+from gato_ros.interfaces import (CARTESIAN_COMMAND_NAMES, CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN, JOINT_NAMES,
+                                 OBJECT_FRAMES)
 from gato_ros.robot.registry import DEFAULT_ROBOT, load_robot
 
 FORMAT_VERSION = 3  # 2: object_state/use_image/action_positions/decoding, gripper action_scale 2, effort_limit
@@ -80,6 +81,7 @@ class TokenizerConfig:
     object_state: bool = False      # the 21 object-pose values (gato_ros.observation) after proprio
     kinematics: bool = False        # then 21 pinch-pose / relative-position values by FK (docs/MODEL.md)
     velocities: bool = True         # false: no joint or pinch velocities in the tokens (copycat; docs/MODEL.md)
+    object_frame: str = "body"      # object poses of each body frame or grasp frame (interfaces.OBJECT_FRAMES)
     action_positions: bool = True   # action tokens carry their dimension index (docs/MODEL.md: not in the paper)
     decoding: str = "expected"      # arm torques: argmax | expected | median over the 1024 value bins (docs/MODEL.md)
     gripper_decoding: str = "expected"  # the gripper command (last action): a +-1 switch, so a mean can land mid-way
@@ -90,6 +92,8 @@ class TokenizerConfig:
             if getattr(self, name) not in DECODING_MODES:
                 raise ConfigError(f"tokenizer.{name} must be one of {list(DECODING_MODES)}, "
                                   f"got {getattr(self, name)!r}")
+        if self.object_frame not in OBJECT_FRAMES:
+            raise ConfigError(f"tokenizer.object_frame must be one of {list(OBJECT_FRAMES)}, got {self.object_frame!r}")
         if self.kinematics and not self.object_state:
             raise ConfigError("tokenizer.kinematics relates the objects to the pinch point: it needs object_state")
         for name in ("mu", "M", "patch_size", "image_height", "image_width", "num_pos_bins"):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gato_ros.interfaces import CARTESIAN_COMMAND_SIZE, JOINT_NAMES, OBJECT_STATE_SIZE
+from gato_ros.interfaces import CARTESIAN_COMMAND_SIZE, JOINT_NAMES, OBJECT_FRAMES, OBJECT_STATE_SIZE
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Episode:
     camera: str = "basket_front_left"
     object_state: np.ndarray | None = None  # [T, 21] gato_ros.observation.object_state_from_poses rows, if recorded
     cartesian_commands: np.ndarray | None = None  # [T, 7] the Cartesian command behind each action, if recorded
+    object_frame: str = "body"  # which frame of each object object_state holds (interfaces.OBJECT_FRAMES)
 
     def __post_init__(self) -> None:
         t = len(self.actions)
@@ -38,6 +39,8 @@ class Episode:
         if self.cartesian_commands is not None and np.shape(self.cartesian_commands) != (t, CARTESIAN_COMMAND_SIZE):
             raise ValueError(f"Episode.cartesian_commands must be [{t}, {CARTESIAN_COMMAND_SIZE}], "
                              f"got {np.shape(self.cartesian_commands)}")
+        if self.object_frame not in OBJECT_FRAMES:
+            raise ValueError(f"Episode.object_frame must be one of {OBJECT_FRAMES}, got {self.object_frame!r}")
         if self.images.ndim != 4 or self.images.shape[-1] != 3 or self.images.dtype != np.uint8:
             raise ValueError(f"Episode.images must be [T,H,W,3] uint8, got {self.images.shape} {self.images.dtype}")
 

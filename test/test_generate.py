@@ -101,6 +101,21 @@ def test_resume_skips_complete_episodes_and_records_object_state(tmp_path: Path)
         generate_demos(tmp_path, episodes=3, seed=4, max_steps=5, progress=False, workers=1)
 
 
+def test_object_frame_is_recorded_and_kept_on_resume(tmp_path: Path) -> None:
+    """--object-frame grasp records each object's grasp-frame pose (the sim's, as StackingEnv reports it) and says so
+    in the bag; resuming with body frames would mix two data sets and is refused."""
+    bag = _bag()
+    generate_demos(tmp_path, episodes=1, seed=4, max_steps=3, progress=False, workers=1, object_frame="grasp")
+    ep = bag.read_episode(tmp_path / "episode_00000")
+    env = env_mod.StackingEnv(cell="primitive", object_frame="grasp")
+    env.reset(4)
+    assert ep.object_frame == "grasp" and np.allclose(ep.object_state[0], env.object_state())
+    with pytest.raises(DemoGenerationError, match="other settings"):
+        generate_demos(tmp_path, episodes=2, seed=4, max_steps=3, progress=False, workers=1)
+    with pytest.raises(DemoGenerationError, match="object_frame"):
+        generate_demos(tmp_path / "x", episodes=1, progress=False, workers=1, object_frame="camera")
+
+
 def test_command_noise_is_bounded_correlated_and_seeded() -> None:
     from gato_ros.interfaces import CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN
 

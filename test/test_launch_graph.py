@@ -92,15 +92,15 @@ def test_defaults_conditions_and_typed_parameters() -> None:
     assert values == {"sim": "false", "model": "", "prompt_demo": "", "teleop": "false", "record": "",
                       "use_sim_time": "false", "randomization": "", "sim_dynamics": "", "urdf": "",
                       "foxglove": "false", "viewer": "false", "teleop_device": "", "shadow": "false",
-                      "robot": "sawyer"}
+                      "object_frame": "body", "robot": "sawyer"}
     assert [n.name for n in STACKING.active_nodes(values)] == ["safety", "agent"]
     values = STACKING.resolve({"sim": "true", "record": "/tmp/x", "model": "/m"})
     assert values["use_sim_time"] == "true"  # follows sim, like DeclareLaunchArgument(default=LaunchConfiguration)
     assert [n.name for n in STACKING.active_nodes(values)] == ["sim", "safety", "agent", "recorder"]
     assert node_parameters(STACKING.node("agent"), values) == {"use_sim_time": True, "model_dir": "/m",
-                                                                "prompt_demo": ""}
+                                                                "prompt_demo": "", "object_frame": "body"}
     assert node_parameters(STACKING.node("sim"), values) == {  # no use_sim_time: it owns /clock
-        "viewer": False, "randomization": "", "dynamics": ""}
+        "viewer": False, "randomization": "", "dynamics": "", "object_frame": "body"}
     teleop = STACKING.resolve({"teleop": "True", "use_sim_time": "0"})
     assert [n.name for n in STACKING.active_nodes(teleop)] == ["safety", "teleop"]
     urdf_text = default_urdf_path().read_text()
@@ -117,7 +117,7 @@ def test_shadow_runs_the_agent_beside_teleop_and_tells_safety_and_recorder() -> 
     assert [n.name for n in STACKING.active_nodes(both)] == ["safety", "agent", "teleop", "recorder"]
     assert node_parameters(STACKING.node("safety"), both)["shadow"] is True
     assert node_parameters(STACKING.node("recorder"), both) == {"use_sim_time": False, "output_dir": "/tmp/x",
-                                                                 "record_outputs": True}
+                                                                 "record_outputs": True, "object_frame": "body"}
     alone = STACKING.resolve({"shadow": "1", "sim": "true"})
     assert [n.name for n in STACKING.active_nodes(alone)] == ["sim", "safety", "agent"]
     off = STACKING.resolve({"teleop": "true"})
@@ -165,7 +165,8 @@ def test_runner_command_line_mirrors_launch_ros(tmp_path: Path) -> None:
     spec = STACKING.node("agent")
     override = write_overrides(spec, values, tmp_path)
     assert yaml.safe_load(override.read_text()) == {
-        "agent": {"ros__parameters": {"use_sim_time": True, "model_dir": "/models/tiny", "prompt_demo": ""}}}
+        "agent": {"ros__parameters": {"use_sim_time": True, "model_dir": "/models/tiny", "prompt_demo": "",
+                                      "object_frame": "body"}}}
     cmd = node_command(spec, config_dir(), override, python="python3")
     assert cmd[:7] == ["python3", "-m", "gato_ros.nodes.agent", "--ros-args", "-r", "__node:=agent", "--params-file"]
     files = [cmd[i + 1] for i, c in enumerate(cmd) if c == "--params-file"]

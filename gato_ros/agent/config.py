@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gato_ros.config import PROVIDERS
-from gato_ros.interfaces import JOINT_NAMES
+from gato_ros.interfaces import JOINT_NAMES, OBJECT_FRAMES
 from gato_ros.robot.registry import DEFAULT_ROBOT
 
 
@@ -54,6 +54,10 @@ class AgentConfig:
                                                           "range": (0.001, 3600.0)})
     state_timeout_s: float = field(default=0.25, metadata={"doc": "newest joint state older than this: publish nothing",
                                                            "range": (0.001, 3600.0)})
+    object_frame: str = field(default="body", metadata={
+        "doc": "which frame of each object /sim/object_poses carries (object_frame:= launch argument, as the sim's); "
+               "a model with object state trained on the other frame fails configure",
+        "constraints": "one of body, grasp"})
     objects_timeout_s: float = field(default=0.25, metadata={"doc": "newest /sim/object_poses older than this (models "
                                                                     "with object_state): publish nothing",
                                                              "range": (0.001, 3600.0)})
@@ -66,6 +70,8 @@ class AgentConfig:
             raise AgentConfigError(f"control_rate_hz must be > 0, got {self.control_rate_hz}")
         if len(self.joint_names) != 8 or len(set(self.joint_names)) != 8:
             raise AgentConfigError(f"joint_names must be 8 distinct names (7 arm + gripper), got {self.joint_names}")
+        if self.object_frame not in OBJECT_FRAMES:
+            raise AgentConfigError(f"object_frame must be one of {OBJECT_FRAMES}, got {self.object_frame!r}")
         if self.trigger not in TRIGGERS:
             raise AgentConfigError(f"trigger must be one of {TRIGGERS}, got {self.trigger!r}")
         if self.execution_provider not in PROVIDERS:

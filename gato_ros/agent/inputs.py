@@ -20,12 +20,22 @@ class ModelInputs:
 
     image: bool = True
     objects: bool = False
+    object_frame: str = "body"  # which frame of each object the model's object poses are of
 
     @classmethod
     def of(cls, tokenizer_config: object) -> "ModelInputs":
-        """From a TokenizerConfig (formats without the fields: image only)."""
+        """From a TokenizerConfig (formats without the fields: image only, body frames)."""
         return cls(bool(getattr(tokenizer_config, "use_image", True)),
-                   bool(getattr(tokenizer_config, "object_state", False)))
+                   bool(getattr(tokenizer_config, "object_state", False)),
+                   str(getattr(tokenizer_config, "object_frame", "body")))
+
+    def check_object_frame(self, published: str) -> None:
+        """A model with object state must get the object frames it was trained on: poses of another frame look
+        valid and would silently steer the wrist wrong, so refuse them (ValueError naming the launch argument)."""
+        if self.objects and self.object_frame != published:
+            raise ValueError(f"the model reads each object's {self.object_frame} frame (gato.json "
+                             f"tokenizer.object_frame) but the object poses are of the {published} frame (object_frame "
+                             f"parameter); launch with object_frame:={self.object_frame}")
 
 
 def stale_reason(now: float, age: InputAge, image_timeout_s: float, state_timeout_s: float,

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gato_ros.interfaces import OBJECT_FRAMES
 from gato_ros.robot.registry import DEFAULT_ROBOT
 
 
@@ -37,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="step-to-step correlation of that noise (a drift of about 1 / (1 - c) steps)")
     g.add_argument("--noise-phases", default="", metavar="PHASE,...",
                    help="perturb only while the expert is in these phases (e.g. lift,transport; default: all)")
+    g.add_argument("--object-frame", choices=OBJECT_FRAMES, default="body",
+                   help="record each object's pose of its body frame or of its grasp frame (x along its narrowest "
+                        "horizontal width; docs/INTERFACES.md); a model trains on one")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_generate)
 
@@ -105,7 +109,8 @@ def _generate(args: argparse.Namespace) -> int:
                                  progress=not args.no_progress, max_steps=args.max_steps, workers=args.workers,
                                  randomization=args.randomization, robot=args.robot, noise=args.noise,
                                  noise_correlation=args.noise_correlation,
-                                 noise_phases=tuple(p for p in args.noise_phases.split(",") if p))
+                                 noise_phases=tuple(p for p in args.noise_phases.split(",") if p),
+                                 object_frame=args.object_frame)
     except (ValueError, RuntimeError) as exc:
         return _fail(exc)
     ok = sum(bool(r.get("success")) for r in results)

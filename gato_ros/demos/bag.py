@@ -71,7 +71,8 @@ class EpisodeBagWriter:
     """Streams one episode into `path` (must not exist); `close(success)` writes the outcome and metadata."""
 
     def __init__(self, path: str | Path, instruction: str = "", source: str = "teleop",
-                 camera: str = "basket_front_left", control_rate_hz: float = 20.0, task: str = "rgb_stacking") -> None:
+                 camera: str = "basket_front_left", control_rate_hz: float = 20.0, task: str = "rgb_stacking",
+                 object_frame: str = "body") -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         self.path = Path(path)
@@ -84,7 +85,7 @@ class EpisodeBagWriter:
         self.conns = {topic: self.writer.add_connection(topic, kind, typestore=self.ts)
                       for topic, kind in TYPES.items()}
         self.meta = {"instruction": instruction, "source": source, "camera": camera, "task": task,
-                     "control_rate_hz": str(control_rate_hz)}
+                     "control_rate_hz": str(control_rate_hz), "object_frame": object_frame}
         (self.path / WRITER_FILE).write_text(json.dumps({"pid": os.getpid(), "custom_data": self.meta}))
         self.counts = {topic: 0 for topic in TYPES}
         self.last_t = 0
@@ -224,7 +225,8 @@ def write_episode(path: str | Path, ep: Episode) -> Path:
     """Write a whole Episode: per step t an image, a joint state (and object poses, when the episode has them)
     at t/rate and the command 1 ns later."""
     period = int(round(1e9 / ep.control_rate_hz))
-    with EpisodeBagWriter(path, ep.instruction, ep.source, ep.camera, ep.control_rate_hz, ep.task) as w:
+    with EpisodeBagWriter(path, ep.instruction, ep.source, ep.camera, ep.control_rate_hz, ep.task,
+                          ep.object_frame) as w:
         for t in range(len(ep)):
             t_ns = 1_000_000 + t * period
             w.image(ep.images[t], t_ns)
@@ -368,7 +370,8 @@ def _episode_from(path: Path, m: "_Messages", joint_names: tuple[str, ...],
                  source=custom.get("source", "teleop"),
                  control_rate_hz=rate, camera=custom.get("camera", "basket_front_left"),
                  object_state=np.stack(objects) if objects else None,
-                 cartesian_commands=np.stack(carts) if carts else None)
+                 cartesian_commands=np.stack(carts) if carts else None,
+                 object_frame=custom.get("object_frame", "body"))
     return ep, np.asarray(times, dtype=np.int64)
 
 

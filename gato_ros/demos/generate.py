@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from gato_ros.episode import Episode
-from gato_ros.interfaces import CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN
+from gato_ros.interfaces import CARTESIAN_MAX_STEP, CARTESIAN_MAX_TURN, OBJECT_FRAMES
 from gato_ros.robot.registry import DEFAULT_ROBOT
 
 INSTRUCTION = "stack the red object on the blue object"
@@ -122,7 +122,8 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
         episode = Episode(np.stack(images), np.stack(qs), np.stack(qds), np.stack(actions),
                           list(env.joint_names), INSTRUCTION, success, source="sim_expert",
                           control_rate_hz=20.0, camera=getattr(env, "camera", "basket_front_left"),
-                          object_state=np.stack(objects), cartesian_commands=np.stack(commands))
+                          object_state=np.stack(objects), cartesian_commands=np.stack(commands),
+                          object_frame=env.object_frame)
     else:
         empty = np.zeros((0, 8))
         episode = Episode(np.zeros((0, 1, 1, 3), np.uint8), empty, empty, empty, list(env.joint_names),
@@ -176,7 +177,7 @@ def _worker_init(settings: dict) -> None:
 
     env = StackingEnv(cell=settings["cell"], camera=settings["camera"], image_size=tuple(settings["image_size"]),
                       object_set=settings["object_set"], randomization=settings.get("randomization") or None,
-                      robot=settings.get("robot", DEFAULT_ROBOT))
+                      robot=settings.get("robot", DEFAULT_ROBOT), object_frame=settings.get("object_frame", "body"))
     _WORKER.update(env=env, expert=ScriptedExpert(env, seed=settings["seed"]), settings=settings)
 
 
@@ -225,18 +226,20 @@ def _existing_row(out: Path, name: str, old_summary: dict) -> dict:
 def _check_settings(out: Path, settings: dict, complete: list[str], old_summary: dict) -> None:
     """Refuse to resume a directory written with other settings (that would mix two data sets)."""
     state = out / STATE_DIR / "settings.json"
-    if state.is_file():
+    keys = set(settings)
+    if state.is_file():  # optional settings (noise, object_frame) are absent at their defaults: compare all keys
         before = json.loads(state.read_text())
+        keys |= set(before)
     elif complete and old_summary:  # written by the generator before it was resumable
         before = {k: old_summary[k] for k in ("cell", "object_set", "camera", "image_size") if k in old_summary}
+        keys = set(before)
     elif complete:
         raise DemoGenerationError(f"{out} already holds {complete[:3]}... not written by `demos generate` "
                                   f"(no {STATE_DIR}/settings.json or summary.json); choose an empty output directory")
     else:
-        before = {}
-    if before:
-        before.setdefault("robot", "sawyer")  # written before the robot registry: Sawyer demos
-    differ = {k: (before[k], settings[k]) for k in before if k in settings and before[k] != settings[k]}
+        return  # a fresh directory
+    before.setdefault("robot", "sawyer")  # written before the robot registry: Sawyer demos
+    differ = {k: (before.get(k), settings.get(k)) for k in sorted(keys) if before.get(k) != settings.get(k)}
     if differ:
         raise DemoGenerationError(f"{out} was generated with other settings {differ} (before, now); resume with the "
                                   f"same settings or choose another output directory")
@@ -247,7 +250,8 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
                    image_size: tuple[int, int] = (64, 64), progress: bool = True, max_steps: int = MAX_STEPS,
                    stop_on_success: bool = True, preview: bool = True, workers: int | None = None,
                    randomization: str = "", robot: str = DEFAULT_ROBOT, noise: float = 0.0,
-                   noise_correlation: float = 0.9, noise_phases: tuple[str, ...] = ()) -> list[dict]:
+                   noise_correlation: float = 0.9, noise_phases: tuple[str, ...] = (),
+                   object_frame: str = "body") -> list[dict]:
     """Write `episodes` expert demos (seeds seed, seed+1, ...) of registry arm `robot` under out_dir; returns
     per-episode summaries.
 
@@ -255,7 +259,8 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
     (frames of the first episode, when `preview`), out_dir/.generate/ (per-episode rows, settings).
     `randomization` (a preset or YAML file, gato_ros.sim.randomization; empty = none) is drawn per episode seed;
     `noise` > 0 perturbs the executed command (CommandNoise, module docstring) and records the clean one, in every
-    step or only in the expert phases `noise_phases` (gato_ros.sim.expert.Phase values).
+    step or only in the expert phases `noise_phases` (gato_ros.sim.expert.Phase values). `object_frame` says which
+    frame of each object the recorded poses are of (interfaces.OBJECT_FRAMES; a model trains on one).
     Episodes already complete in out_dir are skipped; `workers` processes (default os.cpu_count(); 1 = in this
     process) run the rest.
     """
@@ -275,6 +280,8 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
     unknown = sorted(set(noise_phases) - {p.value for p in Phase})
     if unknown:
         raise DemoGenerationError(f"unknown noise phases {unknown}; phases are {[p.value for p in Phase]}")
+    if object_frame not in OBJECT_FRAMES:
+        raise DemoGenerationError(f"unknown object_frame {object_frame!r}; choose one of {OBJECT_FRAMES}")
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise DemoGenerationError(f"workers must be >= 1, got {workers}")
@@ -285,7 +292,8 @@ def generate_demos(out_dir: str | Path, episodes: int, seed: int = 0, cell: str 
                 "stop_on_success": stop_on_success, "robot": robot,
                 **({"randomization": randomization} if randomization else {}),
                 **({"noise": noise, "noise_correlation": noise_correlation} if noise > 0 else {}),
-                **({"noise_phases": sorted(noise_phases)} if noise > 0 and noise_phases else {})}
+                **({"noise_phases": sorted(noise_phases)} if noise > 0 and noise_phases else {}),
+                **({"object_frame": object_frame} if object_frame != "body" else {})}
     names = [episode_name(i) for i in range(episodes)]
     complete = [n for n in names if (out / n / "metadata.yaml").is_file()]
     broken = [n for n in names if (out / n).exists() and n not in complete]

@@ -129,7 +129,8 @@ def _env(object_set: str) -> Any:
         kwargs: dict[str, Any] = {}
         if "policy" in _W:
             tok = _W["policy"].config.tokenizer
-            kwargs = {"camera": tok.camera, "image_size": (tok.image_height, tok.image_width)}
+            kwargs = {"camera": tok.camera, "image_size": (tok.image_height, tok.image_width),
+                      "object_frame": tok.object_frame}  # the object poses the model was trained on
         _W["envs"][object_set] = StackingEnv(cell=cfg.cell, object_set=object_set,
                                              randomization=cfg.randomization or None, **kwargs)
     return _W["envs"][object_set]

@@ -25,6 +25,10 @@ PROPRIO_SIZE = 2 * len(ARM_JOINTS) + 1
 #: Object state (a diagnostic observation): per object, in this order, position (3) + quaternion wxyz (4).
 OBJECT_COLORS: tuple[str, ...] = ("red", "green", "blue")
 OBJECT_STATE_SIZE = 7 * len(OBJECT_COLORS)
+#: Which frame of each object the poses are of (gato.json tokenizer.object_frame, the sim's object_frame): "body", the
+#: object's mesh frame, or "grasp", that frame turned about its own z axis so its x axis runs along the object's
+#: narrowest horizontal width: the closing direction of a top-down parallel grasp (gato_ros.sim.objects.grasp_yaw).
+OBJECT_FRAMES: tuple[str, ...] = ("body", "grasp")
 #: Kinematic features (tokenizer.kinematics; gato_ros.observation.kinematic_features), base frame: pinch position (3),
 #: the pinch rotation's x and y axes (6), pinch linear velocity (3), red - pinch (3), blue - red (3), green - pinch (3).
 KINEMATIC_SIZE = 21

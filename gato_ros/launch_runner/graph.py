@@ -227,23 +227,29 @@ STACKING = GraphSpec(
         LaunchArg("shadow", "false", "true: shadow mode; the agent runs on the live sensor stream but never moves the "
                                      "arm (it holds, or follows teleop when teleop:=true); the safety node publishes "
                                      "what the agent would have sent on /safety/shadow_output (docs/SIM2REAL.md)"),
+        LaunchArg("object_frame", "body", "which frame of each object /sim/object_poses carries: body, or grasp (x "
+                                          "along its narrowest horizontal width); a model with object state needs "
+                                          "the frame of its gato.json tokenizer.object_frame (the agent checks)"),
         LaunchArg(ROBOT_ARG, "sawyer", "registry arm (robots/<name>: sawyer, panda); its joint names and gains "
                                        "come from config/robots/<name>.yaml, its limits from its URDF"),
     ),
     nodes=(
         NodeSpec("sim", "sim", ("sim.yaml",), arg_params=(ArgParam("viewer", "viewer", "bool"),
                                                          ArgParam("randomization", "randomization"),
-                                                         ArgParam("dynamics", "sim_dynamics")),
+                                                         ArgParam("dynamics", "sim_dynamics"),
+                                                         ArgParam("object_frame", "object_frame")),
                  condition=Condition("sim", "if"), sim_time=False, robot_params=True),
         NodeSpec("safety", "safety", ("safety.yaml",), arg_params=(ArgParam("shadow", "shadow", "bool"),),
                  robot_description=True, robot_params=True),
         NodeSpec("agent", "agent", ("agent.yaml",),
-                 arg_params=(ArgParam("model_dir", "model"), ArgParam("prompt_demo", "prompt_demo")),
+                 arg_params=(ArgParam("model_dir", "model"), ArgParam("prompt_demo", "prompt_demo"),
+                             ArgParam("object_frame", "object_frame")),
                  condition=Condition("teleop", "unless", or_if="shadow"), lifecycle=True, robot_params=True),
         NodeSpec("teleop", "teleop", ("teleop.yaml",), condition=Condition("teleop", "if"), robot_description=True,
                  robot_params=True),
         NodeSpec("recorder", "recorder", ("recorder.yaml",), arg_params=(ArgParam("output_dir", "record"),
-                                                                        ArgParam("record_outputs", "shadow", "bool")),
+                                                                        ArgParam("record_outputs", "shadow", "bool"),
+                                                                        ArgParam("object_frame", "object_frame")),
                  condition=Condition("record", "nonempty")),
         NodeSpec("joy_teleop", "joy_teleop", ("joy_teleop.yaml",), arg_params=(ArgParam("device", "teleop_device"),),
                  condition=Condition("teleop_device", "nonempty")),

@@ -122,6 +122,7 @@ class AgentNode(LifecycleNode):
             check_robot(policy.config.robot.name, self.cfg.robot)
             layout = JointLayout.match(policy.config.robot.joint_names, self.cfg.joint_names)
             self._inputs = ModelInputs.of(policy.config.tokenizer)
+            self._inputs.check_object_frame(self.cfg.object_frame)
             if self._inputs.objects and self._objects_sub is None:
                 from geometry_msgs.msg import PoseArray
 

@@ -115,7 +115,7 @@ class RecorderNode(Node):
         path = episode_dir(self.root, self.config.name_prefix, self.index)
         self.attribution = CommandAttribution()
         self.writer = EpisodeBagWriter(path, self.config.instruction, self._label()[0], self.config.camera,
-                                       self.config.control_rate_hz)
+                                       self.config.control_rate_hz, object_frame=self.config.object_frame)
         self.index += 1
         self.operator_mark = None
         self.sim_at_start = self.sim.episode

@@ -87,7 +87,7 @@ class SimNode(Node):
 
         self.env = StackingEnv(cell=cfg.cell, camera=cfg.camera, image_size=(cfg.image_height, cfg.image_width),
                                object_set=cfg.object_set, randomization=cfg.randomization,
-                               dynamics=cfg.dynamics or None, robot=cfg.robot)
+                               dynamics=cfg.dynamics or None, robot=cfg.robot, object_frame=cfg.object_frame)
         self.joint_names = list(self.env.joint_names)
         self.n = len(self.joint_names)
         self.physics_dt = float(self._physics_timestep())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from gato_ros.interfaces import OBJECT_FRAMES
 from gato_ros.recorder.commander import AUTO, SOURCES
 
 
@@ -25,6 +26,9 @@ class RecorderConfig:
                "recorded; or a fixed 'teleop', 'agent' or 'sim_expert' (a commander that cannot announce)",
         "constraints": f"one of {', '.join((AUTO,) + SOURCES)}"})
     camera: str = field(default="basket_front_left", metadata={"doc": "camera name stored with the episode"})
+    object_frame: str = field(default="body", metadata={
+        "doc": "which frame of each object /sim/object_poses carries (object_frame:= launch argument), stored with "
+               "the episode", "constraints": "one of body, grasp"})
     control_rate_hz: float = field(default=20.0, metadata={"doc": "rate of /gato/effort_command (demo step rate)",
                                                            "range": (0.1, 1000.0)})
     auto_start: bool = field(default=False, metadata={"doc": "start recording at once and restart on each new "
@@ -42,6 +46,8 @@ class RecorderConfig:
             raise RecorderError("output_dir must name a directory")
         if self.source not in (AUTO,) + SOURCES:
             raise RecorderError(f"source must be one of {(AUTO,) + SOURCES}, got {self.source!r}")
+        if self.object_frame not in OBJECT_FRAMES:
+            raise RecorderError(f"object_frame must be one of {OBJECT_FRAMES}, got {self.object_frame!r}")
         for name in ("control_rate_hz", "flush_period_s", "diagnostics_period_s"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
                 raise RecorderError(f"{name} must be > 0, got {getattr(self, name)}")

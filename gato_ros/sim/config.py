@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from gato_ros.interfaces import OBJECT_FRAMES
 from gato_ros.robot.registry import DEFAULT_ROBOT
 
 
@@ -24,6 +25,10 @@ class SimConfig:
     camera: str = field(default="basket_front_left", metadata={"doc": "camera published on /camera/image_raw"})
     robot: str = field(default=DEFAULT_ROBOT, metadata={"doc": "registry arm in the cell (robot:= launch argument)",
                                                    "constraints": "one of sawyer, panda"})
+    object_frame: str = field(default="body", metadata={
+        "doc": "/sim/object_poses: each object's body frame, or its grasp frame (x along its narrowest horizontal "
+               "width); must match the model's gato.json tokenizer.object_frame (stacking.launch.py passes it)",
+        "constraints": "one of body, grasp"})
     image_width: int = field(default=64, metadata={"doc": "camera image width (px)", "range": (16, 4096)})
     image_height: int = field(default=64, metadata={"doc": "camera image height (px)", "range": (16, 4096)})
     real_time_factor: float = field(default=1.0, metadata={"doc": "sim seconds per wall second; 0 = max speed",
@@ -61,6 +66,8 @@ class SimConfig:
     def __post_init__(self) -> None:
         if self.cell not in ("primitive", "real"):
             raise SimConfigError(f"cell must be 'primitive' or 'real', got {self.cell!r}")
+        if self.object_frame not in OBJECT_FRAMES:
+            raise SimConfigError(f"object_frame must be one of {OBJECT_FRAMES}, got {self.object_frame!r}")
         if self.image_width < 16 or self.image_height < 16:
             raise SimConfigError(f"image size must be at least 16x16, got {self.image_width}x{self.image_height}")
         if not (math.isfinite(self.real_time_factor) and self.real_time_factor >= 0):

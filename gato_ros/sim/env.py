@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from gato_ros.interfaces import JOINT_NAMES
+from gato_ros.interfaces import JOINT_NAMES, OBJECT_FRAMES
 from gato_ros.robot import RobotModel, default_urdf_path
 from gato_ros.robot.registry import DEFAULT_ROBOT, load_robot
 from gato_ros.sim import objects, robot_mjcf, scene, success
@@ -58,7 +58,8 @@ class StackingEnv:
     def __init__(self, cell: str = "primitive", camera: str = "basket_front_left", image_size=(64, 64),
                  object_set: str = "rgb_train_random", seed: int = 0, success_rule: str = "size_aware",
                  randomization: domain_rand.Randomization | str | None = None,
-                 dynamics: arm_dynamics.ArmDynamics | str | None = None, robot: str = DEFAULT_ROBOT) -> None:
+                 dynamics: arm_dynamics.ArmDynamics | str | None = None, robot: str = DEFAULT_ROBOT,
+                 object_frame: str = "body") -> None:
         if cell not in scene.CELLS:
             raise EnvError(f"unknown cell {cell!r}; choose one of {scene.CELLS}")
         if camera not in scene.CAMERAS:
@@ -67,7 +68,10 @@ class StackingEnv:
             raise EnvError(f"unknown object_set {object_set!r}; choose one of {objects.OBJECT_SETS}")
         if success_rule not in success.SUCCESS_RULES:
             raise EnvError(f"unknown success_rule {success_rule!r}; choose one of {success.SUCCESS_RULES}")
+        if object_frame not in OBJECT_FRAMES:
+            raise EnvError(f"unknown object_frame {object_frame!r}; choose one of {OBJECT_FRAMES}")
         self.success_rule = success_rule
+        self.object_frame = object_frame  # which frame object_poses() reports (interfaces.OBJECT_FRAMES)
         h, w = (int(image_size[0]), int(image_size[1]))
         if h <= 0 or w <= 0:
             raise EnvError(f"image_size must be positive (height, width), got {image_size}")
@@ -87,6 +91,7 @@ class StackingEnv:
         self._renderers: dict[tuple[int, int, int], mujoco.Renderer] = {}
         self._effort = np.zeros(8)
         self._points: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
+        self._grasp_turns: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
         self.dynamics = arm_dynamics.load(dynamics)  # arm parameters over the cell's nominal ones (a fitted file)
         rand = randomization if isinstance(randomization, domain_rand.Randomization) \
             else domain_rand.load(randomization)
@@ -143,6 +148,7 @@ class StackingEnv:
                                             self.effort_limits[:7])
             self._noise = self._randomizer.episode(self.model, parts, self.seed)
             self._points.clear()  # object sizes may have changed
+            self._grasp_turns.clear()
         self.data.qpos[self._arm_qpos] = self.home_q
         self._place_objects(rng)
         self._effort = np.zeros(8)
@@ -280,8 +286,26 @@ class StackingEnv:
     # ------------------------------------------------------------------ task state
 
     def object_poses(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """{color: (position [3], quaternion wxyz [4])} in the world frame (object frames at their centres)."""
-        return {c: (self.data.xpos[b].copy(), self.data.xquat[b].copy()) for c, b in self._obj_body.items()}
+        """{color: (position [3], quaternion wxyz [4])} in the world frame, of each object's body frame (at its
+        centre) or, with object_frame "grasp", of its grasp frame: the body frame turned about its own z axis so x
+        runs along the object's narrowest horizontal width (objects.grasp_yaw)."""
+        poses = {}
+        for c, b in self._obj_body.items():
+            quat = self.data.xquat[b].copy()
+            if self.object_frame == "grasp":
+                turned = np.empty(4)
+                mujoco.mju_mulQuat(turned, quat, self._grasp_turn(c))
+                quat = turned
+            poses[c] = (self.data.xpos[b].copy(), quat)
+        return poses
+
+    def _grasp_turn(self, color: str) -> np.ndarray:
+        """Quaternion (wxyz) from the object's body frame to its grasp frame, cached like its vertices."""
+        key = (self.triplet, color)
+        if key not in self._grasp_turns:
+            half = 0.5 * objects.grasp_yaw(self._local_points(color))
+            self._grasp_turns[key] = np.array([np.cos(half), 0.0, 0.0, np.sin(half)])
+        return self._grasp_turns[key]
 
     def object_state(self) -> np.ndarray:
         """[21] red, green, blue: position + quaternion wxyz (w >= 0); gato_ros.observation.object_state_from_poses."""

@@ -24,6 +24,7 @@ TEST_TRIPLETS: dict[str, tuple[str, str, str]] = {
 }
 RANDOM_SETS = {"rgb_train_random": "train", "rgb_heldout_random": "heldout", "rgb_test_random": None}
 OBJECT_SETS = tuple(TEST_TRIPLETS) + tuple(RANDOM_SETS)
+GRASP_YAW_STEPS = 72  # candidate yaws over [0, pi): 2.5 degrees, the scripted expert's own grasp-yaw resolution
 
 
 class ObjectSetError(ValueError):
@@ -77,3 +78,15 @@ def triplet(object_set: str, rng: np.random.Generator) -> tuple[str, str, str]:
     pool = names_in(RANDOM_SETS[object_set])
     picked = rng.choice(len(pool), size=3, replace=False)
     return tuple(pool[i] for i in picked)  # type: ignore[return-value]
+
+
+def grasp_yaw(points: np.ndarray) -> float:
+    """Yaw (rad, in [0, pi)) about z along which `points` [N, 3] (an object's vertices in its own frame, z up) are
+    narrowest horizontally: where a top-down parallel gripper closes on the object. Equal widths (to 1 micron) keep
+    the smaller yaw, so the choice is stable."""
+    xy = np.asarray(points, dtype=np.float64).reshape(-1, 3)[:, :2]
+    if len(xy) < 2 or not np.all(np.isfinite(xy)):
+        raise ValueError(f"grasp_yaw needs at least 2 finite points, got {len(xy)}")
+    yaws = np.arange(GRASP_YAW_STEPS) * (np.pi / GRASP_YAW_STEPS)
+    widths = np.ptp(xy @ np.stack([np.cos(yaws), np.sin(yaws)]), axis=0)
+    return float(yaws[int(np.argmin(np.round(widths, 6)))])

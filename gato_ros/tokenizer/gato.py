@@ -223,6 +223,10 @@ class GatoTokenizer:
         if self.tok.object_state and ep.object_state is None:
             raise TokenizerError("this gato.json needs object state (tokenizer.object_state) but the episode has no "
                                  "object_state (record the demos with object poses)")
+        if self.tok.object_state and ep.object_frame != self.tok.object_frame:
+            raise TokenizerError(f"this gato.json's object poses are of each object's {self.tok.object_frame} frame "
+                                 f"(tokenizer.object_frame) but the episode recorded its {ep.object_frame} frame "
+                                 "(`gato-ros demos generate --object-frame`)")
         objects = ep.object_state if self.tok.object_state else [None] * len(ep)
         actions = ep.actions
         if self.config.robot.action_space == "cartesian":
