@@ -204,6 +204,8 @@ def rollout(env: Any, safety_cfg: Any, policy: Callable[[np.ndarray], np.ndarray
     expert.reset(obs)
     if hasattr(policy, "reset"):
         policy.reset()
+    if hasattr(policy, "bind_expert"):  # a probe that reads the expert's command on each state (labelled first)
+        policy.bind_expert(expert)
 
     def act(o: Any) -> np.ndarray:
         feat = features(proprio_from_joints(o.q, o.qd), env.object_state())

@@ -13,6 +13,10 @@ Modes, checked in this order (m, world frame; "held" = both fingers touch red):
 - `no_stack`: held over blue at some point, yet never a held stack (placing or releasing failed).
 
 Held-out seeds from 100000, never selected. Each call appends one row (model, counts, per-episode detail) to --out.
+
+`--expert-dims 3,4,5` (a Cartesian model only) is a probe, not a policy: those command dimensions (here the wrist
+turn) are replaced by the scripted expert's on every visited state, the rest stays the model's. The success it
+reaches bounds what learning those dimensions perfectly would give.
 """
 
 from __future__ import annotations
@@ -49,12 +53,38 @@ def classify(ok: bool, red_z: np.ndarray, held: np.ndarray, red_blue_xy: np.ndar
     return "no_stack"
 
 
+class ExpertDims:
+    """A Cartesian model whose command dimensions `dims` are the expert's command on the same state (a probe)."""
+
+    def __init__(self, model: ModelPolicy, dims: list[int]) -> None:
+        if model.policy.controller is None:
+            raise ValueError("--expert-dims needs a Cartesian model (robot.action_space: cartesian)")
+        self.model, self.dims, self.expert = model, dims, None
+
+    def bind_expert(self, expert: object) -> None:
+        self.expert = expert
+
+    def reset(self) -> None:
+        self.model.reset()
+
+    def __call__(self, feat: np.ndarray) -> np.ndarray:
+        self.model(feat)
+        command = np.array(self.model.policy.last_command, dtype=np.float64)
+        command[self.dims] = np.asarray(self.expert.last_command)[self.dims]  # labelled before the policy acts
+        torques = self.model.policy.controller.lead_torques(feat[:7], feat[7:14], command[:6])
+        return np.concatenate([torques, command[6:]])
+
+
 class Recorder:
     """Wraps a policy: before each action, records red's height, whether it is held, and its distance to blue."""
 
     def __init__(self, policy: Any, env: Any) -> None:
         self.policy, self.env = policy, env
         self.rows: list[tuple[float, bool, float]] = []
+
+    def bind_expert(self, expert: object) -> None:
+        if hasattr(self.policy, "bind_expert"):
+            self.policy.bind_expert(expert)
 
     def reset(self) -> None:
         self.rows.clear()
@@ -71,6 +101,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="object-state model directory (gato.json)")
     parser.add_argument("--episodes", type=int, default=40)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--expert-dims", default="", metavar="I,J,...",
+                        help="probe: these Cartesian command dimensions come from the expert (3,4,5: the wrist turn)")
     args = parser.parse_args()
 
     from gato_ros import paths
@@ -84,7 +116,8 @@ def main() -> None:
     env = StackingEnv(cell="primitive", object_set="rgb_train_random",
                       object_frame=model.policy.config.tokenizer.object_frame)
     safety_cfg = config_from_params_file(SafetyConfig, paths.config_dir() / "safety.yaml", "safety")
-    policy = Recorder(model, env)
+    dims = [int(d) for d in args.expert_dims.split(",") if d]
+    policy = Recorder(ExpertDims(model, dims) if dims else model, env)
     detail = []
     for i in range(args.episodes):
         ok, stage = rollout(env, safety_cfg, policy, HELDOUT_SEED + i)
@@ -94,7 +127,7 @@ def main() -> None:
                        "min_held_xy_to_blue": round(float(dxy[held].min()), 3) if held.any() else None})
         print(f"seed {HELDOUT_SEED + i}: {mode}", flush=True)
     counts = collections.Counter(d["mode"] for d in detail)
-    row = {"model": str(args.model), "episodes": args.episodes,
+    row = {"model": str(args.model), "episodes": args.episodes, "expert_dims": dims,
            "modes": {m: {"count": counts[m], "ci95": wilson_interval(counts[m], args.episodes)} for m in MODES},
            "thresholds_m": {"lifted": LIFTED_M, "too_high": TOO_HIGH_M, "over_blue": OVER_BLUE_M},
            "episodes_detail": detail}

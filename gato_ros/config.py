@@ -176,6 +176,14 @@ class RobotConfig:
                 raise ConfigError(f"robot.{name} must be positive and finite, got {getattr(self, name)}")
 
 
+# gato.json fields added after format version 3, with the value files written before them meant (the Sawyer was the
+# only arm; effort actions; no kinematics; velocities in the tokens; body-frame object poses)
+ADDED_LATER: dict[str, dict[str, Any]] = {
+    "robot": {"name": DEFAULT_ROBOT, "action_space": "effort"},
+    "tokenizer": {"kinematics": False, "velocities": True, "object_frame": "body"},
+}
+
+
 @dataclass(frozen=True)
 class GatoConfig:
     """Everything needed to tokenize for, run, and decode the actions of one model."""
@@ -216,14 +224,9 @@ class GatoConfig:
             raise ConfigError(f"gato config must be a JSON object, got {type(data).__name__}")
         _check_keys("gato.json", data, cls)
         version = data["format_version"]
-        if isinstance(data["robot"], dict) and "name" not in data["robot"]:  # written before the robot registry,
-            data = {**data, "robot": {**data["robot"], "name": DEFAULT_ROBOT}}  # when the Sawyer was the only arm
-        if isinstance(data["robot"], dict) and "action_space" not in data["robot"]:  # written before it existed
-            data = {**data, "robot": {**data["robot"], "action_space": "effort"}}
-        if isinstance(data["tokenizer"], dict) and "kinematics" not in data["tokenizer"]:  # written before it existed
-            data = {**data, "tokenizer": {**data["tokenizer"], "kinematics": False}}
-        if isinstance(data["tokenizer"], dict) and "velocities" not in data["tokenizer"]:  # written before it existed
-            data = {**data, "tokenizer": {**data["tokenizer"], "velocities": True}}
+        for section, added in ADDED_LATER.items():  # files written before a field existed: what they meant
+            if isinstance(data[section], dict):
+                data = {**data, section: {**added, **data[section]}}
         if version == 2 and isinstance(data["tokenizer"], dict) and "decoding" in data["tokenizer"]:
             data = {**data, "tokenizer": {"gripper_decoding": data["tokenizer"]["decoding"], **data["tokenizer"]}}
             version = FORMAT_VERSION  # the one field version 3 added, filled with what version 2 did

@@ -1,0 +1,47 @@
+"""benchmarks/failure_modes.py: how held-out episodes end, and the expert-dimension probe."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from failure_modes import ExpertDims, classify  # noqa: E402
+from visited_error import ModelPolicy  # noqa: E402
+
+
+def test_classify_orders_the_modes() -> None:
+    z = np.array([0.02, 0.03, 0.02])
+    held, far = np.array([False, True, False]), np.array([0.2, 0.2, 0.2])
+    assert classify(True, z, held, far) == "stacked"
+    assert classify(False, z, held, far) == "grasp_slips"
+    assert classify(False, np.array([0.02, 0.5]), held[:2], far[:2]) == "over_lift"
+    assert classify(False, np.array([0.02, 0.1]), held[:2], far[:2]) == "mis_steer"
+    assert classify(False, np.array([0.02, 0.1]), held[:2], np.array([0.2, 0.01])) == "no_stack"
+
+
+def test_expert_dims_probe_sends_the_expert_command_where_asked() -> None:
+    """With every command dimension from the expert the probe's efforts are the expert's own label on each visited
+    state (same controller); with none they are the model's."""
+    from bc_baseline import rollout
+
+    from gato_ros import paths
+    from gato_ros.nodes.common import config_from_params_file
+    from gato_ros.safety import SafetyConfig
+    from gato_ros.sim.env import StackingEnv
+
+    model = ModelPolicy(paths.models_dir() / "default")
+    env = StackingEnv(object_frame=model.policy.config.tokenizer.object_frame)
+    cfg = config_from_params_file(SafetyConfig, paths.config_dir() / "safety.yaml", "safety")
+    visited: list = []
+    rollout(env, cfg, ExpertDims(model, list(range(7))), 100_000, visited)
+    assert len(visited) > 20
+    for _, label, action, _ in visited[:40]:
+        np.testing.assert_allclose(action, label, atol=1e-9)
+    visited.clear()
+    probe = ExpertDims(model, [])
+    rollout(env, cfg, probe, 100_000, visited)
+    assert not np.allclose([v[2] for v in visited[:40]], [v[1] for v in visited[:40]])
