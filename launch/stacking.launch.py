@@ -11,7 +11,9 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.actions import (
+    DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler, SetLaunchConfiguration,
+)
 from launch.conditions import IfCondition, UnlessCondition
 from launch.events import matches_action
 from launch.substitution import Substitution
@@ -25,8 +27,8 @@ from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
 
 from gato_ros.launch_runner.graph import (
-    PACKAGE, ROBOT_ARG, ROBOT_DESCRIPTION, ROBOT_PARAMS_DIR, SIM_TIME_ARG, STACKING, URDF_ARG, Condition,
-    GraphArgumentError, NodeSpec, urdf_file,
+    OBJECT_FRAME_ARG, PACKAGE, ROBOT_ARG, ROBOT_DESCRIPTION, ROBOT_PARAMS_DIR, SIM_TIME_ARG, STACKING, URDF_ARG,
+    Condition, GraphArgumentError, NodeSpec, urdf_file,
 )
 
 
@@ -105,8 +107,10 @@ def _check_arguments(context) -> list:
     if typos:
         raise GraphArgumentError("unknown launch arguments " + ", ".join(
             f"{name!r} (did you mean {arg!r}?)" for name, arg in typos.items()))
-    STACKING.check({arg.name: LaunchConfiguration(arg.name).perform(context) for arg in STACKING.args})
-    return []
+    given = {arg.name: LaunchConfiguration(arg.name).perform(context) for arg in STACKING.args}
+    STACKING.check(given)
+    # object_frame empty: the frame the model reads (graph.model_object_frame), set before any node reads it
+    return [SetLaunchConfiguration(OBJECT_FRAME_ARG, STACKING.resolve(given)[OBJECT_FRAME_ARG])]
 
 
 def generate_launch_description() -> LaunchDescription:

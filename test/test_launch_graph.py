@@ -15,13 +15,15 @@ import yaml
 
 from gato_ros.cli import build_parser
 from gato_ros.launch_runner.graph import (
-    PACKAGE, STACKING, ArgParam, Condition, GraphArgumentError, GraphSpec, LaunchArg, NodeSpec, node_parameters,
+    PACKAGE, STACKING, ArgParam, Condition, GraphArgumentError, GraphSpec, LaunchArg, NodeSpec, model_object_frame,
+    node_parameters,
 )
 from gato_ros.launch_runner.runner import RunnerError, node_command, write_overrides
 from gato_ros.paths import config_dir, launch_dir
 from gato_ros.robot import default_urdf_path
 
 LAUNCH_FILE = launch_dir() / "stacking.launch.py"
+DEFAULT_FRAME = model_object_frame("")  # the object frame the default model reads
 
 
 def _launch_ast() -> ast.Module:
@@ -92,7 +94,7 @@ def test_defaults_conditions_and_typed_parameters() -> None:
     assert values == {"sim": "false", "model": "", "prompt_demo": "", "teleop": "false", "record": "",
                       "use_sim_time": "false", "randomization": "", "sim_dynamics": "", "urdf": "",
                       "foxglove": "false", "viewer": "false", "teleop_device": "", "shadow": "false",
-                      "object_frame": "body", "robot": "sawyer"}
+                      "object_frame": DEFAULT_FRAME, "robot": "sawyer"}
     assert [n.name for n in STACKING.active_nodes(values)] == ["safety", "agent"]
     values = STACKING.resolve({"sim": "true", "record": "/tmp/x", "model": "/m"})
     assert values["use_sim_time"] == "true"  # follows sim, like DeclareLaunchArgument(default=LaunchConfiguration)
@@ -117,7 +119,7 @@ def test_shadow_runs_the_agent_beside_teleop_and_tells_safety_and_recorder() -> 
     assert [n.name for n in STACKING.active_nodes(both)] == ["safety", "agent", "teleop", "recorder"]
     assert node_parameters(STACKING.node("safety"), both)["shadow"] is True
     assert node_parameters(STACKING.node("recorder"), both) == {"use_sim_time": False, "output_dir": "/tmp/x",
-                                                                 "record_outputs": True, "object_frame": "body"}
+                                                                 "record_outputs": True, "object_frame": DEFAULT_FRAME}
     alone = STACKING.resolve({"shadow": "1", "sim": "true"})
     assert [n.name for n in STACKING.active_nodes(alone)] == ["sim", "safety", "agent"]
     off = STACKING.resolve({"teleop": "true"})
@@ -242,3 +244,25 @@ def test_check_reads_every_argument_as_the_runner_and_the_launch_file_calls_it(t
     body = ast.unparse(next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
                             and n.name == "generate_launch_description"))
     assert body.index("OpaqueFunction(") < body.index("for spec in STACKING.nodes")  # before any node action
+
+
+def test_object_frame_follows_the_model_unless_given(tmp_path) -> None:
+    """object_frame empty: the frame the model's gato.json names (body without a readable model), for the sim, the
+    agent and the recorder alike; a given value wins; a bad one is refused before anything starts."""
+    import dataclasses
+    import json
+
+    from gato_ros.config import GatoConfig
+
+    base = GatoConfig()
+    grasp = dataclasses.replace(base, tokenizer=dataclasses.replace(base.tokenizer, object_state=True,
+                                                                    object_frame="grasp"))
+    (tmp_path / "gato.json").write_text(json.dumps(grasp.to_dict()))
+    values = STACKING.resolve({"sim": "true", "model": str(tmp_path)})
+    assert values["object_frame"] == "grasp"
+    for node in ("sim", "agent"):
+        assert node_parameters(STACKING.node(node), values)["object_frame"] == "grasp"
+    assert STACKING.resolve({"model": str(tmp_path), "object_frame": "body"})["object_frame"] == "body"
+    assert STACKING.resolve({"model": str(tmp_path / "none")})["object_frame"] == "body"
+    with pytest.raises(GraphArgumentError, match="object_frame='camera'"):
+        STACKING.check({"object_frame": "camera"})

@@ -77,11 +77,6 @@ def evaluate(cfg: EvalConfig) -> dict:
 
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     prompts = [False] + ([True] if cfg.prompt_demo else [])
-    from gato_ros.agent.model_dir import resolve_model_dir
-    from gato_ros.config import GatoConfig
-
-    # the sim reports the object frames the model was trained on (the agent refuses others)
-    object_frame = GatoConfig.load(resolve_model_dir(str(cfg.model_dir)) / "gato.json").tokenizer.object_frame
     results: list[ConditionResult] = []
     episodes: list[EpisodeOutcome] = []
     with tempfile.TemporaryDirectory(prefix="gato_eval_") as tmp:
@@ -90,8 +85,7 @@ def evaluate(cfg: EvalConfig) -> dict:
             conf = _config_dir(paths.config_dir(), Path(tmp) / object_set, object_set, seed, cfg.cell)
             for prompt in prompts:
                 values = {"sim": "true", "model": str(cfg.model_dir),
-                          "prompt_demo": str(cfg.prompt_demo) if prompt else "", "randomization": cfg.randomization,
-                          "object_frame": object_frame}
+                          "prompt_demo": str(cfg.prompt_demo) if prompt else "", "randomization": cfg.randomization}
                 log_dir = cfg.out_dir / "logs" / f"{object_set}_{'prompt' if prompt else 'noprompt'}"
                 options = RunOptions(episodes=cfg.episodes, duration_s=cfg.episode_s, config_dir=conf, log_dir=log_dir,
                                      status=cfg.status)

@@ -11,13 +11,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from gato_ros.interfaces import FALSE_WORDS, TRUE_WORDS
+from gato_ros.interfaces import FALSE_WORDS, OBJECT_FRAMES, TRUE_WORDS
 
 PACKAGE = "gato_ros"
 SIM_TIME_ARG = "use_sim_time"  # launch argument and ROS parameter of the same name
 URDF_ARG = "urdf"  # launch argument: URDF file whose text nodes with `robot_description` get (ROS convention)
 ROBOT_ARG = "robot"  # launch argument: the registry arm (robots/<name>/robot.yaml)
 ROBOT_PARAMS_DIR = "robots"  # config/robots/<robot>.yaml: the arm's parameters of every node (joint names, gains)
+OBJECT_FRAME_ARG = "object_frame"  # launch argument and sim/agent/recorder parameter (interfaces.OBJECT_FRAMES)
+
+
+def model_object_frame(model: str) -> str:
+    """The object frame a model reads (gato.json tokenizer.object_frame; `model` empty: the agent's default model);
+    "body" when no model can be read (the agent then fails configure with the real reason)."""
+    from gato_ros.agent.model_dir import ModelDirError, resolve_model_dir
+    from gato_ros.config import ConfigError, GatoConfig
+
+    try:
+        return GatoConfig.load(resolve_model_dir(model) / "gato.json").tokenizer.object_frame
+    except (ModelDirError, ConfigError):
+        return "body"
+
+
 ROBOT_DESCRIPTION = "robot_description"  # the parameter holding URDF text
 
 
@@ -101,6 +116,8 @@ class GraphSpec:
                 out[arg.name] = str(values[arg.name])
             else:
                 out[arg.name] = out[arg.default_from] if arg.default_from else arg.default
+        if out.get(OBJECT_FRAME_ARG) == "":  # the frame the model reads, for the sim, agent and recorder alike
+            out[OBJECT_FRAME_ARG] = model_object_frame(out.get("model", ""))
         return out
 
     def active_nodes(self, values: Mapping[str, str]) -> list[NodeSpec]:
@@ -112,6 +129,9 @@ class GraphSpec:
         robot's parameter file, the URDF) and return the nodes to start; GraphArgumentError names a bad one. The launch
         file calls it too, as launch alone would take yes/no/on/off for some booleans and fail late on others."""
         resolved = self.resolve(values)
+        if OBJECT_FRAME_ARG in resolved and resolved[OBJECT_FRAME_ARG] not in OBJECT_FRAMES:
+            raise GraphArgumentError(f"launch argument {OBJECT_FRAME_ARG}={resolved[OBJECT_FRAME_ARG]!r}: use one of "
+                                     f"{', '.join(OBJECT_FRAMES)} (or leave it empty: the model's)")
         nodes = self.active_nodes(resolved)
         for spec in nodes:
             param_files(spec, resolved)
@@ -227,9 +247,9 @@ STACKING = GraphSpec(
         LaunchArg("shadow", "false", "true: shadow mode; the agent runs on the live sensor stream but never moves the "
                                      "arm (it holds, or follows teleop when teleop:=true); the safety node publishes "
                                      "what the agent would have sent on /safety/shadow_output (docs/SIM2REAL.md)"),
-        LaunchArg("object_frame", "body", "which frame of each object /sim/object_poses carries: body, or grasp (x "
-                                          "along its narrowest horizontal width); a model with object state needs "
-                                          "the frame of its gato.json tokenizer.object_frame (the agent checks)"),
+        LaunchArg(OBJECT_FRAME_ARG, "", "which frame of each object /sim/object_poses carries: body, or grasp (x "
+                                        "along its narrowest horizontal width); empty: the one the model reads "
+                                        "(gato.json tokenizer.object_frame; the agent refuses the other)"),
         LaunchArg(ROBOT_ARG, "sawyer", "registry arm (robots/<name>: sawyer, panda); its joint names and gains "
                                        "come from config/robots/<name>.yaml, its limits from its URDF"),
     ),
@@ -237,19 +257,19 @@ STACKING = GraphSpec(
         NodeSpec("sim", "sim", ("sim.yaml",), arg_params=(ArgParam("viewer", "viewer", "bool"),
                                                          ArgParam("randomization", "randomization"),
                                                          ArgParam("dynamics", "sim_dynamics"),
-                                                         ArgParam("object_frame", "object_frame")),
+                                                         ArgParam("object_frame", OBJECT_FRAME_ARG)),
                  condition=Condition("sim", "if"), sim_time=False, robot_params=True),
         NodeSpec("safety", "safety", ("safety.yaml",), arg_params=(ArgParam("shadow", "shadow", "bool"),),
                  robot_description=True, robot_params=True),
         NodeSpec("agent", "agent", ("agent.yaml",),
                  arg_params=(ArgParam("model_dir", "model"), ArgParam("prompt_demo", "prompt_demo"),
-                             ArgParam("object_frame", "object_frame")),
+                             ArgParam("object_frame", OBJECT_FRAME_ARG)),
                  condition=Condition("teleop", "unless", or_if="shadow"), lifecycle=True, robot_params=True),
         NodeSpec("teleop", "teleop", ("teleop.yaml",), condition=Condition("teleop", "if"), robot_description=True,
                  robot_params=True),
         NodeSpec("recorder", "recorder", ("recorder.yaml",), arg_params=(ArgParam("output_dir", "record"),
                                                                         ArgParam("record_outputs", "shadow", "bool"),
-                                                                        ArgParam("object_frame", "object_frame")),
+                                                                        ArgParam("object_frame", OBJECT_FRAME_ARG)),
                  condition=Condition("record", "nonempty")),
         NodeSpec("joy_teleop", "joy_teleop", ("joy_teleop.yaml",), arg_params=(ArgParam("device", "teleop_device"),),
                  condition=Condition("teleop_device", "nonempty")),
