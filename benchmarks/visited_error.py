@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         policy = MLPPolicy(feats, scale, limits, 0)
         policy.fit(feats, acts, args.epochs)
         name = f"mlp on {args.mlp}"
-    env = StackingEnv(cell="primitive", object_set="rgb_train_random")
+    frame = policy.policy.config.tokenizer.object_frame if args.model else "body"  # the MLPs read body frames
+    env = StackingEnv(cell="primitive", object_set="rgb_train_random", object_frame=frame)
     safety_cfg = config_from_params_file(SafetyConfig, paths.config_dir() / "safety.yaml", "safety")
     visited: list = []
     outcomes = [rollout(env, safety_cfg, policy, HELDOUT_SEED + i, visited)[1] for i in range(args.episodes)]

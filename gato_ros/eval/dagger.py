@@ -58,7 +58,7 @@ def _collect(object_set: str, seed: int, beta: float, out_dir: str) -> dict:
     ep = Episode(np.stack(rows["images"]), np.stack(rows["q"]), np.stack(rows["qd"]), np.stack(rows["labels"]),
                  list(env.joint_names), INSTRUCTION, success, source="dagger", control_rate_hz=env.control_rate_hz,
                  camera=env.camera, object_state=np.stack(rows["objects"]),
-                 cartesian_commands=np.stack(rows["commands"]))
+                 cartesian_commands=np.stack(rows["commands"]), object_frame=env.object_frame)
     path = Path(out_dir) / f"episode_{seed:06d}"
     tmp = path.with_name("." + path.name + ".partial")
     write_episode(tmp, ep)
