@@ -74,6 +74,8 @@ def object_state_from_pose_array(msg: Any) -> np.ndarray:
 
 
 KINEMATIC_VELOCITY = (9, 12)  # kinematic_features' slice holding the pinch linear velocity
+KINEMATIC_CLOSING_AXIS = (6, 9)  # kinematic_features' slice holding the pinch y axis, along which the fingers close
+GRASP_ALIGNMENT_SIZE = 2  # grasp_alignment's values (after the kinematic features with tokenizer.grasp_alignment)
 
 
 def kinematic_features(robot: RobotModel, base_position: Sequence[float], proprio: np.ndarray,
@@ -100,3 +102,18 @@ def kinematic_features(robot: RobotModel, base_position: Sequence[float], propri
     red, green, blue = (objects[7 * i: 7 * i + 3] - base for i in range(len(OBJECT_COLORS)))
     out = np.concatenate([pinch, pose[:3, 0], pose[:3, 1], velocity, red - pinch, blue - red, green - pinch])
     return out
+
+
+def grasp_alignment(closing_axis: np.ndarray, red_quaternion: np.ndarray) -> np.ndarray:
+    """[2] sin 2d, cos 2d of the horizontal angle d from the fingers' closing axis (base frame, the pinch y axis of
+    kinematic_features) to red's frame x axis (quaternion wxyz; axes aligned with the base's).
+
+    Why: with grasp frames (tokenizer.object_frame) red's x axis runs along its narrowest width, so d is the wrist
+    turn that lines the fingers up with it, modulo pi (the gripper is symmetric). From the quaternion and the pinch
+    axes a learner needs fourth-order products to find it, and a tiny Gato does not (docs/MODEL.md, "Seventh
+    round")."""
+    w, x, y, z = np.asarray(red_quaternion, dtype=np.float64).reshape(4) / np.linalg.norm(red_quaternion)
+    red_x = np.array([1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z)])
+    axis = np.asarray(closing_axis, dtype=np.float64).reshape(3)
+    d = np.arctan2(red_x[1], red_x[0]) - np.arctan2(axis[1], axis[0])
+    return np.array([np.sin(2.0 * d), np.cos(2.0 * d)])

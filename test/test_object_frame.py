@@ -86,7 +86,6 @@ def test_episode_bag_and_tokenizer_keep_the_frame(tmp_path) -> None:
     body_tok = GatoTokenizer(dataclasses.replace(base, tokenizer=dataclasses.replace(tok, object_frame="body")))
     with pytest.raises(TokenizerError, match="body frame .* grasp frame"):
         body_tok.episode(_episode("grasp"))
-    assert GatoConfig.from_dict(base.to_dict()).tokenizer.object_frame == "body"  # old gato.json: body frames
 
 
 def test_agent_refuses_object_poses_of_another_frame() -> None:
@@ -95,3 +94,38 @@ def test_agent_refuses_object_poses_of_another_frame() -> None:
     with pytest.raises(ValueError, match="object_frame:=grasp"):
         grasp.check_object_frame("body")
     ModelInputs.of(SimpleNamespace(use_image=True, object_state=False)).check_object_frame("grasp")  # no poses read
+
+
+@pytest.mark.parametrize("red_yaw_deg, closing_deg", [(0, 0), (30, 0), (90, 0), (120, 45), (-60, 170)])
+def test_grasp_alignment_is_twice_the_turn_to_reds_x_axis(red_yaw_deg, closing_deg) -> None:
+    from gato_ros.observation import grasp_alignment
+
+    half = np.radians(red_yaw_deg) / 2
+    quat = np.array([np.cos(half), 0.0, 0.0, np.sin(half)])
+    axis = np.array([np.cos(np.radians(closing_deg)), np.sin(np.radians(closing_deg)), 0.0])
+    d = np.radians(red_yaw_deg - closing_deg)
+    np.testing.assert_allclose(grasp_alignment(axis, quat), [np.sin(2 * d), np.cos(2 * d)], atol=1e-12)
+    np.testing.assert_allclose(grasp_alignment(-axis, -quat), grasp_alignment(axis, quat), atol=1e-12)  # mod pi
+
+
+def test_grasp_alignment_tokens_follow_the_kinematics() -> None:
+    """tokenizer.grasp_alignment adds its 2 values after the kinematic features (needs kinematics; old gato.json
+    files read as without it)."""
+    base = GatoConfig()
+    kin = dataclasses.replace(base.tokenizer, use_image=False, object_state=True, kinematics=True)
+    plain = GatoTokenizer(dataclasses.replace(base, tokenizer=kin))
+    aligned = GatoTokenizer(dataclasses.replace(base, tokenizer=dataclasses.replace(kin, grasp_alignment=True)))
+    assert aligned.tokens_per_timestep() == plain.tokens_per_timestep() + 2
+    env = StackingEnv(object_frame="grasp")
+    obs = env.reset(3)
+    from gato_ros.observation import proprio_from_joints
+
+    proprio = proprio_from_joints(obs.q, obs.qd)
+    a = aligned.observation(None, proprio, objects=env.object_state())
+    p = plain.observation(None, proprio, objects=env.object_state())
+    assert len(a) == len(p) + 2 and np.array_equal(a.tokens[:-3], p.tokens[:-1])  # same values, 2 more, then '|'
+    with pytest.raises(ConfigError, match="grasp_alignment"):
+        TokenizerConfig(object_state=True, grasp_alignment=True)
+    old = base.to_dict()
+    del old["tokenizer"]["grasp_alignment"], old["tokenizer"]["object_frame"]  # a gato.json from before them
+    assert GatoConfig.from_dict(old).tokenizer == base.tokenizer

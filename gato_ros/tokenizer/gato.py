@@ -10,7 +10,10 @@ import numpy as np
 from gato_ros.config import DECODING_MODES, GatoConfig
 from gato_ros.episode import Episode
 from gato_ros.interfaces import KINEMATIC_SIZE, OBJECT_STATE_SIZE, PROPRIO_SIZE
-from gato_ros.observation import KINEMATIC_VELOCITY, kinematic_features, proprio_from_joints
+from gato_ros.observation import (
+    GRASP_ALIGNMENT_SIZE, KINEMATIC_CLOSING_AXIS, KINEMATIC_VELOCITY, grasp_alignment, kinematic_features,
+    proprio_from_joints,
+)
 from gato_ros.robot import RobotModel
 from gato_ros.tokenizer.continuous import detokenize_continuous, inv_mu_law, tokenize_continuous, to_bins
 from gato_ros.tokenizer.errors import TokenizerError
@@ -38,8 +41,9 @@ class GatoTokenizer:
         arm = PROPRIO_SIZE // 2
         self._proprio_kept = np.arange(PROPRIO_SIZE) if self.tok.velocities else \
             np.r_[0:arm, 2 * arm:PROPRIO_SIZE]
-        self._kinematics_kept = np.arange(KINEMATIC_SIZE) if self.tok.velocities else \
-            np.r_[0:KINEMATIC_VELOCITY[0], KINEMATIC_VELOCITY[1]:KINEMATIC_SIZE]
+        kinematic_size = KINEMATIC_SIZE + GRASP_ALIGNMENT_SIZE * self.tok.grasp_alignment
+        self._kinematics_kept = np.arange(kinematic_size) if self.tok.velocities else \
+            np.r_[0:KINEMATIC_VELOCITY[0], KINEMATIC_VELOCITY[1]:kinematic_size]
 
     @property
     def text_model_path(self) -> Path:
@@ -132,7 +136,10 @@ class GatoTokenizer:
             parts.append(block(self._continuous(objects, self.tok.proprio_mu_law), Modality.CONTINUOUS,
                                self.tok.patch_size))
         if self.tok.kinematics:
-            kin = kinematic_features(*self.arm, proprio, objects)[self._kinematics_kept]
+            kin = kinematic_features(*self.arm, proprio, objects)
+            if self.tok.grasp_alignment:
+                kin = np.concatenate([kin, grasp_alignment(kin[slice(*KINEMATIC_CLOSING_AXIS)], objects[3:7])])
+            kin = kin[self._kinematics_kept]
             parts.append(block(self._continuous(kin, self.tok.proprio_mu_law), Modality.CONTINUOUS,
                                self.tok.patch_size))
         parts.append(block(np.array([self.vocab.separator_id]), Modality.SEPARATOR, self.tok.patch_size))
