@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gato_ros.control.pose import quat_to_matrix
 from gato_ros.interfaces import OBJECT_COLORS, OBJECT_STATE_SIZE, PROPRIO_SIZE
 
 if TYPE_CHECKING:
@@ -112,8 +113,7 @@ def grasp_alignment(closing_axis: np.ndarray, red_quaternion: np.ndarray) -> np.
     turn that lines the fingers up with it, modulo pi (the gripper is symmetric). From the quaternion and the pinch
     axes a learner needs fourth-order products to find it, and a tiny Gato does not (docs/MODEL.md, "Seventh
     round")."""
-    w, x, y, z = np.asarray(red_quaternion, dtype=np.float64).reshape(4) / np.linalg.norm(red_quaternion)
-    red_x = np.array([1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z)])
+    red_x = quat_to_matrix(np.asarray(red_quaternion, dtype=np.float64))[:, 0]
     axis = np.asarray(closing_axis, dtype=np.float64).reshape(3)
     d = np.arctan2(red_x[1], red_x[0]) - np.arctan2(axis[1], axis[0])
     return np.array([np.sin(2.0 * d), np.cos(2.0 * d)])

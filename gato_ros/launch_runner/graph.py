@@ -19,6 +19,7 @@ URDF_ARG = "urdf"  # launch argument: URDF file whose text nodes with `robot_des
 ROBOT_ARG = "robot"  # launch argument: the registry arm (robots/<name>/robot.yaml)
 ROBOT_PARAMS_DIR = "robots"  # config/robots/<robot>.yaml: the arm's parameters of every node (joint names, gains)
 OBJECT_FRAME_ARG = "object_frame"  # launch argument and sim/agent/recorder parameter (interfaces.OBJECT_FRAMES)
+ROBOT_DESCRIPTION = "robot_description"  # the parameter holding URDF text
 
 
 def model_object_frame(model: str) -> str:
@@ -31,9 +32,6 @@ def model_object_frame(model: str) -> str:
         return GatoConfig.load(resolve_model_dir(model) / "gato.json").tokenizer.object_frame
     except (ModelDirError, ConfigError):
         return "body"
-
-
-ROBOT_DESCRIPTION = "robot_description"  # the parameter holding URDF text
 
 
 class GraphArgumentError(ValueError):
