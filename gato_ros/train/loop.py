@@ -163,18 +163,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
     start, rows = 0, []
     log_csv = run / "metrics.csv"
-    ema_path = run / "checkpoint_ema.pt"
+    ema_path = run / "checkpoint_ema.pt"  # the average as an exportable checkpoint (its resume state: checkpoint.pt)
     ema_state: dict | None = None
     if resume and ckpt_path.is_file():
         loaded, _, extra = load_checkpoint(ckpt_path)
         model.load_state_dict(loaded.state_dict())
         if extra.get("optimizer"):
             opt.load_state_dict(extra["optimizer"])
-        if cfg.ema_decay and ema_path.is_file():  # else the average starts at the resumed weights
-            ema_loaded, _, ema_extra = load_checkpoint(ema_path)
-            if int(ema_extra["step"]) != int(extra["step"]):
-                raise RuntimeError(f"{ema_path} is at step {ema_extra['step']}, {ckpt_path} at {extra['step']}")
-            ema_state = ema_loaded.state_dict()
+        ema_state = extra.get("ema_state_dict")  # None: the average starts at the resumed weights
         start = int(extra["step"])
         LOG.info("resuming %s at step %d", ckpt_path, start)
         if log_csv.is_file():
@@ -233,8 +229,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
             write_metrics(rows, run)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            resume_state = {"ema_state_dict": ema.model.state_dict()} if ema is not None else {}
             save_checkpoint(ckpt_path, model, step + 1, gato_config, optimizer_state=opt.state_dict(),
-                            extra={"train_config": cfg.to_dict(), "data": data_info})
+                            extra={"train_config": cfg.to_dict(), "data": data_info, **resume_state})
             if ema is not None:
                 save_checkpoint(ema_path, ema.model, step + 1, gato_config,
                                 extra={"train_config": cfg.to_dict(), "data": data_info, "ema_decay": cfg.ema_decay})
