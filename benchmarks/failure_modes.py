@@ -115,6 +115,7 @@ def main() -> None:
     model = ModelPolicy(args.model)
     env = StackingEnv(cell="primitive", object_set="rgb_train_random",
                       object_frame=model.policy.config.tokenizer.object_frame)
+    model.bind_env(env)
     safety_cfg = config_from_params_file(SafetyConfig, paths.config_dir() / "safety.yaml", "safety")
     dims = [int(d) for d in args.expert_dims.split(",") if d]
     policy = Recorder(ExpertDims(model, dims) if dims else model, env)

@@ -30,12 +30,17 @@ from bc_baseline import LIMITS, MLPPolicy, load_demos, rollout  # noqa: E402
 
 
 class ModelPolicy:
-    """A model directory's GatoPolicy as a features -> efforts function (proprio 15 + objects 21)."""
+    """A model directory's GatoPolicy as a features -> efforts function (proprio 15 + objects 21); a model with
+    tokenizer.object_extents reads them from `env` (bound with bind_env)."""
 
     def __init__(self, model_dir: Path) -> None:
         from gato_ros.runtime import GatoPolicy
 
         self.policy = GatoPolicy(str(model_dir), provider="cpu", threads=1)
+        self.env: Any = None
+
+    def bind_env(self, env: Any) -> None:
+        self.env = env
 
     def reset(self) -> None:
         self.policy.reset()
@@ -43,7 +48,9 @@ class ModelPolicy:
     def __call__(self, feat: np.ndarray) -> np.ndarray:
         from gato_ros.demos.generate import INSTRUCTION
 
-        return np.asarray(self.policy.act(None, feat[:15], INSTRUCTION, objects=feat[15:]), dtype=np.float64)
+        extents = self.env.object_extents() if self.policy.config.tokenizer.object_extents else None
+        return np.asarray(self.policy.act(None, feat[:15], INSTRUCTION, objects=feat[15:], extents=extents),
+                          dtype=np.float64)
 
 
 def by_phase(visited: list, limits: np.ndarray) -> dict[str, Any]:
@@ -114,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         name = f"mlp on {args.mlp}"
     frame = policy.policy.config.tokenizer.object_frame if args.model else "body"  # the MLPs read body frames
     env = StackingEnv(cell="primitive", object_set="rgb_train_random", object_frame=frame)
+    if args.model:
+        policy.bind_env(env)
     safety_cfg = config_from_params_file(SafetyConfig, paths.config_dir() / "safety.yaml", "safety")
     visited: list = []
     outcomes = [rollout(env, safety_cfg, policy, HELDOUT_SEED + i, visited)[1] for i in range(args.episodes)]

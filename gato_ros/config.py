@@ -83,6 +83,7 @@ class TokenizerConfig:
     velocities: bool = True         # false: no joint or pinch velocities in the tokens (copycat; docs/MODEL.md)
     object_frame: str = "body"      # object poses of each body frame or grasp frame (interfaces.OBJECT_FRAMES)
     grasp_alignment: bool = False   # 2 more kinematic values: the wrist turn to red's x axis (docs/MODEL.md)
+    object_extents: bool = False    # 9 object half-size values after the object poses (interfaces.OBJECT_EXTENTS_SIZE)
     action_positions: bool = True   # action tokens carry their dimension index (docs/MODEL.md: not in the paper)
     decoding: str = "expected"      # arm torques: argmax | expected | median over the 1024 value bins (docs/MODEL.md)
     gripper_decoding: str = "expected"  # the gripper command (last action): a +-1 switch, so a mean can land mid-way
@@ -97,6 +98,9 @@ class TokenizerConfig:
             raise ConfigError(f"tokenizer.object_frame must be one of {list(OBJECT_FRAMES)}, got {self.object_frame!r}")
         if self.grasp_alignment and not self.kinematics:
             raise ConfigError("tokenizer.grasp_alignment extends the kinematic features: it needs kinematics")
+        if self.object_extents and not self.object_state:
+            raise ConfigError("tokenizer.object_extents sizes the objects whose poses object_state gives: it needs "
+                              "object_state")
         if self.kinematics and not self.object_state:
             raise ConfigError("tokenizer.kinematics relates the objects to the pinch point: it needs object_state")
         for name in ("mu", "M", "patch_size", "image_height", "image_width", "num_pos_bins"):
@@ -183,7 +187,8 @@ class RobotConfig:
 # only arm; effort actions; no kinematics; velocities in the tokens; body-frame object poses)
 ADDED_LATER: dict[str, dict[str, Any]] = {
     "robot": {"name": DEFAULT_ROBOT, "action_space": "effort"},
-    "tokenizer": {"kinematics": False, "velocities": True, "object_frame": "body", "grasp_alignment": False},
+    "tokenizer": {"kinematics": False, "velocities": True, "object_frame": "body", "grasp_alignment": False,
+                  "object_extents": False},
 }
 
 

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gato_ros.interfaces import CARTESIAN_COMMAND_SIZE, JOINT_NAMES, OBJECT_FRAMES, OBJECT_STATE_SIZE
+from gato_ros.interfaces import (
+    CARTESIAN_COMMAND_SIZE, JOINT_NAMES, OBJECT_EXTENTS_SIZE, OBJECT_FRAMES, OBJECT_STATE_SIZE,
+)
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Episode:
     object_state: np.ndarray | None = None  # [T, 21] gato_ros.observation.object_state_from_poses rows, if recorded
     cartesian_commands: np.ndarray | None = None  # [T, 7] the Cartesian command behind each action, if recorded
     object_frame: str = "body"  # which frame of each object object_state holds (interfaces.OBJECT_FRAMES)
+    object_extents: np.ndarray | None = None  # [T, 9] interfaces.OBJECT_EXTENTS_SIZE rows, if recorded
 
     def __post_init__(self) -> None:
         t = len(self.actions)
@@ -36,6 +39,9 @@ class Episode:
         if self.object_state is not None and np.shape(self.object_state) != (t, OBJECT_STATE_SIZE):
             raise ValueError(f"Episode.object_state must be [{t}, {OBJECT_STATE_SIZE}], "
                              f"got {np.shape(self.object_state)}")
+        if self.object_extents is not None and np.shape(self.object_extents) != (t, OBJECT_EXTENTS_SIZE):
+            raise ValueError(f"Episode.object_extents must be [{t}, {OBJECT_EXTENTS_SIZE}], "
+                             f"got {np.shape(self.object_extents)}")
         if self.cartesian_commands is not None and np.shape(self.cartesian_commands) != (t, CARTESIAN_COMMAND_SIZE):
             raise ValueError(f"Episode.cartesian_commands must be [{t}, {CARTESIAN_COMMAND_SIZE}], "
                              f"got {np.shape(self.cartesian_commands)}")
@@ -54,5 +60,6 @@ class Episode:
             self.actions[start:stop], list(self.joint_names), self.instruction, self.success, self.task,
             self.source, self.control_rate_hz, self.camera,
             None if self.object_state is None else self.object_state[start:stop],
-            None if self.cartesian_commands is None else self.cartesian_commands[start:stop],
+            None if self.cartesian_commands is None else self.cartesian_commands[start:stop], self.object_frame,
+            None if self.object_extents is None else self.object_extents[start:stop],
         )

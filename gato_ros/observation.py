@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gato_ros.control.pose import quat_to_matrix
-from gato_ros.interfaces import OBJECT_COLORS, OBJECT_STATE_SIZE, PROPRIO_SIZE
+from gato_ros.interfaces import OBJECT_COLORS, OBJECT_EXTENTS_SIZE, OBJECT_STATE_SIZE, PROPRIO_SIZE
 
 if TYPE_CHECKING:
     from gato_ros.robot import RobotModel
 
-__all__ = ["JointNameError", "kinematic_features", "object_state_from_pose_array", "object_state_from_poses",
-           "proprio_from_joints", "reorder_joint_state"]
+__all__ = ["JointNameError", "kinematic_features", "object_extents_from_values", "object_state_from_pose_array",
+           "object_state_from_poses", "proprio_from_joints", "reorder_joint_state"]
 
 
 class JointNameError(ValueError):
@@ -72,6 +72,18 @@ def object_state_from_pose_array(msg: Any) -> np.ndarray:
         c: ((p.position.x, p.position.y, p.position.z), (p.orientation.w, p.orientation.x, p.orientation.y,
                                                           p.orientation.z))
         for c, p in zip(OBJECT_COLORS, msg.poses)})
+
+
+def object_extents_from_values(values: Sequence[float]) -> np.ndarray:
+    """[9] object extents (interfaces.OBJECT_EXTENTS_SIZE: half sizes, m) from a /sim/object_extents message's data;
+    ValueError unless there are 9 finite positive values."""
+    out = np.asarray(values, dtype=np.float64).reshape(-1)
+    if out.shape != (OBJECT_EXTENTS_SIZE,):
+        raise ValueError(f"object extents need {OBJECT_EXTENTS_SIZE} values (x, y, z half sizes of "
+                         f"{', '.join(OBJECT_COLORS)}), got {out.shape[0]}")
+    if not (np.all(np.isfinite(out)) and np.all(out > 0)):
+        raise ValueError(f"object extents must be finite and positive, got {out.tolist()}")
+    return out
 
 
 KINEMATIC_VELOCITY = (9, 12)  # kinematic_features' slice holding the pinch linear velocity

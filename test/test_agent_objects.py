@@ -31,8 +31,8 @@ class FakePolicy:
         self.context_tokens = 0
         self.provider = "fake"
 
-    def act(self, image, proprio, instruction=None, objects=None):
-        self.calls.append((image, proprio, instruction, objects))
+    def act(self, image, proprio, instruction=None, objects=None, extents=None):
+        self.calls.append((image, proprio, instruction, objects, extents))
         return np.zeros(8)
 
     def reset(self) -> None:
@@ -81,7 +81,7 @@ def test_agent_node_passes_object_poses_and_does_not_need_the_camera(ros_env) ->
         node._on_object_poses(pose_array(state, node.get_clock().now().to_msg()))
         tick(node)
         assert len(published) == 1 and node._reason == "acting"
-        image, proprio, _, objects = node._policy.calls[-1]
+        image, proprio, _, objects, _ = node._policy.calls[-1]
         assert image is None and proprio.shape == (15,) and np.allclose(objects, state)  # no camera needed
         bad = pose_array(state[:14], node.get_clock().now().to_msg())  # two poses: refused, reported
         node._on_object_poses(bad)
@@ -100,4 +100,54 @@ def test_agent_node_passes_object_poses_and_does_not_need_the_camera(ros_env) ->
         for node in nodes:
             node._worker.stop(5.0)
             node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+@pytest.mark.ros
+def test_agent_node_waits_for_object_extents_and_refuses_bad_ones(ros_env) -> None:
+    """A model with tokenizer.object_extents acts only once /sim/object_extents has come (latched, no staleness) and
+    reports bad extents instead of acting on them."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+
+    from gato_ros.agent.layout import JointLayout
+    from gato_ros.agent.scheduling import InferenceWorker
+    from gato_ros.interfaces import JOINT_NAMES, OBJECT_COLORS
+    from gato_ros.nodes.agent import AgentNode
+    from gato_ros.nodes.sim import pose_array
+    from gato_ros.observation import object_state_from_poses
+
+    context = Context()
+    rclpy.init(context=context)
+    node = AgentNode(context=context, parameter_overrides=[Parameter("trigger", value="timer")])
+    try:
+        published = []
+        node._cmd_pub = SimpleNamespace(publish=lambda msg: published.append(list(msg.data)))
+        node._policy, node._inputs = FakePolicy(), ModelInputs(image=False, objects=True, extents=True)
+        node._layout = JointLayout.match(list(JOINT_NAMES), list(JOINT_NAMES))
+        node._worker, node._active = InferenceWorker(node._step), True
+
+        def tick() -> None:
+            node._tick()
+            assert node._worker.wait_idle(5.0)
+
+        rng = np.random.default_rng(0)
+        state = object_state_from_poses({c: (rng.normal(size=3), rng.normal(size=4)) for c in OBJECT_COLORS})
+        node._on_joint_state(JointState(name=list(JOINT_NAMES), position=[0.1] * 8, velocity=[0.0] * 8))
+        node._on_object_poses(pose_array(state, node.get_clock().now().to_msg()))
+        tick()
+        assert not published and node._reason == "no object extents received yet"
+        sizes = np.linspace(0.02, 0.06, 9)
+        node._on_object_extents(Float64MultiArray(data=sizes.tolist()))
+        tick()
+        assert len(published) == 1 and np.array_equal(node._policy.calls[-1][4], sizes)
+        node._on_object_extents(Float64MultiArray(data=[0.02] * 8))  # a short message: refused, reported
+        tick()
+        assert len(published) == 1 and node._reason.startswith("bad object extents")
+    finally:
+        node._worker.stop(5.0)
+        node.destroy_node()
         rclpy.shutdown(context=context)

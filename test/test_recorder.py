@@ -400,6 +400,39 @@ def test_recorder_records_object_poses(ros_env, tmp_path):
         rclpy.shutdown(context=context)
 
 
+def test_recorder_starts_each_episode_with_the_latched_extents(ros_env, tmp_path):
+    """/sim/object_extents comes once per sim episode (latched): an episode opened after it still gets it, and a
+    change mid-episode applies from then on."""
+    from rclpy.parameter import Parameter
+
+    from gato_ros.nodes.recorder import RecorderNode
+
+    context = Context()
+    rclpy.init(context=context)
+    node = RecorderNode(context=context, parameter_overrides=[Parameter("output_dir", value=str(tmp_path))])
+    try:
+        first, second = np.linspace(0.02, 0.06, 9), np.linspace(0.03, 0.07, 9)
+        node._on_object_extents(Float64MultiArray(data=first.tolist()))  # before the episode opens
+        node._on_object_extents(Float64MultiArray(data=[0.02] * 8))  # malformed: ignored, the last good one kept
+        node.start()
+        img = Image(height=4, width=4, encoding="rgb8", step=12, data=bytes(48))
+        js = JointState(name=list(JOINT_NAMES), position=[0.0] * 8, velocity=[0.0] * 8)
+        for k in range(3):
+            if k == 2:
+                node._on_object_extents(Float64MultiArray(data=second.tolist()))
+            time.sleep(0.002)
+            node._on_image(img)
+            node._on_joint_state(js)
+            node._on_command(Float64MultiArray(data=[1.0] * 8))
+            time.sleep(0.002)  # receipt times order the messages
+        node.stop()
+        (bag,) = list_episodes(tmp_path)
+        np.testing.assert_array_equal(read_episode(bag).object_extents, np.stack([first, first, second]))
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
 @pytest.mark.slow
 def test_agent_run_recorded_with_record_is_labelled_agent(tiny_model, ros_env, tmp_path):
     """`gato-ros run stacking --sim true --record DIR`: the agent commands, so the bag says agent and names its model

@@ -300,11 +300,12 @@ def ort_value(array: np.ndarray):
     return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), "cpu", 0)
 
 
-@pytest.mark.parametrize("kinematics, velocities", [(False, True), (True, True), (True, False)])
-def test_object_state_model_without_images(tmp_path: Path, kinematics: bool, velocities: bool) -> None:
-    """A model observing [proprio][objects][kinematics if set]['|'] (no image; without velocity tokens if
-    `velocities` is false): exports, acts with image=None, equals torch across evictions, and says clearly when the
-    object state is missing."""
+@pytest.mark.parametrize("kinematics, velocities, extents", [(False, True, False), (True, True, False),
+                                                       (True, False, False), (True, True, True)])
+def test_object_state_model_without_images(tmp_path: Path, kinematics: bool, velocities: bool, extents: bool) -> None:
+    """A model observing [proprio][objects][extents if set][kinematics if set]['|'] (no image; without velocity tokens
+    if `velocities` is false): exports, acts with image=None, equals torch across evictions, and says clearly when the
+    object state (or extents) is missing."""
     import dataclasses
 
     from gato_ros.config import TokenizerConfig, default_config
@@ -314,7 +315,8 @@ def test_object_state_model_without_images(tmp_path: Path, kinematics: bool, vel
     model, model_cfg = random_model("tiny", seed=2)
     config = dataclasses.replace(default_config(), tokenizer=TokenizerConfig(use_image=False, object_state=True,
                                                                              kinematics=kinematics,
-                                                                             velocities=velocities),
+                                                                             velocities=velocities,
+                                                                             object_extents=extents),
                                  model={"name": "tiny", "context_window": 200, "prompt_tokens": 90})
     out = write_model_dir(model, config, tmp_path / "objects", model_cfg=model_cfg)
     policy = GatoPolicy(out, provider="cpu", decoding="median")
@@ -325,13 +327,20 @@ def test_object_state_model_without_images(tmp_path: Path, kinematics: bool, vel
         policy.act(None, rng.normal(size=15))
     with pytest.raises(InputShapeError, match="21 finite"):
         policy.act(None, rng.normal(size=15), objects=np.zeros(20))
+    if extents:
+        with pytest.raises(InputShapeError, match="object extents"):
+            policy.act(None, rng.normal(size=15), objects=np.zeros(21))
+        with pytest.raises(InputShapeError, match="9 finite"):
+            policy.act(None, rng.normal(size=15), objects=np.zeros(21), extents=np.full(9, np.inf))
     tok, timesteps = policy.tokenizer, []
     for _ in range(8):
         proprio, objects = rng.normal(size=15), rng.normal(size=21)
-        efforts = policy.act(None, proprio, "stack", objects=objects)
-        assert efforts.shape == (8,) and policy.window.steps[-1] == {(False, True): 45, (True, True): 66,
-                                                                     (True, False): 56}[kinematics, velocities]
-        timesteps.append(concat([tok.observation(None, proprio, objects=objects),
+        sizes = rng.uniform(0.01, 0.08, size=9) if extents else None
+        efforts = policy.act(None, proprio, "stack", objects=objects, extents=sizes)
+        assert efforts.shape == (8,) and policy.window.steps[-1] == {(False, True, False): 45, (True, True, False): 66,
+                                                                     (True, False, False): 56, (True, True, True): 75
+                                                                     }[kinematics, velocities, extents]
+        timesteps.append(concat([tok.observation(None, proprio, objects=objects, extents=sizes),
                                  tok.action_block(policy.last_bins + 32000)]))
         ref = _torch_action_logits(model, [tok.instruction("stack"), *timesteps[-len(policy.window.steps):]])
         np.testing.assert_allclose(policy.last_logits, ref, atol=ATOL, rtol=1e-4)

@@ -79,7 +79,8 @@ def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> Non
     from std_srvs.srv import Trigger
 
     from gato_ros.interfaces import (
-        CAMERA_INFO_TOPIC, CAMERA_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_POSES_TOPIC, SENSOR_QOS,
+        CAMERA_INFO_TOPIC, CAMERA_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, LATCHED_QOS, OBJECT_EXTENTS_TOPIC,
+        OBJECT_POSES_TOPIC, SENSOR_QOS,
     )
     from gato_ros.nodes.common import diagnostic_values
 
@@ -94,7 +95,7 @@ def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> Non
     ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(node)
     lock = threading.Lock()
-    got: dict[str, list] = {"js": [], "img": [], "info": [], "clock": [], "diag": [], "objects": []}
+    got: dict[str, list] = {"js": [], "img": [], "info": [], "clock": [], "diag": [], "objects": [], "extents": []}
 
     def keep(key: str):
         def cb(msg: object) -> None:
@@ -106,6 +107,7 @@ def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> Non
     from geometry_msgs.msg import PoseArray
 
     node.create_subscription(PoseArray, OBJECT_POSES_TOPIC, keep("objects"), 50)
+    node.create_subscription(Float64MultiArray, OBJECT_EXTENTS_TOPIC, keep("extents"), LATCHED_QOS.profile())
     node.create_subscription(Image, CAMERA_TOPIC, keep("img"), SENSOR_QOS.profile())
     node.create_subscription(CameraInfo, CAMERA_INFO_TOPIC, keep("info"), SENSOR_QOS.profile())
     node.create_subscription(Clock, "/clock", keep("clock"), SENSOR_QOS.profile())
@@ -169,6 +171,11 @@ def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> Non
         env0.reset(0)
         xy = [0, 1, 7, 8, 14, 15]  # x, y of each object: where seed 0 put them
         assert np.allclose(first[xy], env0.object_state()[xy], atol=0.02)
+        with lock:  # latched: this late subscriber still gets episode 0's extents, once
+            extents = [list(m.data) for _, m in got["extents"]]
+        assert len(extents) == 1 and np.allclose(extents[0], env0.object_extents())
+        env0.reset(1)
+        extents_1 = env0.object_extents()
         env0.close()
 
         # zero command: the arm's gravity compensation holds it (drift small); +torque on j0: it turns
@@ -200,6 +207,8 @@ def test_sim_node_publishes_and_applies_commands(ros_env: dict[str, str]) -> Non
             return {}
 
         wait(lambda: episode_diag().get("episode") == "1", 5.0, "diagnostics of episode 1")
+        with lock:  # the new episode's objects (seed 1) come with their extents
+            assert np.allclose(list(got["extents"][-1][1].data), extents_1)
         d = episode_diag()
         assert d["success"] in ("True", "False") and int(d["bad_commands"]) >= 1 and "stage" in d
         assert proc.poll() is None

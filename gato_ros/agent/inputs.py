@@ -21,13 +21,15 @@ class ModelInputs:
     image: bool = True
     objects: bool = False
     object_frame: str = "body"  # which frame of each object the model's object poses are of
+    extents: bool = False  # /sim/object_extents (tokenizer.object_extents)
 
     @classmethod
     def of(cls, tokenizer_config: object) -> "ModelInputs":
-        """From a TokenizerConfig (formats without the fields: image only, body frames)."""
+        """From a TokenizerConfig (formats without the fields: image only, body frames, no extents)."""
         return cls(bool(getattr(tokenizer_config, "use_image", True)),
                    bool(getattr(tokenizer_config, "object_state", False)),
-                   str(getattr(tokenizer_config, "object_frame", "body")))
+                   str(getattr(tokenizer_config, "object_frame", "body")),
+                   bool(getattr(tokenizer_config, "object_extents", False)))
 
     def check_object_frame(self, published: str) -> None:
         """A model with object state must get the object frames it was trained on: poses of another frame look

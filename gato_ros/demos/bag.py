@@ -4,12 +4,13 @@ One episode per directory. Topics: /camera/image_raw (sensor_msgs/Image rgb8), /
 /gato/effort_command (std_msgs/Float64MultiArray), /gato/instruction (std_msgs/String, once) and
 /gato/outcome (std_msgs/String with JSON {"success": bool, ...}, at the end), and optionally /sim/object_poses
 (geometry_msgs/PoseArray, frame "world", red/green/blue in OBJECT_COLORS order; a diagnostic observation only the
-sim has) and /gato/cartesian_command (std_msgs/Float64MultiArray, CARTESIAN_COMMAND_NAMES: the sim expert's
-Cartesian command behind each effort command, what robot.action_space: cartesian models learn). The instruction,
-outcome and source are also in metadata.yaml's custom_data. Timesteps align on effort
-commands: each command is one step, paired with the newest image, joint state (and object poses, when the bag
-has any) at or before it; a bag without object poses reads as Episode.object_state = None. A bag whose writer died (no
-metadata.yaml, MCAP without footer) is recovered on read: every complete chunk is kept.
+sim has) with /sim/object_extents (std_msgs/Float64MultiArray, interfaces.OBJECT_EXTENTS_SIZE) and
+/gato/cartesian_command (std_msgs/Float64MultiArray, CARTESIAN_COMMAND_NAMES: the sim expert's Cartesian command
+behind each effort command, what robot.action_space: cartesian models learn). The instruction, outcome and source are
+also in metadata.yaml's custom_data. Timesteps align on effort commands: each command is one step, paired with the
+newest image, joint state (and object poses and extents, when the bag has any) at or before it; a bag without object
+poses reads as Episode.object_state = None (likewise extents). A bag whose writer died (no metadata.yaml, MCAP
+without footer) is recovered on read: every complete chunk is kept.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 from gato_ros.episode import Episode
 from gato_ros.interfaces import (
     CAMERA_TOPIC, CARTESIAN_COMMAND_SIZE, CARTESIAN_COMMAND_TOPIC, COMMAND_TOPIC, EFFORT_OUTPUT_TOPIC,
-    INSTRUCTION_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_COLORS,
+    INSTRUCTION_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_COLORS, OBJECT_EXTENTS_SIZE, OBJECT_EXTENTS_TOPIC,
     OBJECT_POSES_FRAME, OBJECT_POSES_TOPIC, OBJECT_STATE_SIZE, OUTCOME_TOPIC, SHADOW_OUTPUT_TOPIC, ImageFormatError,
     image_msg_to_rgb,
 )
@@ -136,6 +137,17 @@ class EpisodeBagWriter:
             poses=[_pose(t, state[7 * i: 7 * i + 7]) for i in range(len(OBJECT_COLORS))])
         self._write(OBJECT_POSES_TOPIC, msg, t_ns)
 
+    def object_extents(self, extents: np.ndarray, t_ns: int) -> None:
+        """The objects' extents (interfaces.OBJECT_EXTENTS_SIZE values), recorded when they are known or change."""
+        values = np.asarray(extents, np.float64).reshape(-1)
+        if values.shape != (OBJECT_EXTENTS_SIZE,) or not np.all(np.isfinite(values)):
+            raise DemoError(f"object extents must be {OBJECT_EXTENTS_SIZE} finite values, got {values.shape}")
+        if OBJECT_EXTENTS_TOPIC not in self.conns:
+            self.conns[OBJECT_EXTENTS_TOPIC] = self.writer.add_connection(OBJECT_EXTENTS_TOPIC, FLOAT_ARRAY,
+                                                                          typestore=self.ts)
+            self.counts[OBJECT_EXTENTS_TOPIC] = 0
+        self._write(OBJECT_EXTENTS_TOPIC, self._float_array(values), t_ns)
+
     def command(self, efforts: np.ndarray, t_ns: int) -> None:
         self._write(COMMAND_TOPIC, self._float_array(efforts), t_ns)
 
@@ -233,6 +245,8 @@ def write_episode(path: str | Path, ep: Episode) -> Path:
             w.joint_state(list(ep.joint_names), ep.joint_positions[t], ep.joint_velocities[t], None, t_ns)
             if ep.object_state is not None:
                 w.object_poses(ep.object_state[t], t_ns)
+            if ep.object_extents is not None:  # every step, so a bag trimmed by time keeps them
+                w.object_extents(ep.object_extents[t], t_ns)
             w.command(ep.actions[t], t_ns + 1)
             if ep.cartesian_commands is not None:
                 w.cartesian_command(ep.cartesian_commands[t], t_ns + 1)
@@ -250,6 +264,7 @@ class _Messages:
     commands: list[tuple[int, np.ndarray]] = field(default_factory=list)
     objects: list[tuple[int, np.ndarray]] = field(default_factory=list)
     cartesian: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    extents: list[tuple[int, np.ndarray]] = field(default_factory=list)
     instruction: str = ""
     outcome: dict = field(default_factory=dict)
 
@@ -268,7 +283,8 @@ def _read_messages(path: Path) -> _Messages:
     out = _Messages()
     try:
         with Reader(path) as reader:
-            conns = [c for c in reader.connections if c.topic in TYPES or c.topic == CARTESIAN_COMMAND_TOPIC]
+            conns = [c for c in reader.connections
+                     if c.topic in TYPES or c.topic in (CARTESIAN_COMMAND_TOPIC, OBJECT_EXTENTS_TOPIC)]
             for conn, t_ns, raw in reader.messages(connections=conns):
                 msg = ts.deserialize_cdr(raw, conn.msgtype)
                 if conn.topic == CAMERA_TOPIC:
@@ -279,6 +295,12 @@ def _read_messages(path: Path) -> _Messages:
                     out.commands.append((t_ns, np.asarray(msg.data, dtype=np.float64)))
                 elif conn.topic == CARTESIAN_COMMAND_TOPIC:
                     out.cartesian.append((t_ns, np.asarray(msg.data, dtype=np.float64)))
+                elif conn.topic == OBJECT_EXTENTS_TOPIC:
+                    values = np.asarray(msg.data, dtype=np.float64)
+                    if values.shape != (OBJECT_EXTENTS_SIZE,):
+                        raise DemoError(f"{path}: {OBJECT_EXTENTS_TOPIC} has {values.shape[0]} values, expected "
+                                        f"{OBJECT_EXTENTS_SIZE}")
+                    out.extents.append((t_ns, values))
                 elif conn.topic == OBJECT_POSES_TOPIC:
                     try:
                         out.objects.append((t_ns, object_state_from_pose_array(msg)))
@@ -331,12 +353,14 @@ def _episode_from(path: Path, m: "_Messages", joint_names: tuple[str, ...],
     img_t = np.array([t for t, _ in m.images])
     js_t = np.array([t for t, _ in m.joints])
     obj_t = np.array([t for t, _ in m.objects], dtype=np.int64)
+    ext_t = np.array([t for t, _ in m.extents], dtype=np.int64)
     cart = {t: c for t, c in m.cartesian}  # written with the effort command it belongs to (same time)
-    images, qs, qds, acts, times, objects, carts = [], [], [], [], [], [], []
+    images, qs, qds, acts, times, objects, carts, extents = [], [], [], [], [], [], [], []
     for t_ns, effort in m.commands:
         i, j = np.searchsorted(img_t, t_ns, "right") - 1, np.searchsorted(js_t, t_ns, "right") - 1
         k = np.searchsorted(obj_t, t_ns, "right") - 1 if m.objects else 0
-        if i < 0 or j < 0 or k < 0:
+        e = np.searchsorted(ext_t, t_ns, "right") - 1 if m.extents else 0
+        if i < 0 or j < 0 or k < 0 or e < 0:
             continue  # a command before the first observation has no timestep
         js = m.joints[j][1]
         try:
@@ -349,6 +373,8 @@ def _episode_from(path: Path, m: "_Messages", joint_names: tuple[str, ...],
         images.append(m.images[i][1])
         if m.objects:
             objects.append(m.objects[k][1])
+        if m.extents:
+            extents.append(m.extents[e][1])
         if cart:
             if t_ns not in cart or cart[t_ns].shape != (CARTESIAN_COMMAND_SIZE,):
                 raise DemoError(f"{path}: effort command at {t_ns} ns has no {CARTESIAN_COMMAND_SIZE}-value "
@@ -371,7 +397,8 @@ def _episode_from(path: Path, m: "_Messages", joint_names: tuple[str, ...],
                  control_rate_hz=rate, camera=custom.get("camera", "basket_front_left"),
                  object_state=np.stack(objects) if objects else None,
                  cartesian_commands=np.stack(carts) if carts else None,
-                 object_frame=custom.get("object_frame", "body"))
+                 object_frame=custom.get("object_frame", "body"),
+                 object_extents=np.stack(extents) if extents else None)
     return ep, np.asarray(times, dtype=np.int64)
 
 

@@ -95,7 +95,7 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
     expert.reset(obs)
     stack_offset = 0.5 * (expert.red.height + expert.blue.height)
     substeps = int(round(1.0 / (env.control_rate_hz * env.physics_dt)))  # one control step, no render
-    images, qs, qds, actions, objects, commands = [], [], [], [], [], []
+    images, qs, qds, actions, objects, commands, extents = [], [], [], [], [], [], []
     perturb = CommandNoise(noise, noise_correlation, seed) if noise > 0 else None
     steps = 0
     for steps in range(1, max_steps + 1):
@@ -113,6 +113,7 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
             actions.append(action)
             commands.append(np.asarray(expert.last_command, dtype=np.float64))
             objects.append(np.asarray(env.object_state(), dtype=np.float64))
+            extents.append(np.asarray(env.object_extents(), dtype=np.float64))
         obs = env.step(executed) if record else env.physics_step(executed, substeps)
         if stop_on_success and expert.done:
             break
@@ -123,7 +124,7 @@ def rollout(env: Any, expert: Any, seed: int, max_steps: int = MAX_STEPS, stop_o
                           list(env.joint_names), INSTRUCTION, success, source="sim_expert",
                           control_rate_hz=20.0, camera=getattr(env, "camera", "basket_front_left"),
                           object_state=np.stack(objects), cartesian_commands=np.stack(commands),
-                          object_frame=env.object_frame)
+                          object_frame=env.object_frame, object_extents=np.stack(extents))
     else:
         empty = np.zeros((0, 8))
         episode = Episode(np.zeros((0, 1, 1, 3), np.uint8), empty, empty, empty, list(env.joint_names),

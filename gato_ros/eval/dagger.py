@@ -36,7 +36,8 @@ def _collect(object_set: str, seed: int, beta: float, out_dir: str) -> dict:
     expert = ScriptedExpert(env, seed)
     expert.reset(obs)
     rng = np.random.default_rng([seed, 7])
-    rows: dict[str, list] = {"images": [], "q": [], "qd": [], "labels": [], "objects": [], "commands": []}
+    rows: dict[str, list] = {"images": [], "q": [], "qd": [], "labels": [], "objects": [], "commands": [],
+                             "extents": []}
 
     def act(o: Any) -> np.ndarray:
         label = expert.label(o)
@@ -47,6 +48,7 @@ def _collect(object_set: str, seed: int, beta: float, out_dir: str) -> dict:
         rows["labels"].append(label)
         rows["commands"].append(expert.last_command)  # the Cartesian command behind the label
         rows["objects"].append(env.object_state())
+        rows["extents"].append(env.object_extents())
         return label if rng.random() < beta else ours
 
     held = 0
@@ -58,7 +60,8 @@ def _collect(object_set: str, seed: int, beta: float, out_dir: str) -> dict:
     ep = Episode(np.stack(rows["images"]), np.stack(rows["q"]), np.stack(rows["qd"]), np.stack(rows["labels"]),
                  list(env.joint_names), INSTRUCTION, success, source="dagger", control_rate_hz=env.control_rate_hz,
                  camera=env.camera, object_state=np.stack(rows["objects"]),
-                 cartesian_commands=np.stack(rows["commands"]), object_frame=env.object_frame)
+                 cartesian_commands=np.stack(rows["commands"]), object_frame=env.object_frame,
+                 object_extents=np.stack(rows["extents"]))
     path = Path(out_dir) / f"episode_{seed:06d}"
     tmp = path.with_name("." + path.name + ".partial")
     write_episode(tmp, ep)

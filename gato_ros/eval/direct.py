@@ -181,7 +181,8 @@ def start_episode(object_set: str, seed: int) -> tuple[Any, Any, Any, Any, bool]
         policy.reset()
         act = lambda o: policy.act(o.image if inputs.image else None, proprio_from_joints(o.q, o.qd),  # noqa: E731
                                    cfg.instruction or None,
-                                   **({"objects": env.object_state()} if inputs.objects else {}))
+                                   **({"objects": env.object_state()} if inputs.objects else {}),
+                                   **({"extents": env.object_extents()} if inputs.extents else {}))
     else:
         from gato_ros.sim.expert import ScriptedExpert
 

@@ -29,6 +29,11 @@ OBJECT_STATE_SIZE = 7 * len(OBJECT_COLORS)
 #: object's mesh frame, or "grasp", that frame turned about its own z axis so its x axis runs along the object's
 #: narrowest horizontal width: the closing direction of a top-down parallel grasp (gato_ros.sim.objects.grasp_yaw).
 OBJECT_FRAMES: tuple[str, ...] = ("body", "grasp")
+#: Object extents (tokenizer.object_extents): per object, in OBJECT_COLORS order, the half sizes (m) along x, y, z of
+#: its own reported frame of the smallest box centred on that frame's origin that holds the object: what a pose
+#: estimator's 3D bounding boxes give. Why: a pose is of the object's centre, so once red has left the floor its bottom
+#: (and blue's top) are not observable from poses alone, and the expert carries and places by them.
+OBJECT_EXTENTS_SIZE = 3 * len(OBJECT_COLORS)
 #: Kinematic features (tokenizer.kinematics; gato_ros.observation.kinematic_features), base frame: pinch position (3),
 #: the pinch rotation's x and y axes (6), pinch linear velocity (3), red - pinch (3), blue - red (3), green - pinch (3).
 KINEMATIC_SIZE = 21
@@ -55,6 +60,8 @@ OUTCOME_TOPIC = "/gato/outcome"  # std_msgs/String, JSON {"success": bool, ...} 
 #: geometry_msgs/PoseArray in frame OBJECT_POSES_FRAME, poses in OBJECT_COLORS order.
 OBJECT_POSES_TOPIC = "/sim/object_poses"
 OBJECT_POSES_FRAME = "world"
+#: std_msgs/Float64MultiArray, OBJECT_EXTENTS_SIZE values (see there), latched: republished when the objects change.
+OBJECT_EXTENTS_TOPIC = "/sim/object_extents"
 CLOCK_TOPIC = "/clock"
 JOY_TOPIC = "/joy"  # sensor_msgs/Joy from the ROS `joy` node (gamepad) or `spacenav` (/spacenav/joy)
 ACTION_DISTRIBUTION_TOPIC = "/gato/action_distribution"  # std_msgs/String JSON, the agent's last step (live view)

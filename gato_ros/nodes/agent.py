@@ -35,7 +35,8 @@ from gato_ros.agent.layout import JointLayout, check_robot
 from gato_ros.agent.scheduling import FrameGate, InferenceWorker
 from gato_ros.interfaces import (
     ACTION_DISTRIBUTION_TOPIC, ANY_PUBLISHER_QOS, CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, DIAGNOSTICS_QOS,
-    DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC, OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS, ImageFormatError,
+    DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC, LATCHED_QOS, OBJECT_EXTENTS_TOPIC, OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS,
+    ImageFormatError,
     effort_command, image_msg_to_rgb, stamp_ns,
 )
 from gato_ros.latency import StampLatency
@@ -43,7 +44,8 @@ from gato_ros.nodes.common import (
     ERROR, OK, WARN, announce_commander, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node,
 )
 from gato_ros.observation import (
-    JointNameError, object_state_from_pose_array, proprio_from_joints, reorder_joint_state,
+    JointNameError, object_extents_from_values, object_state_from_pose_array, proprio_from_joints,
+    reorder_joint_state,
 )
 
 
@@ -54,6 +56,7 @@ class Step(NamedTuple):
     q: np.ndarray
     qd: np.ndarray
     objects: np.ndarray | None
+    extents: np.ndarray | None  # the newest /sim/object_extents (None: the model takes none)
     stamp_ns: int  # the newest image's stamp (the observation's time); 0 when no image was received
 
 
@@ -79,6 +82,9 @@ class AgentNode(LifecycleNode):
         self._objects_t: float | None = None
         self._objects_error: str | None = None
         self._objects_sub = None
+        self._extents: np.ndarray | None = None  # newest /sim/object_extents [9] (latched, once per episode)
+        self._extents_error: str | None = None
+        self._extents_sub = None
         self._reason: str | None = "not configured"
         self._level = WARN
         self._stats = LatencyStats(self.cfg.period_s)  # policy step time (decode + act), deadline = period
@@ -128,6 +134,9 @@ class AgentNode(LifecycleNode):
 
                 self._objects_sub = self.create_subscription(PoseArray, OBJECT_POSES_TOPIC, self._on_object_poses,
                                                              STATE_QOS.profile())
+            if self._inputs.extents and self._extents_sub is None:
+                self._extents_sub = self.create_subscription(Float64MultiArray, OBJECT_EXTENTS_TOPIC,
+                                                             self._on_object_extents, LATCHED_QOS.profile())
         except Exception as exc:  # ModelLoadError, ModelDirError, bad bag...: report, do not crash
             self._set_reason(ERROR, f"configure failed: {type(exc).__name__}: {exc}")
             self.get_logger().error(self._reason or "")
@@ -209,6 +218,12 @@ class AgentNode(LifecycleNode):
         except ValueError as exc:
             self._objects, self._objects_error = None, f"bad object poses: {exc}"
 
+    def _on_object_extents(self, msg: Float64MultiArray) -> None:
+        try:
+            self._extents, self._extents_error = object_extents_from_values(msg.data), None
+        except ValueError as exc:
+            self._extents, self._extents_error = None, f"bad object extents: {exc}"
+
     def _on_joint_state(self, msg: JointState) -> None:
         try:
             if len(msg.velocity) != len(msg.name):
@@ -246,9 +261,11 @@ class AgentNode(LifecycleNode):
         """Why the inputs do not allow a step now (bad or stale), or None. With trigger image the frames are needed
         even by a model that takes no image: they start the steps."""
         needs = self._inputs if self.cfg.trigger == "timer" else ModelInputs(True, self._inputs.objects)
-        return self._state_error or (self._objects_error if self._inputs.objects else None) or stale_reason(
-            self._now(), InputAge(self._image_t, self._state_t, self._objects_t), self.cfg.image_timeout_s,
-            self.cfg.state_timeout_s, self.cfg.objects_timeout_s, needs)
+        extents = (self._extents_error or ("no object extents received yet" if self._extents is None else None)
+                   if self._inputs.extents else None)
+        return self._state_error or (self._objects_error if self._inputs.objects else None) or extents or \
+            stale_reason(self._now(), InputAge(self._image_t, self._state_t, self._objects_t),
+                         self.cfg.image_timeout_s, self.cfg.state_timeout_s, self.cfg.objects_timeout_s, needs)
 
     def _request(self) -> None:
         """On the executor thread: check the inputs, then hand a snapshot to the inference thread (skip if busy)."""
@@ -258,7 +275,8 @@ class AgentNode(LifecycleNode):
             return
         image_msg = self._image_msg
         q, qd = self._joints
-        step = Step(image_msg if self._inputs.image else None, q, qd, self._objects if self._inputs.objects else None,
+        step = Step(image_msg if self._inputs.image else None, q, qd,
+                    self._objects if self._inputs.objects else None, self._extents if self._inputs.extents else None,
                     stamp_ns(image_msg.header.stamp) if image_msg is not None else 0)
         worker = self._worker
         if worker is not None and not worker.submit(step):
@@ -277,7 +295,8 @@ class AgentNode(LifecycleNode):
             if reset:  # before anything can fail: a new episode is never lost
                 policy.reset()
             image = image_msg_to_rgb(step.image) if step.image is not None else None
-            extra = {"objects": step.objects} if step.objects is not None else {}
+            extra = {name: value for name, value in (("objects", step.objects), ("extents", step.extents))
+                     if value is not None}
             proprio = proprio_from_joints(layout.observation(step.q), layout.observation(step.qd))
             efforts = np.asarray(policy.act(image, proprio, self.cfg.instruction or None, **extra), dtype=float)
             self._context_tokens = int(policy.context_tokens)

@@ -29,12 +29,12 @@ from std_srvs.srv import Trigger
 from gato_ros.demos.bag import OUTPUT_TOPICS, DemoError, EpisodeBagWriter, replace_bag
 from gato_ros.interfaces import (
     CAMERA_TOPIC, COMMAND_TOPIC, COMMANDER_QOS, COMMANDER_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC,
-    OBJECT_POSES_TOPIC, RECORDER_INPUT_QOS, SENSOR_QOS, image_msg_to_rgb,
+    LATCHED_QOS, OBJECT_EXTENTS_TOPIC, OBJECT_POSES_TOPIC, RECORDER_INPUT_QOS, SENSOR_QOS, image_msg_to_rgb,
 )
 from gato_ros.nodes.common import (
     OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status, diagnostic_values, run_node,
 )
-from gato_ros.observation import object_state_from_pose_array
+from gato_ros.observation import object_extents_from_values, object_state_from_pose_array
 from gato_ros.recorder import (
     CommandAttribution, Commander, RecorderConfig, SimEpisode, decide_outcome, episode_dir, gid_key,
     parse_sim_diagnostics,
@@ -66,6 +66,9 @@ class RecorderNode(Node):
         # observations before commands: messages waiting together are taken in this order, so a command never gets
         # an earlier receipt time than the poses published with the joint state it followed
         self.create_subscription(PoseArray, OBJECT_POSES_TOPIC, self._on_object_poses, inputs)
+        self.extents: np.ndarray | None = None  # newest /sim/object_extents: latched; each episode starts with it
+        self.create_subscription(Float64MultiArray, OBJECT_EXTENTS_TOPIC, self._on_object_extents,
+                                 LATCHED_QOS.profile())
         # two parameters: rclpy then passes the MessageInfo, whose publisher GID tells which node sent the command
         self.create_subscription(Float64MultiArray, COMMAND_TOPIC, lambda msg, info: self._on_command(msg, info),
                                  inputs)
@@ -116,6 +119,8 @@ class RecorderNode(Node):
         self.attribution = CommandAttribution()
         self.writer = EpisodeBagWriter(path, self.config.instruction, self._label()[0], self.config.camera,
                                        self.config.control_rate_hz, object_frame=self.config.object_frame)
+        if self.extents is not None:
+            self.writer.object_extents(self.extents, time.time_ns())
         self.index += 1
         self.operator_mark = None
         self.sim_at_start = self.sim.episode
@@ -190,6 +195,16 @@ class RecorderNode(Node):
     def _on_object_poses(self, msg: PoseArray) -> None:
         self._guard(lambda: (self.writer.object_poses(object_state_from_pose_array(msg), time.time_ns()),
                              self._count("object_poses")))
+
+    def _on_object_extents(self, msg: Float64MultiArray) -> None:
+        try:
+            extents = object_extents_from_values(msg.data)
+        except ValueError as exc:
+            self.get_logger().warning(f"ignored object extents: {exc}")
+            return
+        with self.lock:
+            self.extents = extents
+        self._guard(lambda: self.writer.object_extents(extents, time.time_ns()))
 
     def _on_command(self, msg: Float64MultiArray, info: dict | None = None) -> None:
         self._guard(lambda: (self.writer.command(np.asarray(msg.data), time.time_ns()), self._count("commands"),

@@ -3,7 +3,8 @@
 Subscribes /effort_controller/commands (the last valid command is applied until the next), publishes
 /joint_states at joint_state_rate_hz, /camera/image_raw (rgb8) + /camera/camera_info at control_rate_hz,
 /clock, the red, green and blue object poses on /sim/object_poses (geometry_msgs/PoseArray, frame "world", with
-each joint state and the same stamp; a diagnostic observation), and episode success on /diagnostics. Physics is
+each joint state and the same stamp; a diagnostic observation) with their extents on /sim/object_extents (latched,
+once per episode), and episode success on /diagnostics. Physics is
 paced on the steady clock at real_time_factor (0 = as fast as possible; gato_ros.sim.pacer), so it never waits on
 /clock, which it publishes itself. Parameters: gato_ros.sim.config.SimConfig.
 
@@ -33,7 +34,8 @@ from std_srvs.srv import Trigger
 
 from gato_ros.interfaces import (
     ANY_PUBLISHER_QOS, CAMERA_INFO_TOPIC, CAMERA_TOPIC, CLOCK_QOS, CLOCK_TOPIC, DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC,
-    EFFORT_OUTPUT_TOPIC, JOINT_STATES_TOPIC, OBJECT_POSES_FRAME, OBJECT_POSES_TOPIC, SENSOR_QOS, STATE_QOS,
+    EFFORT_OUTPUT_TOPIC, JOINT_STATES_TOPIC, LATCHED_QOS, OBJECT_EXTENTS_TOPIC, OBJECT_POSES_FRAME, OBJECT_POSES_TOPIC,
+    SENSOR_QOS, STATE_QOS,
 )
 from gato_ros.nodes.common import (
     ERROR, OK, WARN, declare_dataclass_parameters, diagnostic_array, diagnostic_status, run_node,
@@ -122,6 +124,7 @@ class SimNode(Node):
         self.js_pub = self.create_publisher(JointState, JOINT_STATES_TOPIC, STATE_QOS.profile())
         self.img_pub = self.create_publisher(Image, CAMERA_TOPIC, SENSOR_QOS.profile())
         self.objects_pub = self.create_publisher(PoseArray, OBJECT_POSES_TOPIC, STATE_QOS.profile())
+        self.extents_pub = self.create_publisher(Float64MultiArray, OBJECT_EXTENTS_TOPIC, LATCHED_QOS.profile())
         self.info_pub = self.create_publisher(CameraInfo, CAMERA_INFO_TOPIC, SENSOR_QOS.profile())
         self.clock_pub = (self.create_publisher(ClockMsg, CLOCK_TOPIC, CLOCK_QOS.profile()) if cfg.publish_clock
                           else None)
@@ -170,6 +173,7 @@ class SimNode(Node):
         self.counts["episodes"] += 1
         seed = self.config.seed + self.episode
         self._obs = self.env.reset(seed)
+        self.extents_pub.publish(Float64MultiArray(data=[float(v) for v in self.env.object_extents()]))
         if self.env.randomization.enabled:  # the field of view is drawn per episode
             self._info = camera_info(self.config.image_width, self.config.image_height, self._fovy(), "camera")
         self._episode_t0 = self.sim_time

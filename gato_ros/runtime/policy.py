@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 
-from gato_ros.interfaces import OBJECT_STATE_SIZE, PROPRIO_SIZE
+from gato_ros.interfaces import OBJECT_EXTENTS_SIZE, OBJECT_STATE_SIZE, PROPRIO_SIZE
 from gato_ros.runtime.errors import ContextOverflowError, InputShapeError, ModelLoadError
 from gato_ros.runtime.kv import KVRunner
 from gato_ros.runtime.model_files import check_graphs, graph_meta, load_config
@@ -141,8 +141,8 @@ class GatoPolicy:
         self._steps = 0
 
     # ------------------------------------------------------------------ control step
-    def _check_inputs(self, image: Any, proprio: Any, objects: Any
-                      ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    def _check_inputs(self, image: Any, proprio: Any, objects: Any, extents: Any
+                      ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None, np.ndarray | None]:
         tok = self.config.tokenizer
         if tok.use_image:
             if image is None:
@@ -164,17 +164,27 @@ class GatoPolicy:
             objects = np.asarray(objects, dtype=np.float64)
             if objects.shape != (OBJECT_STATE_SIZE,) or not np.all(np.isfinite(objects)):
                 raise InputShapeError(f"objects must be {OBJECT_STATE_SIZE} finite values, got shape {objects.shape}")
-        return (image if tok.use_image else None), proprio, (objects if tok.object_state else None)
+        if tok.object_extents:
+            if extents is None:
+                raise InputShapeError("this model observes object extents (gato.json tokenizer.object_extents): pass "
+                                      f"extents= ({OBJECT_EXTENTS_SIZE} values, StackingEnv.object_extents())")
+            extents = np.asarray(extents, dtype=np.float64)
+            if extents.shape != (OBJECT_EXTENTS_SIZE,) or not np.all(np.isfinite(extents)):
+                raise InputShapeError(f"extents must be {OBJECT_EXTENTS_SIZE} finite values, got shape "
+                                      f"{extents.shape}")
+        return ((image if tok.use_image else None), proprio, (objects if tok.object_state else None),
+                (extents if tok.object_extents else None))
 
     def act(self, image: np.ndarray | None, proprio: np.ndarray, instruction: str | None = None,
-            objects: np.ndarray | None = None) -> np.ndarray:
+            objects: np.ndarray | None = None, extents: np.ndarray | None = None) -> np.ndarray:
         """Append this timestep and decode one action per joint; returns efforts[n_joints] (float64, raw units).
 
         `image` may be None for a model without images, `objects` (object state, 21 values) is needed only by a
-        model with `tokenizer.object_state`; `instruction` counts on the episode's first step (pinned after it).
+        model with `tokenizer.object_state`, `extents` (9 values) only with `tokenizer.object_extents`;
+        `instruction` counts on the episode's first step (pinned after it).
         """
-        image, proprio, objects = self._check_inputs(image, proprio, objects)
-        obs = self.tokenizer.observation(image, proprio, objects=objects)
+        image, proprio, objects, extents = self._check_inputs(image, proprio, objects, extents)
+        obs = self.tokenizer.observation(image, proprio, objects=objects, extents=extents)
         blocks: list[TokenSequence] = []
         if self._steps == 0 and instruction:
             blocks.append(self.tokenizer.instruction(instruction))

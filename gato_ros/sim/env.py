@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from gato_ros.interfaces import JOINT_NAMES, OBJECT_FRAMES
+from gato_ros.interfaces import JOINT_NAMES, OBJECT_COLORS, OBJECT_FRAMES
 from gato_ros.robot import RobotModel, default_urdf_path
 from gato_ros.robot.registry import DEFAULT_ROBOT, load_robot
 from gato_ros.sim import objects, robot_mjcf, scene, success
@@ -306,6 +306,19 @@ class StackingEnv:
             half = 0.5 * objects.grasp_yaw(self._local_points(color))
             self._grasp_turns[key] = np.array([np.cos(half), 0.0, 0.0, np.sin(half)])
         return self._grasp_turns[key]
+
+    def object_extents(self) -> np.ndarray:
+        """[9] per object (OBJECT_COLORS order): half sizes along x, y, z of its reported frame (body or grasp) of the
+        smallest box centred on that frame's origin holding the object (interfaces.OBJECT_EXTENTS_SIZE)."""
+        out = []
+        for c in OBJECT_COLORS:
+            points = self._local_points(c)
+            if self.object_frame == "grasp":
+                turn = np.zeros(9)
+                mujoco.mju_quat2Mat(turn, self._grasp_turn(c))
+                points = points @ turn.reshape(3, 3)  # body-frame points in grasp-frame coordinates
+            out.append(np.abs(points).max(axis=0))
+        return np.concatenate(out)
 
     def object_state(self) -> np.ndarray:
         """[21] red, green, blue: position + quaternion wxyz (w >= 0); gato_ros.observation.object_state_from_poses."""

@@ -9,7 +9,7 @@ import numpy as np
 
 from gato_ros.config import DECODING_MODES, GatoConfig
 from gato_ros.episode import Episode
-from gato_ros.interfaces import KINEMATIC_SIZE, OBJECT_STATE_SIZE, PROPRIO_SIZE
+from gato_ros.interfaces import KINEMATIC_SIZE, OBJECT_EXTENTS_SIZE, OBJECT_STATE_SIZE, PROPRIO_SIZE
 from gato_ros.observation import (
     GRASP_ALIGNMENT_SIZE, KINEMATIC_CLOSING_AXIS, KINEMATIC_VELOCITY, grasp_alignment, kinematic_features,
     proprio_from_joints,
@@ -110,8 +110,9 @@ class GatoTokenizer:
         return values
 
     def observation(self, image: np.ndarray | None, proprio: np.ndarray, text: str | None = None,
-                    objects: np.ndarray | None = None) -> TokenSequence:
-        """`[text][image patches if use_image][proprio][objects if object_state][kinematics if kinematics]['|']`.
+                    objects: np.ndarray | None = None, extents: np.ndarray | None = None) -> TokenSequence:
+        """`[text][image patches if use_image][proprio][objects if object_state][extents if object_extents]
+        [kinematics if kinematics]['|']`.
 
         Local positions count the observation tokens from 0 (image patches always start at 0); text tokens have
         none, so a timestep looks the same whether or not the instruction precedes it.
@@ -134,6 +135,10 @@ class GatoTokenizer:
             objects = self._vector(objects, OBJECT_STATE_SIZE,
                                    "object state (gato_ros.observation.object_state_from_poses)")
             parts.append(block(self._continuous(objects, self.tok.proprio_mu_law), Modality.CONTINUOUS,
+                               self.tok.patch_size))
+        if self.tok.object_extents:
+            extents = self._vector(extents, OBJECT_EXTENTS_SIZE, "object extents (StackingEnv.object_extents)")
+            parts.append(block(self._continuous(extents, self.tok.proprio_mu_law), Modality.CONTINUOUS,
                                self.tok.patch_size))
         if self.tok.kinematics:
             kin = kinematic_features(*self.arm, proprio, objects)
@@ -216,9 +221,11 @@ class GatoTokenizer:
         return np.array([self.decode_action_token(i, t) for i, t in enumerate(ids)])
 
     def timestep(self, image: np.ndarray | None, proprio: np.ndarray, efforts: np.ndarray, t: int,
-                 text: str | None = None, objects: np.ndarray | None = None) -> TokenSequence:
+                 text: str | None = None, objects: np.ndarray | None = None,
+                 extents: np.ndarray | None = None) -> TokenSequence:
         """Observation block then action block, all tagged with timestep `t`."""
-        return concat([self.observation(image, proprio, text, objects), self.actions(efforts)]).with_timestep(t)
+        return concat([self.observation(image, proprio, text, objects, extents),
+                       self.actions(efforts)]).with_timestep(t)
 
     def episode(self, ep: Episode) -> TokenSequence:
         """All timesteps of an episode, without its instruction (that is `instruction(ep.instruction)`)."""
@@ -234,7 +241,11 @@ class GatoTokenizer:
             raise TokenizerError(f"this gato.json's object poses are of each object's {self.tok.object_frame} frame "
                                  f"(tokenizer.object_frame) but the episode recorded its {ep.object_frame} frame "
                                  "(`gato-ros demos generate --object-frame`)")
+        if self.tok.object_extents and ep.object_extents is None:
+            raise TokenizerError("this gato.json needs object extents (tokenizer.object_extents) but the episode has "
+                                 "none (generate the demos with `gato-ros demos generate`, which records them)")
         objects = ep.object_state if self.tok.object_state else [None] * len(ep)
+        extents = ep.object_extents if self.tok.object_extents else [None] * len(ep)
         actions = ep.actions
         if self.config.robot.action_space == "cartesian":
             if ep.cartesian_commands is None:
@@ -245,7 +256,7 @@ class GatoTokenizer:
         for t in range(len(ep)):
             proprio = proprio_from_joints(ep.joint_positions[t], ep.joint_velocities[t])
             steps.append(self.timestep(ep.images[t] if self.tok.use_image else None, proprio, actions[t], t,
-                                       objects=objects[t]))
+                                       objects=objects[t], extents=extents[t]))
         return concat(steps)
 
     def windows(self, seq: TokenSequence, length: int = 1024) -> list[TokenSequence]:
@@ -263,5 +274,6 @@ class GatoTokenizer:
     def tokens_per_timestep(self, with_text: int = 0) -> int:
         """Tokens in one timestep (plus `with_text` instruction tokens)."""
         return (with_text + len(self.spans) * self.tok.use_image + len(self._proprio_kept)
-                + OBJECT_STATE_SIZE * self.tok.object_state + len(self._kinematics_kept) * self.tok.kinematics + 1
+                + OBJECT_STATE_SIZE * self.tok.object_state + OBJECT_EXTENTS_SIZE * self.tok.object_extents
+                + len(self._kinematics_kept) * self.tok.kinematics + 1
                 + len(self.action_scale))
