@@ -20,7 +20,7 @@ from gato_ros.robot.registry import DEFAULT_ROBOT, load_robot
 
 FORMAT_VERSION = 3  # 2: object_state/use_image/action_positions/decoding, gripper action_scale 2, effort_limit
 #                    3: tokenizer.gripper_decoding (a version-2 file reads as 3 with the gripper decoded like the arm)
-DECODING_MODES = ("argmax", "expected", "median")  # how an action value is read from its 1024-bin distribution
+DECODING_MODES = ("argmax", "expected", "median", "mode")  # how an action value is read from its 1024-bin distribution
 ACTION_SPACES = ("effort", "cartesian")  # what a model's actions are: joint efforts or Cartesian commands
 PROVIDERS = ("auto", "cpu", "cuda")  # ONNX Runtime execution providers a model runs on (auto: CUDA if it works)
 
@@ -81,11 +81,12 @@ class TokenizerConfig:
     object_state: bool = False      # the 21 object-pose values (gato_ros.observation) after proprio
     kinematics: bool = False        # then 21 pinch-pose / relative-position values by FK (docs/MODEL.md)
     velocities: bool = True         # false: no joint or pinch velocities in the tokens (copycat; docs/MODEL.md)
+    joint_velocities: bool = True   # false: no arm joint velocities, the pinch velocity kept (docs/MODEL.md)
     object_frame: str = "body"      # object poses of each body frame or grasp frame (interfaces.OBJECT_FRAMES)
     grasp_alignment: bool = False   # 2 more kinematic values: the wrist turn to red's x axis (docs/MODEL.md)
     object_extents: bool = False    # 9 object half-size values after the object poses (interfaces.OBJECT_EXTENTS_SIZE)
     action_positions: bool = True   # action tokens carry their dimension index (docs/MODEL.md: not in the paper)
-    decoding: str = "expected"      # arm torques: argmax | expected | median over the 1024 value bins (docs/MODEL.md)
+    decoding: str = "expected"      # arm: argmax | expected | median | mode over the 1024 value bins (docs/MODEL.md)
     gripper_decoding: str = "expected"  # the gripper command (last action): a +-1 switch, so a mean can land mid-way
 
     def __post_init__(self) -> None:
@@ -188,7 +189,7 @@ class RobotConfig:
 ADDED_LATER: dict[str, dict[str, Any]] = {
     "robot": {"name": DEFAULT_ROBOT, "action_space": "effort"},
     "tokenizer": {"kinematics": False, "velocities": True, "object_frame": "body", "grasp_alignment": False,
-                  "object_extents": False},
+                  "object_extents": False, "joint_velocities": True},
 }
 
 

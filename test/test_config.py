@@ -63,7 +63,7 @@ def _written(tmp_path, mutate):
     (lambda d: d["tokenizer"].pop("mu"), r"'tokenizer': missing keys \['mu'\]"),
     (lambda d: d.update(format_version=1), "format_version 1 is not supported"),
     (lambda d: d.update(format_version=4), "format_version 4 is not supported"),
-    (lambda d: d["tokenizer"].update(decoding="mode"), "tokenizer.decoding must be one of"),
+    (lambda d: d["tokenizer"].update(decoding="mean"), "tokenizer.decoding must be one of"),
     (lambda d: d["tokenizer"].update(object_state="yes"), "tokenizer.object_state has the wrong type.*true or false"),
     (lambda d: d["robot"].update(effort_limit=[1.0] * 7), "8 joint_names but 7 effort_limit"),
     (lambda d: d.update(vocab=[1]), "'vocab' must be an object"),

@@ -96,8 +96,23 @@ def test_read_bins_decoding_modes():
     assert read_bins(logits, "median")[0] == pytest.approx(bin_centres(np.array([600]))[0])
     assert read_bins(logits, "expected")[1] == pytest.approx(-1 + 102 * 2 / 1024)
     assert read_bins(logits, "median")[1] == pytest.approx(-1 + 102 * 2 / 1024)
+    assert read_bins(logits, "mode")[0] == pytest.approx(bin_centres(np.array([600]))[0])
+    assert read_bins(logits, "mode")[1] == pytest.approx(-1 + 102 * 2 / 1024)
     with pytest.raises(ValueError, match="decoding"):
-        read_bins(logits, "mode")
+        read_bins(logits, "mean")
+
+
+def test_mode_decoding_commits_to_one_peak_of_a_split():
+    """Two peaks (turn left 45% or right 55%): mean and median fall between them, mode takes the heavier peak's
+    mean, whichever side it is on, and a peak at the end of the range stays there."""
+    x = bin_centres(np.arange(1024))
+    split = np.log(0.45 * np.exp(-0.5 * ((x - 0.9) / 0.01) ** 2) + 0.55 * np.exp(-0.5 * ((x + 0.8) / 0.01) ** 2)
+                   + 1e-300)
+    assert abs(read_bins(split, "expected")) < 0.1 and read_bins(split, "mode") == pytest.approx(-0.8, abs=1e-3)
+    np.testing.assert_allclose(read_bins(np.stack([split, split[::-1]]), "mode"), [-0.8, 0.8], atol=1e-3)
+    edge = np.zeros(1024)
+    edge[-3:] = 8.0  # most mass in the last three bins
+    assert read_bins(edge, "mode") > 0.97
 
 
 @settings(max_examples=200, deadline=None)

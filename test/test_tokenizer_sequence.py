@@ -154,6 +154,27 @@ def test_without_velocities_the_tokens_drop_qd_and_the_pinch_velocity():
     assert full.episode(ep).tokens.tolist() != ref.tokens.tolist()
 
 
+def test_without_joint_velocities_the_pinch_velocity_stays():
+    """tokenizer.joint_velocities: false drops the 7 arm joint velocities only: 8 + 21 + 21 + '|' + 8 = 59 tokens, the
+    kinematic features (pinch velocity included) unchanged."""
+    import dataclasses
+
+    from gato_ros.config import TokenizerConfig
+
+    def tokenizer(joint_velocities: bool) -> GatoTokenizer:
+        return GatoTokenizer(dataclasses.replace(default_config(), tokenizer=TokenizerConfig(
+            use_image=False, object_state=True, kinematics=True, joint_velocities=joint_velocities)))
+
+    full, noqd = tokenizer(True), tokenizer(False)
+    ep = _episode(t=1)
+    ep.object_state = np.random.default_rng(0).normal(size=(1, 21))
+    seq, ref = noqd.episode(ep), full.episode(ep)
+    assert len(seq) == 59 == noqd.tokens_per_timestep()
+    proprio = proprio_from_joints(ep.joint_positions[0], ep.joint_velocities[0])
+    assert seq.tokens[:8].tolist() == tokenize_continuous(proprio[[*range(7), 14]], mu_law=True).tolist()
+    assert seq.tokens[8:].tolist() == ref.tokens[15:].tolist()  # objects, kinematics, '|', actions
+
+
 def test_windows_with_prompt_and_instruction_look_like_the_runtime_context():
     """[prompt timesteps, no loss][instruction, no loss][whole timesteps], within the length."""
     seq, prompt = TOK.episode(_episode(t=20)), TOK.episode(_episode(t=10, seed=1))

@@ -37,7 +37,7 @@ class GatoPolicy:
 
     `max_context_tokens` and `max_prompt_tokens` default to the training window and prompt budget in gato.json
     (`model.context_window`, `model.prompt_tokens`); a larger context is capped at the training window.
-    `decoding` (argmax | expected | median) and `gripper_decoding` default to gato.json's `tokenizer.decoding`
+    `decoding` (argmax | expected | median | mode) and `gripper_decoding` default to gato.json's `tokenizer.decoding`
     (arm torques) and `tokenizer.gripper_decoding` (the gripper command).
     """
 

@@ -65,12 +65,18 @@ def detokenize_continuous(ids: np.ndarray, mu_law: bool = True, mu: float = MU, 
     return _expand(y, mu, m) if mu_law else y
 
 
+MODE_WINDOW_FRACTION = 1 / 32  # `mode` decoding's window: this share of the bins on each side of its centre
+
+
 def read_bins(logits: np.ndarray, mode: str) -> np.ndarray:
     """A value in [-1, 1] per row of bin logits [..., N]: `argmax` (its centre), `expected` (mean of the softmax
-    over bin centres) or `median` (where the softmax's CDF crosses 1/2, linear inside that bin).
+    over bin centres), `median` (where the softmax's CDF crosses 1/2, linear inside that bin) or `mode` (the mean
+    over the window of 2 N / 32 + 1 bins that holds the most probability).
 
-    Expected and median are continuous (not snapped to a bin): an ordinal-trained head spreads its mass over
-    neighbouring bins, and their mean/median is a finer estimate than the single most likely bin.
+    Expected, median and mode are continuous (not snapped to a bin): an ordinal-trained head spreads its mass over
+    neighbouring bins, and their mean is a finer estimate than the single most likely bin. Mode commits to one peak
+    of a distribution with two (turn left or right): the mean and median of such a split land between the peaks,
+    on a value neither side wants (docs/MODEL.md, "Eighth round").
     """
     logits = np.asarray(logits, dtype=np.float64)
     n = logits.shape[-1]
@@ -80,6 +86,8 @@ def read_bins(logits: np.ndarray, mode: str) -> np.ndarray:
     p /= p.sum(axis=-1, keepdims=True)
     if mode == "expected":
         return p @ bin_centres(np.arange(n), n)
+    if mode == "mode":
+        return _mode_mean(p)
     if mode == "median":
         cdf = np.cumsum(p, axis=-1)
         b = np.minimum((cdf < 0.5).sum(axis=-1), n - 1)
@@ -87,4 +95,20 @@ def read_bins(logits: np.ndarray, mode: str) -> np.ndarray:
         mass = np.maximum(np.take_along_axis(p, b[..., None], -1)[..., 0], 1e-300)
         frac = np.clip((0.5 - below) / mass, 0.0, 1.0)
         return -1.0 + (b + frac) * (2.0 / n)
-    raise ValueError(f"unknown decoding mode {mode!r}: argmax, expected or median")
+    raise ValueError(f"unknown decoding mode {mode!r}: argmax, expected, median or mode")
+
+
+def _mode_mean(p: np.ndarray) -> np.ndarray:
+    """The mean over the window of 2w + 1 bins (w = MODE_WINDOW_FRACTION of them, windows clipped at the ends) that
+    holds the most of each row's probability `p` [..., N]."""
+    n = p.shape[-1]
+    w = max(1, int(round(n * MODE_WINDOW_FRACTION)))
+    cdf = np.concatenate([np.zeros(p.shape[:-1] + (1,)), np.cumsum(p, axis=-1)], axis=-1)
+    lo = np.clip(np.arange(n) - w, 0, n)
+    hi = np.clip(np.arange(n) + w + 1, 0, n)
+    centre = np.argmax(cdf[..., hi] - cdf[..., lo], axis=-1)  # the window holding the most mass
+    start, stop = lo[centre], hi[centre]
+    idx = np.arange(n)
+    inside = (idx >= start[..., None]) & (idx < stop[..., None])
+    q = np.where(inside, p, 0.0)
+    return (q @ bin_centres(idx, n)) / np.maximum(q.sum(axis=-1), 1e-300)

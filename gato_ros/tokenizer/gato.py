@@ -37,9 +37,10 @@ class GatoTokenizer:
         # loaded here for a kinematics model (parsing the URDF takes ~60 ms: not in a control step's deadline)
         self._arm: tuple[RobotModel, tuple[float, float, float]] | None = self._load_arm() if self.tok.kinematics \
             else None
-        # which proprio / kinematics values become tokens: all, or without the velocities (tokenizer.velocities)
+        # which proprio / kinematics values become tokens: all, or without the velocities (tokenizer.velocities), or
+        # without the arm joint velocities only (tokenizer.joint_velocities)
         arm = PROPRIO_SIZE // 2
-        self._proprio_kept = np.arange(PROPRIO_SIZE) if self.tok.velocities else \
+        self._proprio_kept = np.arange(PROPRIO_SIZE) if self.tok.velocities and self.tok.joint_velocities else \
             np.r_[0:arm, 2 * arm:PROPRIO_SIZE]
         kinematic_size = KINEMATIC_SIZE + GRASP_ALIGNMENT_SIZE * self.tok.grasp_alignment
         self._kinematics_kept = np.arange(kinematic_size) if self.tok.velocities else \
