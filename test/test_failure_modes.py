@@ -45,3 +45,18 @@ def test_expert_dims_probe_sends_the_expert_command_where_asked() -> None:
     probe = ExpertDims(model, [])
     rollout(env, cfg, probe, 100_000, visited)
     assert not np.allclose([v[2] for v in visited[:40]], [v[1] for v in visited[:40]])
+
+
+def test_turn_split_summary_reads_the_first_turning_step_and_the_rest() -> None:
+    """Only steps where the expert turns (> 1 degree) before red is held count; the first is reported on its own."""
+    from turn_split import summarize
+
+    rows = [(0.0, 0.0, 0.0, 0.0, False),  # the expert does not turn
+            (3.4, 0.1, 0.5, 0.4, False),  # first turning step: split
+            (3.4, 0.0, 0.0, 0.02, False), (-3.4, 0.3, 0.02, 0.0, False),
+            (3.4, 0.0, 0.9, 0.0, True)]  # red held: not a pre-grasp turn
+    got = summarize(rows)
+    assert got["turning_steps"] == 3 and got["first"] == {"p_plus": 0.5, "p_minus": 0.4}
+    assert got["later_mean"] == {"p_plus": 0.01, "p_minus": 0.01}
+    assert got["mean_abs_model_turn_deg"] == round((0.1 + 0.0 + 0.3) / 3, 3) and got["mean_abs_expert_turn_deg"] == 3.4
+    assert summarize(rows[:1]) is None
