@@ -124,22 +124,30 @@ def test_kinematic_features_follow_the_object_state():
         TokenizerConfig(use_image=False, kinematics=True)
 
 
+def _kinematics_tokenizer(**overrides: bool) -> GatoTokenizer:
+    """An image-free tokenizer with object state and kinematic features, plus `overrides` of its tokenizer config."""
+    import dataclasses
+
+    from gato_ros.config import TokenizerConfig
+
+    return GatoTokenizer(dataclasses.replace(default_config(), tokenizer=TokenizerConfig(
+        use_image=False, object_state=True, kinematics=True, **overrides)))
+
+
+def _objects_episode(t: int):
+    ep = _episode(t=t)
+    ep.object_state = np.random.default_rng(0).normal(size=(t, 21))
+    return ep
+
+
 def test_without_velocities_the_tokens_drop_qd_and_the_pinch_velocity():
     """tokenizer.velocities: false: proprio tokens are q (7) and the gripper (1), the kinematics lose the pinch
     velocity (3): 8 + 21 + 18 + '|' + 8 actions = 56 tokens per timestep, the rest unchanged; velocities then cannot
     change the tokens at all."""
-    import dataclasses
-
-    from gato_ros.config import TokenizerConfig
     from gato_ros.observation import kinematic_features
 
-    def tokenizer(velocities: bool) -> GatoTokenizer:
-        return GatoTokenizer(dataclasses.replace(default_config(), tokenizer=TokenizerConfig(
-            use_image=False, object_state=True, kinematics=True, velocities=velocities)))
-
-    full, blind = tokenizer(True), tokenizer(False)
-    ep = _episode(t=2)
-    ep.object_state = np.random.default_rng(0).normal(size=(2, 21))
+    full, blind = _kinematics_tokenizer(), _kinematics_tokenizer(velocities=False)
+    ep = _objects_episode(2)
     seq, ref = blind.episode(ep), full.episode(ep)
     assert len(seq) == 2 * 56 == 2 * blind.tokens_per_timestep()
     proprio = proprio_from_joints(ep.joint_positions[1], ep.joint_velocities[1])
@@ -157,17 +165,8 @@ def test_without_velocities_the_tokens_drop_qd_and_the_pinch_velocity():
 def test_without_joint_velocities_the_pinch_velocity_stays():
     """tokenizer.joint_velocities: false drops the 7 arm joint velocities only: 8 + 21 + 21 + '|' + 8 = 59 tokens, the
     kinematic features (pinch velocity included) unchanged."""
-    import dataclasses
-
-    from gato_ros.config import TokenizerConfig
-
-    def tokenizer(joint_velocities: bool) -> GatoTokenizer:
-        return GatoTokenizer(dataclasses.replace(default_config(), tokenizer=TokenizerConfig(
-            use_image=False, object_state=True, kinematics=True, joint_velocities=joint_velocities)))
-
-    full, noqd = tokenizer(True), tokenizer(False)
-    ep = _episode(t=1)
-    ep.object_state = np.random.default_rng(0).normal(size=(1, 21))
+    full, noqd = _kinematics_tokenizer(), _kinematics_tokenizer(joint_velocities=False)
+    ep = _objects_episode(1)
     seq, ref = noqd.episode(ep), full.episode(ep)
     assert len(seq) == 59 == noqd.tokens_per_timestep()
     proprio = proprio_from_joints(ep.joint_positions[0], ep.joint_velocities[0])
