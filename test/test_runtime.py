@@ -364,7 +364,7 @@ def test_decoding_modes_and_fed_back_token(model_dir: Path) -> None:
     np.testing.assert_allclose(efforts[7], np.clip(read_bins(policy.last_logits[7], "argmax") * 2.0, -1, 1))
     np.testing.assert_allclose(efforts[:7], read_bins(policy.last_logits[:7], "expected")
                                * np.array([80, 80, 40, 40, 9, 9, 9]))
-    for bad in ({"decoding": "mode"}, {"gripper_decoding": "mode"}):
+    for bad in ({"decoding": "mean"}, {"gripper_decoding": "mean"}):
         with pytest.raises(ValueError, match="decoding"):
             GatoPolicy(model_dir, provider="cpu", **bad)
 

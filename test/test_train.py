@@ -90,7 +90,7 @@ def test_object_state_run_writes_its_gato_json_and_heldout_metric(tmp_path):
     with pytest.raises(ConfigError, match="tokenizer: unknown keys"):
         _cfg(tmp_path, tokenizer={"objects": True})
     with pytest.raises(ConfigError, match="decoding"):
-        _cfg(tmp_path, tokenizer={"decoding": "mode"})
+        _cfg(tmp_path, tokenizer={"decoding": "mean"})
 
 
 def test_observation_jitter_moves_observation_tokens_only(tmp_path):
