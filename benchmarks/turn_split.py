@@ -5,8 +5,10 @@
     python benchmarks/turn_split.py --model models/default --episodes 8 \
         --out benchmarks/results/eighth_round/turn_split.json
 
-Per episode: at the first such step, the probability of a turn either way (> +1 or < -1 degree), then the same
-averaged over the later steps, and the mean |turn| commanded. A split first step (mass on both sides) with nearly
+Per episode: at the first such step, the probability of a turn either way (> +1 or < -1 degree) and how close the
+expert's own choice of direction was (its best grasp turning the other way costs `direction_margin_m` more, in its
+cost's metres of grasp width: ScriptedExpert.grasp_candidates), then the probabilities averaged over the later steps,
+and the mean |turn| commanded. A split first step (mass on both sides) with nearly
 none on either side afterwards is a policy that would turn if it knew which way, and then copies the wrist's
 stillness (docs/MODEL.md, "Eighth round"). Validation seeds from 200000 by default. Each call appends one row to
 --out.
@@ -31,11 +33,12 @@ TURNING_DEG = 1.0
 
 
 class TurnProbe:
-    """Wraps a ModelPolicy: records (expert turn, model turn, P(turn > +1 deg), P(turn < -1 deg), red held) per step."""
+    """Wraps a ModelPolicy: records (expert turn, model turn, P(turn > +1 deg), P(turn < -1 deg), red held, the
+    expert's direction margin) per step."""
 
     def __init__(self, model: ModelPolicy, env: Any) -> None:
         self.model, self.env, self.expert = model, env, None
-        self.rows: list[tuple[float, float, float, float, bool]] = []
+        self.rows: list[tuple[float, float, float, float, bool, float | None]] = []
         n = model.policy.last_logits.shape[1]
         centres = (np.arange(n) + 0.5) * (2.0 / n) - 1.0
         self.degrees = np.degrees(centres * model.policy.tokenizer.action_scale[TURN])
@@ -55,18 +58,32 @@ class TurnProbe:
         self.rows.append((float(np.degrees(self.expert.last_command[TURN])),
                           float(np.degrees(self.model.policy.last_command[TURN])),
                           float(p[self.degrees > TURNING_DEG].sum()), float(p[self.degrees < -TURNING_DEG].sum()),
-                          bool(self.env.grasping("red"))))
+                          bool(self.env.grasping("red")), direction_margin(self.expert.last_grasp_candidates)))
         return action
 
 
-def summarize(rows: list[tuple[float, float, float, float, bool]]) -> dict[str, Any] | None:
+def direction_margin(candidates: np.ndarray | None) -> float | None:
+    """How much more (cost units, m) the expert's best grasp turning the other way costs than its choice; None when
+    it weighed no grasp this step or its choice needs no turn."""
+    if candidates is None:
+        return None
+    best = int(np.argmin(candidates[:, 1]))
+    side = np.sign(candidates[best, 2])
+    other = candidates[np.sign(candidates[:, 2]) == -side, 1]
+    if side == 0 or not len(other):
+        return None
+    return float(other.min() - candidates[best, 1])
+
+
+def summarize(rows: list[tuple[float, float, float, float, bool, float | None]]) -> dict[str, Any] | None:
     """The first and later expert-turning steps before red is held, or None when the expert does not turn."""
     turning = [r for r in rows if abs(r[0]) > TURNING_DEG and not r[4]]
     if not turning:
         return None
     first, later = turning[0], turning[1:]
     return {"turning_steps": len(turning),
-            "first": {"p_plus": round(first[2], 3), "p_minus": round(first[3], 3)},
+            "first": {"p_plus": round(first[2], 3), "p_minus": round(first[3], 3),
+                      "direction_margin_m": None if first[5] is None else round(first[5], 4)},
             "later_mean": {"p_plus": round(float(np.mean([r[2] for r in later])), 3) if later else None,
                            "p_minus": round(float(np.mean([r[3] for r in later])), 3) if later else None},
             "mean_abs_model_turn_deg": round(float(np.mean([abs(r[1]) for r in turning])), 3),

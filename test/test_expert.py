@@ -87,3 +87,20 @@ def test_evaluate_expert_reports_rates_and_timing() -> None:
     (row,) = res["episodes_detail"]
     assert row["seed"] == 0 and 0 < row["steps"] < 400 and row["sim_time_s"] == pytest.approx(row["steps"] * 0.05)
     assert res["real_time_factor"] > 0
+
+
+def test_grasp_candidates_are_the_weighed_grasps_and_the_cheapest_is_taken(env) -> None:
+    """Each approach step records the 144 grasps weighed (72 yaws, each either way round); the rotation commanded is
+    the first of least cost, and each row's cost counts its signed turn."""
+    obs = env.reset(seed=4)
+    expert = ScriptedExpert(env, 4)
+    expert.reset(obs)
+    expert.act(obs)
+    cands = expert.last_grasp_candidates
+    assert cands.shape == (144, 3) and np.all(np.abs(cands[:, 2]) <= np.pi + 1e-9)
+    best = cands[int(np.argmin(cands[:, 1]))]
+    current = expert.robot.fk(np.asarray(obs.q, dtype=np.float64)[:7])[:3, :3]
+    again = expert.grasp_candidates(expert.scene.geometry("red"), current)
+    np.testing.assert_allclose(again, cands)
+    rotation = expert._grasp_rotation(expert.scene.geometry("red"), current)
+    np.testing.assert_allclose(rotation, yaw_matrix(best[0]) @ expert.scene.top_down_rotation, atol=1e-12)

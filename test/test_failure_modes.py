@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
@@ -51,12 +52,22 @@ def test_turn_split_summary_reads_the_first_turning_step_and_the_rest() -> None:
     """Only steps where the expert turns (> 1 degree) before red is held count; the first is reported on its own."""
     from turn_split import summarize
 
-    rows = [(0.0, 0.0, 0.0, 0.0, False),  # the expert does not turn
-            (3.4, 0.1, 0.5, 0.4, False),  # first turning step: split
-            (3.4, 0.0, 0.0, 0.02, False), (-3.4, 0.3, 0.02, 0.0, False),
-            (3.4, 0.0, 0.9, 0.0, True)]  # red held: not a pre-grasp turn
+    rows = [(0.0, 0.0, 0.0, 0.0, False, None),  # the expert does not turn
+            (3.4, 0.1, 0.5, 0.4, False, 0.002),  # first turning step: split
+            (3.4, 0.0, 0.0, 0.02, False, 0.01), (-3.4, 0.3, 0.02, 0.0, False, 0.01),
+            (3.4, 0.0, 0.9, 0.0, True, None)]  # red held: not a pre-grasp turn
     got = summarize(rows)
-    assert got["turning_steps"] == 3 and got["first"] == {"p_plus": 0.5, "p_minus": 0.4}
+    assert got["turning_steps"] == 3 and got["first"] == {"p_plus": 0.5, "p_minus": 0.4, "direction_margin_m": 0.002}
     assert got["later_mean"] == {"p_plus": 0.01, "p_minus": 0.01}
     assert got["mean_abs_model_turn_deg"] == round((0.1 + 0.0 + 0.3) / 3, 3) and got["mean_abs_expert_turn_deg"] == 3.4
     assert summarize(rows[:1]) is None
+
+
+def test_direction_margin_compares_the_best_grasp_either_way() -> None:
+    """(yaw, cost, signed turn) rows: the margin is the best other-way cost minus the chosen one's."""
+    from turn_split import direction_margin
+
+    rows = np.array([[0.3, 0.050, 0.3], [0.6, 0.045, 0.6], [-0.5, 0.048, -0.5], [-0.9, 0.060, -0.9]])
+    assert direction_margin(rows) == pytest.approx(0.003)
+    assert direction_margin(None) is None
+    assert direction_margin(np.array([[0.0, 0.04, 0.0], [0.5, 0.05, 0.5]])) is None  # no turn needed

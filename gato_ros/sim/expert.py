@@ -121,6 +121,8 @@ class ScriptedExpert:
         self.phase: Phase | None = None
         self.attempts = 0
         self.last_command: np.ndarray | None = None  # the Cartesian command of the last label (demo recording)
+        # the grasp yaws weighed at the last approach step: [N, 3] rows (yaw, cost, signed wrist turn) (a diagnostic)
+        self.last_grasp_candidates: np.ndarray | None = None
 
     # ------------------------------------------------------------------ public API
     @property
@@ -260,7 +262,14 @@ class ScriptedExpert:
         """Top-down gripper rotation whose closing axis spans red's narrowest horizontal width (<= max width),
         keeps the open fingers clear of the other objects, and among near-equal yaws (the gripper is symmetric
         under pi) turns the wrist least from where it is now: the turn cost is the hysteresis that keeps the
-        choice from jumping when red moves a little."""
+        choice from jumping when red moves a little. The first candidate of least cost wins."""
+        candidates = self.last_grasp_candidates = self.grasp_candidates(red, current)
+        return yaw_matrix(float(candidates[int(np.argmin(candidates[:, 1])), 0])) @ self.scene.top_down_rotation
+
+    def grasp_candidates(self, red: ObjectGeometry, current: np.ndarray) -> np.ndarray:
+        """[N, 3] rows (yaw, cost, signed wrist turn to it) of every top-down grasp weighed, 2.5 degree steps: cost =
+        red's width along the closing axis (m) + 1 if wider than the gripper + 0.5 if a finger would land on another
+        object + turn_cost x |turn|."""
         c = self.config
         down = self.scene.top_down_rotation
         axis0 = down @ self.scene.closing_axis
@@ -268,7 +277,7 @@ class ScriptedExpert:
         center = red.center[:2]
         xy = red.vertices[:, :2] - center
         others = np.concatenate([self.scene.geometry(col).vertices[:, :2] for col in ("green", "blue")]) - center
-        best, best_cost = 0.0, np.inf
+        rows = []
         for yaw in np.linspace(-np.pi / 2, np.pi / 2, 73)[:-1]:
             a = (yaw_matrix(yaw) @ axis0)[:2]
             a /= np.linalg.norm(a)
@@ -279,7 +288,6 @@ class ScriptedExpert:
             blocked = bool(np.any(near_finger & (np.abs(across) < c.finger_size)))
             cost = width + (1.0 if width > c.max_gripper_width else 0.0) + (0.5 if blocked else 0.0)
             for cand in (yaw, yaw + np.pi):
-                turn = abs(np.angle(np.exp(1j * (down_yaw + cand - cur_yaw))))
-                if cost + c.turn_cost * turn < best_cost:
-                    best, best_cost = cand, cost + c.turn_cost * turn
-        return yaw_matrix(best) @ down
+                turn = float(np.angle(np.exp(1j * (down_yaw + cand - cur_yaw))))
+                rows.append((cand, cost + c.turn_cost * abs(turn), turn))
+        return np.array(rows)
