@@ -95,3 +95,14 @@ def test_extents_tokens_follow_the_object_poses() -> None:
 def test_model_inputs_name_the_extents() -> None:
     assert not ModelInputs.of(SimpleNamespace(use_image=False, object_state=True)).extents
     assert ModelInputs.of(SimpleNamespace(use_image=False, object_state=True, object_extents=True)).extents
+
+
+def test_bag_writer_refuses_bad_extents_with_the_shared_check(tmp_path) -> None:
+    from gato_ros.demos.bag import DemoError, EpisodeBagWriter
+
+    with EpisodeBagWriter(tmp_path / "bag") as w:
+        with pytest.raises(DemoError, match="9 values"):
+            w.object_extents(np.full(8, 0.02), 1)
+        with pytest.raises(DemoError, match="finite and positive"):
+            w.object_extents(np.r_[np.full(8, 0.02), -0.01], 1)
+        w.close(None)

@@ -29,12 +29,13 @@ import numpy as np
 from gato_ros.episode import Episode
 from gato_ros.interfaces import (
     CAMERA_TOPIC, CARTESIAN_COMMAND_SIZE, CARTESIAN_COMMAND_TOPIC, COMMAND_TOPIC, EFFORT_OUTPUT_TOPIC,
-    INSTRUCTION_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_COLORS, OBJECT_EXTENTS_SIZE, OBJECT_EXTENTS_TOPIC,
+    INSTRUCTION_TOPIC, JOINT_NAMES, JOINT_STATES_TOPIC, OBJECT_COLORS, OBJECT_EXTENTS_TOPIC,
     OBJECT_POSES_FRAME, OBJECT_POSES_TOPIC, OBJECT_STATE_SIZE, OUTCOME_TOPIC, SHADOW_OUTPUT_TOPIC, ImageFormatError,
     image_msg_to_rgb,
 )
 from gato_ros.observation import (
-    JointNameError, object_state_from_pose_array, object_state_from_poses, reorder_joint_state,
+    JointNameError, object_extents_from_values, object_state_from_pose_array, object_state_from_poses,
+    reorder_joint_state,
 )
 
 #: The topics of a demo bag and their types (names: gato_ros.interfaces).
@@ -139,9 +140,10 @@ class EpisodeBagWriter:
 
     def object_extents(self, extents: np.ndarray, t_ns: int) -> None:
         """The objects' extents (interfaces.OBJECT_EXTENTS_SIZE values), recorded when they are known or change."""
-        values = np.asarray(extents, np.float64).reshape(-1)
-        if values.shape != (OBJECT_EXTENTS_SIZE,) or not np.all(np.isfinite(values)):
-            raise DemoError(f"object extents must be {OBJECT_EXTENTS_SIZE} finite values, got {values.shape}")
+        try:
+            values = object_extents_from_values(extents)
+        except ValueError as exc:
+            raise DemoError(str(exc)) from exc
         if OBJECT_EXTENTS_TOPIC not in self.conns:
             self.conns[OBJECT_EXTENTS_TOPIC] = self.writer.add_connection(OBJECT_EXTENTS_TOPIC, FLOAT_ARRAY,
                                                                           typestore=self.ts)
@@ -296,11 +298,10 @@ def _read_messages(path: Path) -> _Messages:
                 elif conn.topic == CARTESIAN_COMMAND_TOPIC:
                     out.cartesian.append((t_ns, np.asarray(msg.data, dtype=np.float64)))
                 elif conn.topic == OBJECT_EXTENTS_TOPIC:
-                    values = np.asarray(msg.data, dtype=np.float64)
-                    if values.shape != (OBJECT_EXTENTS_SIZE,):
-                        raise DemoError(f"{path}: {OBJECT_EXTENTS_TOPIC} has {values.shape[0]} values, expected "
-                                        f"{OBJECT_EXTENTS_SIZE}")
-                    out.extents.append((t_ns, values))
+                    try:
+                        out.extents.append((t_ns, object_extents_from_values(msg.data)))
+                    except ValueError as exc:
+                        raise DemoError(f"{path}: {OBJECT_EXTENTS_TOPIC}: {exc}") from exc
                 elif conn.topic == OBJECT_POSES_TOPIC:
                     try:
                         out.objects.append((t_ns, object_state_from_pose_array(msg)))
