@@ -100,15 +100,17 @@ def read_bins(logits: np.ndarray, mode: str) -> np.ndarray:
 
 def _mode_mean(p: np.ndarray) -> np.ndarray:
     """The mean over the window of 2w + 1 bins (w = MODE_WINDOW_FRACTION of them, windows clipped at the ends) that
-    holds the most of each row's probability `p` [..., N]."""
+    holds the most of each row's probability `p` [..., N]: window sums from running sums of p and p x centre."""
     n = p.shape[-1]
     w = max(1, int(round(n * MODE_WINDOW_FRACTION)))
-    cdf = np.concatenate([np.zeros(p.shape[:-1] + (1,)), np.cumsum(p, axis=-1)], axis=-1)
-    lo = np.clip(np.arange(n) - w, 0, n)
-    hi = np.clip(np.arange(n) + w + 1, 0, n)
-    centre = np.argmax(cdf[..., hi] - cdf[..., lo], axis=-1)  # the window holding the most mass
-    start, stop = lo[centre], hi[centre]
-    idx = np.arange(n)
-    inside = (idx >= start[..., None]) & (idx < stop[..., None])
-    q = np.where(inside, p, 0.0)
-    return (q @ bin_centres(idx, n)) / np.maximum(q.sum(axis=-1), 1e-300)
+    zero = np.zeros(p.shape[:-1] + (1,))
+    mass = np.concatenate([zero, np.cumsum(p, axis=-1)], axis=-1)
+    moment = np.concatenate([zero, np.cumsum(p * bin_centres(np.arange(n), n), axis=-1)], axis=-1)
+    lo, hi = np.clip(np.arange(n) - w, 0, n), np.clip(np.arange(n) + w + 1, 0, n)
+    centre = np.argmax(mass[..., hi] - mass[..., lo], axis=-1)  # the window holding the most mass
+    start, stop = lo[centre][..., None], hi[centre][..., None]
+
+    def window(a: np.ndarray) -> np.ndarray:
+        return (np.take_along_axis(a, stop, -1) - np.take_along_axis(a, start, -1))[..., 0]
+
+    return window(moment) / np.maximum(window(mass), 1e-300)
