@@ -309,3 +309,38 @@ def test_tiny_config_overfits_in_a_few_hundred_steps():
     """The real `tiny` config (dropout 0.1) on six timesteps: below 0.2 within 300 steps at lr 1e-3."""
     first, last = _overfit(CONFIGS["tiny"], timesteps=6, steps=300, lr=1e-3)
     assert first > 6.5 and last < 0.2, (first, last)
+
+
+def test_timestep_band_limits_history_but_never_the_pinned_tokens():
+    """attention_timesteps: a band wider than the window changes nothing; a narrow one hides old timesteps only
+    (the prompt/instruction, timestep -1, and text stay visible), so it changes late logits but not early ones."""
+    import dataclasses
+
+    from gato_ros.model.gato import timestep_band
+
+    ts = torch.tensor([[-1, -1, 0, 0, 1, 1, 2, 2, 3, 3]])
+    mod = torch.full_like(ts, int(Modality.CONTINUOUS))
+    mod[0, :2] = int(Modality.TEXT)
+    band = timestep_band(ts, mod, 1)[0, 0]
+    assert band[:, :2].all()  # the instruction is always seen
+    assert band[9, 6] and not band[9, 5] and band[5, 2] and not band[7, 3]  # own + one previous timestep
+    mod[0, 5] = int(Modality.ACTION)  # timestep 1's last token, an action: fed in with timestep 2's observation
+    assert not timestep_band(ts, mod, 1)[0, 0, 5, 2] and timestep_band(ts, mod, 1)[0, 0, 7, 5]
+    batch = _batch(t=6)
+    torch.manual_seed(0)
+    wide = Gato(dataclasses.replace(TINY, attention_timesteps=6)).eval()  # 6 timesteps + the last action's shift
+    narrow = Gato(dataclasses.replace(TINY, attention_timesteps=1)).eval()
+    narrow.load_state_dict(wide.state_dict())
+    plain = Gato(TINY).eval()
+    plain.load_state_dict(wide.state_dict())
+    with torch.no_grad():
+        h_plain, h_wide, h_narrow = plain.hidden(batch), wide.hidden(batch), narrow.hidden(batch)
+    torch.testing.assert_close(h_wide, h_plain)
+    real = batch["modality"][0] != int(Modality.PAD)  # trailing pads see the late tokens too
+    early = real & (batch["timestep"][0] <= 1)  # the instruction and the first two timesteps see everything anyway,
+    early[int(torch.nonzero(early).max())] = False  # except timestep 1's last action, which counts with timestep 2
+    assert early.sum() > 0 and (real & ~early).sum() > 0
+    torch.testing.assert_close(h_narrow[:, early], h_plain[:, early])
+    assert not torch.allclose(h_narrow[:, real & ~early], h_plain[:, real & ~early])
+    with pytest.raises(ValueError, match="attention_timesteps"):
+        Gato(dataclasses.replace(TINY, attention_timesteps=-1))

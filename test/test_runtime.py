@@ -451,3 +451,59 @@ def test_cartesian_model_returns_the_impedance_torques_of_its_decoded_command(tm
         policy.tokenizer.episode(ep)
     ep.cartesian_commands = np.zeros((3, 7))
     assert len(policy.tokenizer.episode(ep)) == 3 * (58 + 7)
+
+
+def _banded_dir(tmp_path: Path, band: int) -> tuple[Path, object]:
+    """A random tiny model trained-to-be with `attention_timesteps` = band, exported."""
+    import dataclasses
+
+    import torch
+
+    from gato_ros.config import default_config
+    from gato_ros.export.onnx_export import write_model_dir
+    from gato_ros.model.gato import CONFIGS, Gato
+
+    torch.manual_seed(5)
+    cfg = dataclasses.replace(CONFIGS["tiny"], attention_timesteps=band)
+    model = Gato(cfg).eval()
+    return write_model_dir(model, default_config(), tmp_path / f"band{band}", model_cfg=cfg), model
+
+
+@pytest.mark.parametrize("room", [3, 1])
+def test_banded_policy_rolls_its_cache_and_equals_torch_on_the_whole_episode(tmp_path: Path, room: int) -> None:
+    """attention_timesteps = 2: with room for the band (3 timesteps and the token before them) every step rolls one
+    timestep out and never prefills again, and the action logits equal the banded torch model run from scratch on the whole episode so far
+    (prompt, instruction, every timestep). With room for less (1 timestep) it falls back to re-prefilling the kept
+    window, which then equals the torch model on that window."""
+    import torch
+
+    from gato_ros.tokenizer import collate, concat
+
+    band = 2
+    model_dir, model = _banded_dir(tmp_path, band)
+    probe = GatoPolicy(model_dir, provider="cpu")
+    assert probe.band == band and json.loads((model_dir / "gato.json").read_text())["model"]["attention_timesteps"] == 2
+    tok, step = probe.tokenizer, probe.tokenizer.tokens_per_timestep()
+    prompt_ep = _episode(probe, 2)
+    prompt = tok.episode(prompt_ep).with_timestep(-1)
+    instruction = tok.instruction("put the red object on the blue one")
+    context = len(prompt) + len(instruction) + room * step + 1  # + the action token fed in with an observation
+    policy = GatoPolicy(model_dir, provider="cpu", max_context_tokens=context, max_prompt_tokens=len(prompt))
+    policy.set_prompt(prompt_ep)
+    assert policy.prompt_tokens == len(prompt)
+    timesteps = []
+    for t, (image, proprio) in enumerate(_inputs(policy, 12, seed=2)):
+        policy.act(image, proprio, "put the red object on the blue one")
+        timesteps.append(concat([tok.observation(image, proprio),
+                                 tok.action_block(policy.last_bins + 32000)]).with_timestep(t))
+        seen = timesteps if room > band else timesteps[-len(policy.window.steps):]
+        seq = concat([prompt, instruction, *seen])
+        first = len(seq) - policy.n_actions - 1
+        with torch.no_grad():
+            h = model.hidden(collate([seq], len(seq)))
+            ref = model.action_logits(h[0, first:first + policy.n_actions]).numpy()
+        np.testing.assert_allclose(policy.last_logits, ref, atol=ATOL, rtol=1e-4)
+    if room > band:
+        assert policy.reprefills == 0 and list(policy.window.steps) == [1, step, step, step]
+    else:
+        assert policy.reprefills >= 5

@@ -55,3 +55,15 @@ def test_evict_to_fraction_drops_to_half_the_episode_budget_and_keeps_pinned_tok
     assert w.instruction == 0 and w.total == 30
     with pytest.raises(ContextOverflowError):
         w.evict_to_fraction(171)
+
+
+def test_roll_keeps_the_band_and_the_action_token_before_it():
+    """roll(2): the last two timesteps stay whole, the one before keeps only its last token, older ones go; the
+    dropped tokens are the first ones after the pinned prompt and instruction."""
+    w = TimestepWindow(max_tokens=1000, prompt=5, instruction=3)
+    for n in (10, 11, 12):
+        w.begin_timestep(n)
+    assert w.roll(2) == (9, 0) and list(w.steps) == [1, 11, 12]
+    assert w.roll(2) == (0, 0) and w.total == 5 + 3 + 24
+    w.begin_timestep(13)
+    assert w.roll(2) == (1 + 10, 1) and list(w.steps) == [1, 12, 13] and w.pinned == 8

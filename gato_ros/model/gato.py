@@ -47,6 +47,10 @@ class GatoModelConfig:
     patch_channels: int = 32
     dropout: float = 0.1
     block_size: int = 1024
+    # > 0: a timestep's tokens attend to the pinned prompt and instruction, their own timestep and the previous
+    # attention_timesteps ones only (`timestep_band`), so the runtime's cache rolls one timestep at a time and is
+    # never prefilled again (docs/RUNTIME.md, "Eviction"); 0: everything earlier in the window (the paper)
+    attention_timesteps: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GatoModelConfig":
@@ -104,6 +108,19 @@ class PatchEmbedding(nn.Module):
         return self.proj(x.flatten(1))
 
 
+def timestep_band(timestep: torch.Tensor, modality: torch.Tensor, steps: int) -> torch.Tensor:
+    """[B, 1, L, L] keys each token may see (with causality) under `attention_timesteps` = steps: pinned tokens
+    (timestep -1: prompt, instruction) and text always, others when at most `steps` timesteps back. A timestep's
+    last action token counts with the next timestep, because the runtime feeds it in with the next observation:
+    so the band is exactly what a KV cache that rolls out one timestep before each observation holds."""
+    nxt = torch.cat([timestep[:, 1:], torch.full_like(timestep[:, :1], -2)], dim=1)
+    last_action = (modality == int(Modality.ACTION)) & (nxt != timestep) & (timestep >= 0)
+    group = timestep + last_action.long()
+    q, k = group[:, :, None], group[:, None, :]
+    pinned = (k < 0) | (modality == int(Modality.TEXT))[:, None, :] | (q < 0)
+    return (pinned | (q - k <= steps))[:, None]
+
+
 class Attention(nn.Module):
     """Multi-head causal self-attention over [past keys/values + new tokens]."""
 
@@ -116,8 +133,9 @@ class Attention(nn.Module):
         self.v = nn.Linear(c.n_embd, inner)
         self.proj = nn.Linear(inner, c.n_embd)
 
-    def forward(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor
+    def forward(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor, allowed: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`allowed` [B, 1, n, t] (optional) further restricts which keys each new token sees (`timestep_band`)."""
         b, n, _ = x.shape
         split = lambda t: t.view(b, n, self.n_head, self.head_dim).transpose(1, 2)  # noqa: E731
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
@@ -128,6 +146,8 @@ class Attention(nn.Module):
         # probabilities: on the CPU it makes the attention kernel ~4x slower (training step ~3x); the residual and
         # embedding dropout stay.
         mask = torch.arange(t, device=x.device)[None, :] <= (torch.arange(n, device=x.device)[:, None] + (t - n))
+        if allowed is not None:
+            mask = mask & allowed
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.proj(y.transpose(1, 2).reshape(b, n, -1)), k, v
 
@@ -144,9 +164,9 @@ class Block(nn.Module):
         self.out = nn.Linear(c.d_ff, c.n_embd)
         self.drop = nn.Dropout(c.dropout)
 
-    def forward(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor
+    def forward(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor, allowed: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        a, k, v = self.attn(self.ln1(x), past_k, past_v)
+        a, k, v = self.attn(self.ln1(x), past_k, past_v, allowed)
         x = x + self.drop(a)
         return x + self.drop(self.mlp(x)), k, v
 
@@ -171,6 +191,8 @@ class Gato(nn.Module):
         if not (c.value_embedding or c.value_rows):
             raise ValueError("value_rows: false needs value_embedding: true (a value input must enter somehow)")
         self.value_dir = nn.Parameter(torch.zeros(c.n_embd)) if c.value_embedding else None
+        if c.attention_timesteps < 0:
+            raise ValueError(f"attention_timesteps must be >= 0 (0: the whole window), got {c.attention_timesteps}")
         if c.action_head not in ("bins", "regression"):
             raise ValueError(f"action_head must be 'bins' or 'regression', got {c.action_head!r}")
         self.value_head = nn.Linear(c.n_embd, 1) if c.action_head == "regression" else None
@@ -275,15 +297,15 @@ class Gato(nn.Module):
         c = self.config
         return torch.zeros(c.n_layer, batch, c.n_head, 0, c.head_dim, device=device)
 
-    def transformer(self, x: torch.Tensor, past_k: torch.Tensor | None = None, past_v: torch.Tensor | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Blocks over new tokens x [B, L, D] after cached keys/values [n_layer, B, H, T, hd]; returns h and the
-        cache."""
+    def transformer(self, x: torch.Tensor, past_k: torch.Tensor | None = None, past_v: torch.Tensor | None = None,
+                    allowed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Blocks over new tokens x [B, L, D] after cached keys/values [n_layer, B, H, T, hd] (`allowed`: see
+        Attention.forward); returns h and the cache."""
         if past_k is None or past_v is None:
             past_k = past_v = self.empty_cache(x.shape[0], x.device)
         ks, vs = [], []
         for i, block in enumerate(self.blocks):
-            x, k, v = block(x, past_k[i], past_v[i])
+            x, k, v = block(x, past_k[i], past_v[i], allowed)
             ks.append(k)
             vs.append(v)
         return self.ln_f(x), torch.stack(ks), torch.stack(vs)
@@ -309,19 +331,24 @@ class Gato(nn.Module):
             raise ValueError("action_value needs action_head: regression")
         return self.value_head(h)[..., 0]
 
+    def hidden(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """[B, L, D] final hidden states of collated windows, under the `attention_timesteps` band when it is set."""
+        x = self.embed(batch["tokens"], batch["modality"], batch["local_pos"], batch["patches"], batch["patch_pos"])
+        steps = self.config.attention_timesteps
+        allowed = timestep_band(batch["timestep"], batch["modality"], steps) if steps > 0 else None
+        return self.transformer(x, allowed=allowed)[0]
+
     def forward(self, batch: dict[str, torch.Tensor], action_sigma_bins: float = 0.0, action_value_weight: float = 0.0
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits [B, L, V] and, when the batch has a loss_mask, the same loss as `loss`."""
-        x = self.embed(batch["tokens"], batch["modality"], batch["local_pos"], batch["patches"], batch["patch_pos"])
-        h, _, _ = self.transformer(x)
+        h = self.hidden(batch)
         loss = self.target_loss(h, batch, action_sigma_bins, action_value_weight) if "loss_mask" in batch else None
         return self.logits(h), loss
 
     def loss(self, batch: dict[str, torch.Tensor], action_sigma_bins: float = 0.0, action_value_weight: float = 0.0
              ) -> torch.Tensor:
         """The training loss (see `target_loss`); logits are computed only where a target counts."""
-        x = self.embed(batch["tokens"], batch["modality"], batch["local_pos"], batch["patches"], batch["patch_pos"])
-        h, _, _ = self.transformer(x)
+        h = self.hidden(batch)
         return self.target_loss(h, batch, action_sigma_bins, action_value_weight)
 
     def target_loss(self, h: torch.Tensor, batch: dict[str, torch.Tensor], action_sigma_bins: float,

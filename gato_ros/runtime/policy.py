@@ -5,7 +5,10 @@ The context is laid out the way training builds its windows (`GatoTokenizer.with
 action token and this observation block are prefilled in one call, then one action token per joint is decoded
 (value ids only, each with its dimension position) and fed back. When a timestep does not fit, the oldest
 timesteps are dropped down to half the episode budget and the kept ones are prefilled again after the pinned
-prompt and instruction, so the cache always equals the model run from scratch on a training-like window.
+prompt and instruction, so the cache always equals the model run from scratch on a training-like window. A model
+trained with `attention_timesteps` = m (a timestep sees the pinned tokens and the previous m timesteps) instead
+rolls its oldest timestep out of the cache as it leaves the band and never prefills again: each cached token was
+computed with exactly the keys the band let it see, so the cache equals the banded model run on the whole episode.
 A model whose actions are Cartesian commands (gato.json robot.action_space: cartesian) decodes the command and
 turns it into arm torques with the impedance controller the sim expert uses, so `act` returns efforts either way.
 """
@@ -74,7 +77,9 @@ class GatoPolicy:
         self._pending = False  # the last timestep's last action token is not in the cache yet
         self.last_bins = np.zeros(self.n_actions, np.int64)  # value bins fed back by the last act()
         self.last_logits = np.zeros((self.n_actions, self.meta.action_vocab_size), np.float32)
-        self.reprefills = 0  # evictions so far (each re-prefilled the kept timesteps)
+        self.reprefills = 0  # evictions so far that re-prefilled the kept timesteps
+        self.band = int(model.get("attention_timesteps") or 0)  # > 0: rolling cache of the last `band` timesteps
+        self._band_warned = False
 
     def _tokenizer(self) -> GatoTokenizer:
         try:
@@ -141,6 +146,29 @@ class GatoPolicy:
         self._steps = 0
 
     # ------------------------------------------------------------------ control step
+    def _make_room(self, incoming: int) -> int:
+        """Evict before a timestep of `incoming` tokens; returns the timesteps dropped that force a re-prefill of the
+        kept ones (0: the cache is still the model's own computation). A banded model first rolls out the timesteps
+        that left its band (slots reused, nothing recomputed); only if the context still cannot hold the band does
+        it fall back to the re-prefill eviction."""
+        if self.band:
+            tokens, n = self.window.roll(self.band)
+            if tokens:
+                self.runner.evict(self.window.pinned, self.window.pinned + tokens)
+                for _ in range(n):
+                    self._history.popleft()
+                if self.window.steps[0] == 1:  # the oldest timestep is down to its last action token
+                    self._history[0] = self._history[0][-1:]
+            if self.window.total + incoming <= self.window.max_tokens:
+                return 0
+            if not self._band_warned:
+                LOG.warning("context of %d tokens cannot hold the model's %d-timestep band after a %d-token prompt: "
+                            "evicting with re-prefills (slower steps)", self.window.max_tokens, self.band,
+                            self.window.pinned)
+                self._band_warned = True
+        return self.window.evict_to_fraction(incoming, EVICT_FRACTION)
+
+
     def _check_inputs(self, image: Any, proprio: Any, objects: Any, extents: Any
                       ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None, np.ndarray | None]:
         tok = self.config.tokenizer
@@ -190,7 +218,7 @@ class GatoPolicy:
             blocks.append(self.tokenizer.instruction(instruction))
             self.window.instruction = len(blocks[0])
         try:
-            dropped = self.window.evict_to_fraction(len(obs) + self.n_actions, EVICT_FRACTION)
+            dropped = self._make_room(len(obs) + self.n_actions)
         except ContextOverflowError:
             if self._steps == 0:
                 self.window.instruction = 0  # nothing was prefilled

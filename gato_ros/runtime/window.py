@@ -71,6 +71,19 @@ class TimestepWindow:
             n += 1
         return n
 
+    def roll(self, keep_steps: int) -> tuple[int, int]:
+        """Keep the last `keep_steps` timesteps and the last token of the one before (the action token that was fed
+        in with the oldest kept observation: `timestep_band`), dropping the oldest tokens before them; returns
+        (tokens dropped, timestep entries removed). The dropped tokens are the first ones after the pinned."""
+        dropped = n = 0
+        while len(self.steps) > keep_steps + 1:
+            dropped += self.steps.popleft()
+            n += 1
+        if len(self.steps) == keep_steps + 1 and self.steps[0] > 1:
+            dropped += self.steps[0] - 1
+            self.steps[0] = 1
+        return dropped, n
+
     def begin_timestep(self, n_tokens: int) -> None:
         """Start a new timestep holding `n_tokens` so far."""
         self.steps.append(n_tokens)

@@ -123,8 +123,7 @@ def action_error(model: Gato, batch: dict, tok: GatoTokenizer) -> float:
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        x = model.embed(*(batch[k] for k in ("tokens", "modality", "local_pos", "patches", "patch_pos")))
-        h, _, _ = model.transformer(x)
+        h = model.hidden(batch)
         is_action = batch["modality"][:, 1:] == int(Modality.ACTION)
         logits = model.action_logits(h[:, :-1][is_action]).cpu().numpy()
     model.train(was_training)
