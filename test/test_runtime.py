@@ -471,10 +471,10 @@ def _banded_dir(tmp_path: Path, band: int) -> tuple[Path, object]:
 
 @pytest.mark.parametrize("room", [3, 1])
 def test_banded_policy_rolls_its_cache_and_equals_torch_on_the_whole_episode(tmp_path: Path, room: int) -> None:
-    """attention_timesteps = 2: with room for the band (3 timesteps and the token before them) every step rolls one
-    timestep out and never prefills again, and the action logits equal the banded torch model run from scratch on the whole episode so far
-    (prompt, instruction, every timestep). With room for less (1 timestep) it falls back to re-prefilling the kept
-    window, which then equals the torch model on that window."""
+    """attention_timesteps = 2: with room for the band (3 timesteps and the token before them) every step rolls
+    one timestep out and never prefills again, and the action logits equal the banded torch model run from scratch
+    on the whole episode so far (prompt, instruction, every timestep). With room for less (1 timestep) it falls
+    back to re-prefilling the kept window, which then equals the torch model on that window."""
     import torch
 
     from gato_ros.tokenizer import collate, concat

@@ -1,13 +1,16 @@
 """`gato-ros bench`: per-control-step latency (1 timestep prefill + 8 action tokens) at a full context.
 
 Variants per config (random weights): PyTorch eager recomputing the window for every action token (naive),
-PyTorch with a KV cache, ONNX Runtime fp32 with a KV cache (GatoPolicy), ONNX Runtime int8 (GatoPolicy);
+PyTorch with a KV cache, ONNX Runtime fp32 with a KV cache (GatoPolicy), ONNX Runtime int8 (GatoPolicy), and both
+again as a timestep-banded model (`*_band`: `attention_timesteps` as wide as the context holds, so the cache rolls
+one timestep per step instead of being prefilled again every ~half window);
 plus the memory-bandwidth bound of a cached step measured on this machine, and a roofline bound that also
 counts the prefill's FLOPs at the machine's measured GEMM throughput.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing as mp
 import os
@@ -27,7 +30,7 @@ from gato_ros.interfaces import PROPRIO_SIZE
 from gato_ros.runtime.window import TimestepWindow
 from gato_ros.tokenizer import TokenSequence, concat
 
-VARIANTS = ("torch_naive", "torch_cache", "ort_fp32", "ort_int8")
+VARIANTS = ("torch_naive", "torch_cache", "ort_fp32", "ort_int8", "ort_fp32_band", "ort_int8_band")
 DEFAULT_REPS = {"tiny": 200, "small": 100, "79m": 40, "364m": 30, "1.18b": 20}
 DEFAULT_NAIVE_REPS = {"tiny": 30, "small": 10, "79m": 3, "364m": 1, "1.18b": 1}
 
@@ -287,7 +290,15 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
         obs = tok.observation(*_inputs(np.random.default_rng(0), size))
         block, patches = len(obs) + 1, int(obs.is_image.sum())  # + the previous action token
         record["prefill_block"] = {"tokens": block, "image_patches": patches}
-        for variant in dirs:
+        band = (opts.context - 1) // (len(obs) + n_actions) - 1  # band timesteps + the token before them fit
+        record["band_timesteps"] = band
+        for variant, int8 in (("ort_fp32_band", False), ("ort_int8_band", True)):
+            if variant in opts.variants:  # the same weights; only gato.json's attention_timesteps differs
+                dirs[variant] = write_model_dir(model, default_config(), Path(tmp) / variant, int8=int8,
+                                                model_cfg=dataclasses.replace(model_cfg, attention_timesteps=band))
+        for variant in ("ort_fp32", "ort_int8"):
+            if variant not in dirs:
+                continue
             key, w = variant[4:], record[f"weight_bytes_{variant[4:]}"]
             flops_linear = limits.flops_int8 if key == "int8" else limits.flops_fp32
             record[f"roofline_ms_{key}"] = 1e3 * roofline_step_s(
@@ -303,7 +314,8 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
                                  threads=opts.threads)
                 record.setdefault("providers", {})[variant] = pol.provider
                 timer: PassTimes | None = PassTimes(pol.runner)
-                step, fill, n = pol.act, (lambda w=pol.window: _full(w)), reps
+                full = (lambda p=pol: len(p.window.steps) > p.band) if pol.band else (lambda w=pol.window: _full(w))
+                step, fill, n = pol.act, full, reps
             else:
                 tp = TorchPolicy(model, tok, n_actions, opts.context, cached=variant == "torch_cache")
                 timer = None
@@ -311,9 +323,12 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
                 n = naive_reps if variant == "torch_naive" else reps
             fill_step = (lambda i, p, tp=tp: tp.act(i, p, dry=True)) if variant == "torch_naive" else None
             t0 = time.perf_counter()
-            samples = time_steps(step, fill, n, size, fill_step=fill_step, on_full=timer.clear if timer else None)
+            samples = time_steps(step, fill, n, size, fill_step=fill_step,
+                                 on_full=(lambda t=timer, p=pol: _start_timing(t, p)) if timer else None)
             stats = {**percentiles(samples), **(timer.summary() if timer else {}),
                      "samples_ms": [round(x * 1e3, 3) for x in samples]}
+            if timer is not None:
+                stats["reprefills"] = pol.reprefills  # over the timed steps
             record["variants"][variant] = stats
             log(f"{name:>5} {variant:<12} p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms  "
                 f"({n} steps, {time.perf_counter() - t0:.0f} s)")
@@ -334,6 +349,12 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
     return record
 
 
+def _start_timing(timer: PassTimes, policy: Any) -> None:
+    """The context is full: forget the filling steps' pass times and re-prefills."""
+    timer.clear()
+    policy.reprefills = 0
+
+
 def _full(window: TimestepWindow) -> bool:
     """The next timestep will evict: the context is at its limit."""
     return bool(window.steps) and window.total + window.steps[-1] > window.max_tokens
@@ -348,7 +369,7 @@ def _ratios(record: dict[str, Any], naive: float | None) -> None:
     for variant, stats in record["variants"].items():
         if peer:
             stats["speedup_vs_peer_p50"] = peer / stats["p50_ms"]
-        key = "int8" if variant == "ort_int8" else "fp32"
+        key = "int8" if variant.startswith("ort_int8") else "fp32"
         bound, roof = record.get(f"bound_ms_{key}"), record.get(f"roofline_ms_{key}")
         stats["speedup_vs_naive_p50"] = naive / stats["p50_ms"] if naive else None
         stats["ratio_to_bound_p50"] = stats["p50_ms"] / bound if bound else None
