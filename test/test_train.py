@@ -263,3 +263,22 @@ def test_weight_average_follows_its_recursion_and_survives_resume(tmp_path):
             assert not torch.equal(p, weights[-1][name]), name  # an average, not a copy
     with pytest.raises(ConfigError, match="ema_decay"):
         _cfg(tmp_path, ema_decay=1.0)
+
+
+def test_banded_model_trains_exports_and_rolls_its_cache(tmp_path):
+    """model_overrides.attention_timesteps reaches the checkpoint, gato.json and the runtime: the exported policy
+    rolls one timestep per step at its training window and never prefills again."""
+    from gato_ros.export.build import export_checkpoint
+    from gato_ros.runtime import GatoPolicy
+
+    _demos(tmp_path / "demos", n=2, t=6)
+    cfg = _cfg(tmp_path, steps=2, model_overrides={**SMALL, "attention_timesteps": 1},
+               tokenizer={"use_image": False, "object_state": True}, seq_len=160)
+    model, _, _ = load_checkpoint(train(cfg, progress=False))
+    assert model.config.attention_timesteps == 1
+    policy = GatoPolicy(export_checkpoint(tmp_path / "run" / "checkpoint.pt", tmp_path / "model"), provider="cpu")
+    assert policy.band == 1 and policy.max_context_tokens == 160
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        policy.act(None, rng.normal(size=15), "stack the red object on the blue object", objects=rng.normal(size=21))
+    assert policy.reprefills == 0 and list(policy.window.steps)[0] == 1 and len(policy.window.steps) == 3
