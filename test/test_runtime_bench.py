@@ -63,6 +63,9 @@ def test_bench_cli_writes_results(tmp_path: Path) -> None:
         assert 0 < s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"] and len(s["samples_ms"]) == s["n"]
         assert s["ratio_to_bound_p50"] > 0 and s["ratio_to_roofline_p50"] > 0
     assert rec["variants"]["torch_naive"]["speedup_vs_naive_p50"] == pytest.approx(1.0)
+    step = rec["prefill_block"]["tokens"] - 1 + 8  # observation block + 8 action tokens
+    assert rec["band_timesteps"] == 255 // step - 1 > 0  # the banded variants: as many timesteps as 256 tokens hold
+    assert rec["variants"]["ort_int8_band"]["reprefills"] == rec["variants"]["ort_fp32_band"]["reprefills"] == 0
     assert (tmp_path / "bench_latency.png").stat().st_size > 10_000
     assert "| no_sim | tiny | ort_fp32 |" in summary_table(results)
 
