@@ -165,6 +165,7 @@ def test_acts_at_control_rate_with_finite_efforts(agent) -> None:
     assert values["provider"] and values["model"] and float(values["tick_p50_ms"]) > 0
     # the prompt demo (17 instruction tokens + 5 timesteps of 40) stays pinned in the context
     assert int(values["context_tokens"]) >= 17 + 5 * 40 and 0 < float(values["context_fill"]) <= 1
+    assert values["attention_timesteps"] == "0" and int(values["reprefills"]) >= 0  # a full-attention model
     assert values["_level"] == "0"
 
 

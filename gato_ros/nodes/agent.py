@@ -357,6 +357,8 @@ class AgentNode(LifecycleNode):
             "frames_dropped": self._gate.dropped,
             "episodes": self._episodes, "context_tokens": context, "max_context_tokens": self.cfg.max_context_tokens,
             "context_fill": context / self.cfg.max_context_tokens,
+            # a banded model rolls its cache; a full-attention one prefills its kept timesteps again (docs/RUNTIME.md)
+            "attention_timesteps": getattr(policy, "band", 0), "reprefills": getattr(policy, "reprefills", 0),
             **{f"tick_{k}": v for k, v in self._stats.summary().items()},
             **{f"image_to_command_{k}": v for k, v in self._stamp_latency.summary().items()},
         }
