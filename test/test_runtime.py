@@ -344,7 +344,7 @@ def test_object_state_model_without_images(tmp_path: Path, kinematics: bool, vel
                                  tok.action_block(policy.last_bins + 32000)]))
         ref = _torch_action_logits(model, [tok.instruction("stack"), *timesteps[-len(policy.window.steps):]])
         np.testing.assert_allclose(policy.last_logits, ref, atol=ATOL, rtol=1e-4)
-    assert policy.reprefills >= 1
+    assert len(policy.window.steps) < len(timesteps)  # the window moved (evictions)
 
 
 def test_decoding_modes_and_fed_back_token(model_dir: Path) -> None:
@@ -407,7 +407,7 @@ def test_regression_head_model_exports_and_acts_its_value(tmp_path: Path, action
             values = model.action_value(h[0, len(seq) - 9:len(seq) - 1]).numpy()
         expect = [tok.decode_action_value(i, float(v)) for i, v in enumerate(values)]
         np.testing.assert_allclose(efforts, expect, rtol=1e-3, atol=1e-3 * np.abs(tok.action_scale).max())
-    assert policy.reprefills >= 1
+    assert len(policy.window.steps) < len(timesteps)  # the window moved (evictions)
 
 
 def test_cartesian_model_returns_the_impedance_torques_of_its_decoded_command(tmp_path: Path) -> None:
@@ -469,20 +469,20 @@ def _banded_dir(tmp_path: Path, band: int) -> tuple[Path, object]:
     return write_model_dir(model, default_config(), tmp_path / f"band{band}", model_cfg=cfg), model
 
 
-@pytest.mark.parametrize("room", [3, 1])
-def test_banded_policy_rolls_its_cache_and_equals_torch_on_the_whole_episode(tmp_path: Path, room: int) -> None:
-    """attention_timesteps = 2: with room for the band (3 timesteps and the token before them) every step rolls
+@pytest.mark.parametrize("band, room", [(2, 3), (6, 4)])
+def test_banded_policy_rolls_its_cache_and_equals_torch_on_the_whole_episode(tmp_path: Path, band: int,
+                                                                             room: int) -> None:
+    """attention_timesteps = 2 with room for the band (3 timesteps and the token before them): every step rolls
     one timestep out and never prefills again, and the action logits equal the banded torch model run from scratch
-    on the whole episode so far (prompt, instruction, every timestep). With room for less (1 timestep) it falls
+    on the whole episode so far (prompt, instruction, every timestep). A band of 6 with room for 4 timesteps falls
     back to re-prefilling the kept window, which then equals the torch model on that window."""
     import torch
 
     from gato_ros.tokenizer import collate, concat
 
-    band = 2
     model_dir, model = _banded_dir(tmp_path, band)
     probe = GatoPolicy(model_dir, provider="cpu")
-    assert probe.band == band and json.loads((model_dir / "gato.json").read_text())["model"]["attention_timesteps"] == 2
+    assert probe.band == json.loads((model_dir / "gato.json").read_text())["model"]["attention_timesteps"] == band
     tok, step = probe.tokenizer, probe.tokenizer.tokens_per_timestep()
     prompt_ep = _episode(probe, 2)
     prompt = tok.episode(prompt_ep).with_timestep(-1)
@@ -506,4 +506,4 @@ def test_banded_policy_rolls_its_cache_and_equals_torch_on_the_whole_episode(tmp
     if room > band:
         assert policy.reprefills == 0 and list(policy.window.steps) == [1, step, step, step]
     else:
-        assert policy.reprefills >= 5
+        assert policy.reprefills >= 2

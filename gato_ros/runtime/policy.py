@@ -77,7 +77,7 @@ class GatoPolicy:
         self._pending = False  # the last timestep's last action token is not in the cache yet
         self.last_bins = np.zeros(self.n_actions, np.int64)  # value bins fed back by the last act()
         self.last_logits = np.zeros((self.n_actions, self.meta.action_vocab_size), np.float32)
-        self.reprefills = 0  # evictions so far that re-prefilled the kept timesteps
+        self.reprefills = 0  # evictions so far that prefilled kept timesteps again
         self.band = int(model.get("attention_timesteps") or 0)  # > 0: rolling cache of the last `band` timesteps
         self._band_warned = False
 
@@ -228,7 +228,7 @@ class GatoPolicy:
                 self._history.popleft()
             self.runner.truncate(self.window.pinned)
             blocks += list(self._history)
-            self.reprefills += 1
+            self.reprefills += bool(self._history)  # a window of one timestep drops it and prefills nothing again
         elif self._pending:  # the last timestep's last action token goes in with this observation
             blocks.append(self._history[-1][-1:])
         self.window.begin_timestep(len(obs))
