@@ -454,7 +454,7 @@ def test_cartesian_model_returns_the_impedance_torques_of_its_decoded_command(tm
 
 
 def _banded_dir(tmp_path: Path, band: int) -> tuple[Path, object]:
-    """A random tiny model trained-to-be with `attention_timesteps` = band, exported."""
+    """A randomly initialised tiny model with `attention_timesteps` = band, exported."""
     import dataclasses
 
     import torch

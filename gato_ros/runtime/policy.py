@@ -168,7 +168,6 @@ class GatoPolicy:
                 self._band_warned = True
         return self.window.evict_to_fraction(incoming, EVICT_FRACTION)
 
-
     def _check_inputs(self, image: Any, proprio: Any, objects: Any, extents: Any
                       ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None, np.ndarray | None]:
         tok = self.config.tokenizer
