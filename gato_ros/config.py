@@ -23,6 +23,7 @@ FORMAT_VERSION = 3  # 2: object_state/use_image/action_positions/decoding, gripp
 DECODING_MODES = ("argmax", "expected", "median", "mode")  # how an action value is read from its 1024-bin distribution
 ACTION_SPACES = ("effort", "cartesian")  # what a model's actions are: joint efforts or Cartesian commands
 PROVIDERS = ("auto", "cpu", "cuda")  # ONNX Runtime execution providers a model runs on (auto: CUDA if it works)
+PRECISIONS = ("fp32", "int8", "int4")  # weights of an exported model's graphs (gato_ros.export.onnx_export.quantize)
 
 
 class ConfigError(ValueError):

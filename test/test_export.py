@@ -168,7 +168,7 @@ def test_int8_export(tmp_path: Path, exported: tuple[Path, torch.nn.Module]) -> 
     import onnx
 
     fp32, model = exported
-    out = export_random("tiny", tmp_path / "q", int8=True, seed=3)
+    out = export_random("tiny", tmp_path / "q", precision="int8", seed=3)
     meta = json.loads((out / "gato.json").read_text())["model"]["onnx"]
     assert meta["precision"] == "int8"
     assert (out / "decode.onnx").stat().st_size < 0.6 * (fp32 / "decode.onnx").stat().st_size
@@ -179,6 +179,59 @@ def test_int8_export(tmp_path: Path, exported: tuple[Path, torch.nn.Module]) -> 
     q = _prefill(_session(out / "prefill.onnx"), block, 0, _buffers(model))[0]
     f = _prefill(_session(fp32 / "prefill.onnx"), block, 0, _buffers(model))[0]
     assert np.corrcoef(q.ravel(), f.ravel())[0, 1] > 0.9
+
+
+def test_int4_export(tmp_path: Path, exported: tuple[Path, torch.nn.Module]) -> None:
+    """int4: 4-bit weights in the decode graph, int8 in the prefill; both run and stay close to fp32."""
+    import onnx
+
+    fp32, model = exported
+    out = export_random("tiny", tmp_path / "q4", precision="int4", seed=3)
+    meta = json.loads((out / "gato.json").read_text())["model"]["onnx"]
+    assert meta["precision"] == "int4" and "4-bit" in meta["weights"]["decode"]
+    decode_ops = {n.op_type for n in onnx.load(str(out / "decode.onnx")).graph.node}
+    prefill_ops = {n.op_type for n in onnx.load(str(out / "prefill.onnx")).graph.node}
+    assert "MatMulNBits" in decode_ops and "MatMulNBits" not in prefill_ops
+    assert "MatMulInteger" in prefill_ops or "DynamicQuantizeLinear" in prefill_ops
+    block = _block(fp32, 4)
+    np.testing.assert_array_less(0.9, np.corrcoef(_prefill(_session(out / "prefill.onnx"), block, 0, _buffers(model))[0]
+                                                  .ravel(), _prefill(_session(fp32 / "prefill.onnx"), block, 0,
+                                                                     _buffers(model))[0].ravel())[0, 1])
+    k, v = (_prefill(_session(fp32 / "prefill.onnx"), block, 0, _buffers(model))[i] for i in (1, 2))
+    feeds = {"token": np.array([[32500]]), "local_pos": np.array([[1]]), "past_len": np.array(k.shape[3]),
+             **_buffers(model, k, v)}
+    q, f = (_session(d / "decode.onnx").run(None, feeds)[0] for d in (out, fp32))
+    assert np.corrcoef(q.ravel(), f.ravel())[0, 1] > 0.9
+
+
+def test_quantize_a_model_directory(tmp_path: Path, exported: tuple[Path, torch.nn.Module]) -> None:
+    """`gato-ros export MODEL_DIR --precision int8|int4` quantizes a trained fp32 directory (no checkpoint needed): the
+    same graphs a checkpoint export gives, gato.json kept but for the precision; bad requests fail with a message."""
+    from gato_ros.cli import main
+    from gato_ros.runtime import GatoPolicy
+
+    fp32, _ = exported
+    for precision in ("int8", "int4"):
+        out = tmp_path / precision
+        assert main(["export", str(fp32), "--out", str(out), "--precision", precision]) == 0
+        src, got = (json.loads((d / "gato.json").read_text()) for d in (fp32, out))
+        assert got["model"]["onnx"]["precision"] == precision
+        got["model"]["onnx"] = src["model"]["onnx"]
+        assert got == src
+        direct = export_random("tiny", tmp_path / f"direct_{precision}", precision=precision, seed=3)
+        block = _block(fp32, 5)
+        a, b = (_prefill(_session(d / "prefill.onnx"), block, 0, _buffers(exported[1]))[0] for d in (out, direct))
+        np.testing.assert_allclose(a, b, atol=1e-5)
+        policy = GatoPolicy(out, provider="cpu")
+        assert np.isfinite(policy.act(np.zeros((64, 64, 3), np.uint8), np.zeros(15))).all()
+    with pytest.raises(SystemExit, match="only re-exported quantized"):
+        main(["export", str(fp32), "--out", str(tmp_path / "same")])
+    with pytest.raises(SystemExit, match="holds int8 graphs"):
+        main(["export", str(tmp_path / "int8"), "--out", str(tmp_path / "twice"), "--precision", "int4"])
+    with pytest.raises(SystemExit, match="must differ"):
+        main(["export", str(fp32), "--out", str(fp32), "--precision", "int8"])
+    with pytest.raises(SystemExit, match="contradicts"):
+        main(["export", str(fp32), "--out", str(tmp_path / "x"), "--int8", "--precision", "int4"])
 
 
 def test_cli_export_random(tmp_path: Path) -> None:

@@ -57,15 +57,16 @@ def test_bench_cli_writes_results(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "bench.json").read_text())
     rec = results["conditions"]["no_sim"]["tiny"]
     assert set(rec["variants"]) == set(VARIANTS)
-    assert rec["bound_ms_fp32"] > rec["bound_ms_int8"] > 0
-    assert rec["roofline_ms_fp32"] >= rec["bound_ms_fp32"] and rec["roofline_ms_int8"] >= rec["bound_ms_int8"]
+    assert rec["bound_ms_fp32"] > rec["bound_ms_int8"] > rec["bound_ms_int4"] > 0  # fewer weight bytes per decode
+    for key in ("fp32", "int8", "int4"):
+        assert rec[f"roofline_ms_{key}"] >= rec[f"bound_ms_{key}"]
     for v, s in rec["variants"].items():
         assert 0 < s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"] and len(s["samples_ms"]) == s["n"]
         assert s["ratio_to_bound_p50"] > 0 and s["ratio_to_roofline_p50"] > 0
     assert rec["variants"]["torch_naive"]["speedup_vs_naive_p50"] == pytest.approx(1.0)
     step = rec["prefill_block"]["tokens"] - 1 + 8  # observation block + 8 action tokens
     assert rec["band_timesteps"] == 255 // step - 1 > 0  # the banded variants: as many timesteps as 256 tokens hold
-    assert rec["variants"]["ort_int8_band"]["reprefills"] == rec["variants"]["ort_fp32_band"]["reprefills"] == 0
+    assert all(rec["variants"][f"ort_{p}_band"]["reprefills"] == 0 for p in ("fp32", "int8", "int4"))
     assert (tmp_path / "bench_latency.png").stat().st_size > 10_000
     assert "| no_sim | tiny | ort_fp32 |" in summary_table(results)
 

@@ -1,7 +1,7 @@
 """`gato-ros bench`: per-control-step latency (1 timestep prefill + 8 action tokens) at a full context.
 
 Variants per config (random weights): PyTorch eager recomputing the window for every action token (naive),
-PyTorch with a KV cache, ONNX Runtime fp32 with a KV cache (GatoPolicy), ONNX Runtime int8 (GatoPolicy), and both
+PyTorch with a KV cache, ONNX Runtime with a KV cache (GatoPolicy) with fp32, int8 and int4 graphs, and those
 again as a timestep-banded model (`*_band`: `attention_timesteps` as wide as the context holds, so the cache rolls
 one timestep per step instead of being prefilled again every ~half window);
 plus the memory-bandwidth bound of a cached step measured on this machine, and a roofline bound that also
@@ -26,11 +26,14 @@ import numpy as np
 from gato_ros.bench.bandwidth import (
     measure_bandwidth, measure_gemm_flops, roofline_step_s, step_bound_s, streamed_weight_bytes,
 )
+from gato_ros.config import PRECISIONS
 from gato_ros.interfaces import PROPRIO_SIZE
 from gato_ros.runtime.window import TimestepWindow
 from gato_ros.tokenizer import TokenSequence, concat
 
-VARIANTS = ("torch_naive", "torch_cache", "ort_fp32", "ort_int8", "ort_fp32_band", "ort_int8_band")
+VARIANTS = ("torch_naive", "torch_cache", "ort_fp32", "ort_int8", "ort_int4", "ort_fp32_band", "ort_int8_band",
+            "ort_int4_band")
+ORT = tuple(f"ort_{p}" for p in PRECISIONS)  # the unbanded ONNX Runtime variants, one per export precision
 DEFAULT_REPS = {"tiny": 200, "small": 100, "79m": 40, "364m": 30, "1.18b": 20}
 DEFAULT_NAIVE_REPS = {"tiny": 30, "small": 10, "79m": 3, "364m": 1, "1.18b": 1}
 
@@ -275,11 +278,11 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
     bandwidth = limits.bandwidth
     with tempfile.TemporaryDirectory() as tmp:
         dirs: dict[str, Path] = {}
-        for variant, int8 in (("ort_fp32", False), ("ort_int8", True)):
+        for variant in ORT:
             if variant in opts.variants or (variant == "ort_fp32"):
-                dirs[variant] = write_model_dir(model, default_config(), Path(tmp) / variant, int8=int8,
-                                                model_cfg=model_cfg)
-        for variant in ("ort_fp32", "ort_int8"):
+                dirs[variant] = write_model_dir(model, default_config(), Path(tmp) / variant,
+                                                precision=variant[4:], model_cfg=model_cfg)
+        for variant in ORT:
             if variant in dirs:
                 w = streamed_weight_bytes(dirs[variant] / "decode.onnx")
                 record[f"weight_bytes_{variant[4:]}"] = w
@@ -292,15 +295,16 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
         record["prefill_block"] = {"tokens": block, "image_patches": patches}
         band = (opts.context - 1) // (len(obs) + n_actions) - 1  # band timesteps + the token before them fit
         record["band_timesteps"] = band
-        for variant, int8 in (("ort_fp32_band", False), ("ort_int8_band", True)):
-            if variant in opts.variants:  # the same weights; only gato.json's attention_timesteps differs
-                dirs[variant] = write_model_dir(model, default_config(), Path(tmp) / variant, int8=int8,
-                                                model_cfg=dataclasses.replace(model_cfg, attention_timesteps=band))
-        for variant in ("ort_fp32", "ort_int8"):
+        for variant in ORT:
+            if f"{variant}_band" in opts.variants:  # the same weights; only gato.json's attention_timesteps differs
+                dirs[f"{variant}_band"] = write_model_dir(
+                    model, default_config(), Path(tmp) / f"{variant}_band", precision=variant[4:],
+                    model_cfg=dataclasses.replace(model_cfg, attention_timesteps=band))
+        for variant in ORT:
             if variant not in dirs:
                 continue
             key, w = variant[4:], record[f"weight_bytes_{variant[4:]}"]
-            flops_linear = limits.flops_int8 if key == "int8" else limits.flops_fp32
+            flops_linear = limits.flops_fp32 if key == "fp32" else limits.flops_int8  # int4 computes in int8
             record[f"roofline_ms_{key}"] = 1e3 * roofline_step_s(
                 model_cfg, w, kv_per_token, opts.context, block, patches, bandwidth, flops_linear, limits.flops_fp32,
                 decodes=passes - 1)
@@ -369,7 +373,7 @@ def _ratios(record: dict[str, Any], naive: float | None) -> None:
     for variant, stats in record["variants"].items():
         if peer:
             stats["speedup_vs_peer_p50"] = peer / stats["p50_ms"]
-        key = "int8" if variant.startswith("ort_int8") else "fp32"
+        key = variant[4:].removesuffix("_band") if variant.startswith("ort") else "fp32"
         bound, roof = record.get(f"bound_ms_{key}"), record.get(f"roofline_ms_{key}")
         stats["speedup_vs_naive_p50"] = naive / stats["p50_ms"] if naive else None
         stats["ratio_to_bound_p50"] = stats["p50_ms"] / bound if bound else None
@@ -466,7 +470,7 @@ def plot_histograms(results: dict[str, Any], path: Path) -> None:
                     ax.hist(s["samples_ms"], bins=bins, histtype="step", color=f"C{i}", ls="-" if j == 0 else "--",
                             label=f"{v} ({label}) p50 {s['p50_ms']:.1f}")
             if rec and j == 0:
-                for key, style in (("fp32", "--"), ("int8", ":")):
+                for key, style in zip(PRECISIONS, ("--", ":", "-.")):
                     if f"bound_ms_{key}" in rec:
                         ax.axvline(rec[f"bound_ms_{key}"], ls=style, color="gray", label=f"{key} bandwidth bound")
                     if f"roofline_ms_{key}" in rec:
@@ -495,7 +499,7 @@ def summary_table(results: dict[str, Any]) -> str:
                              f"| {fmt(s.get('speedup_vs_peer_p50'), '.2f')} "
                              f"| {fmt(s.get('ratio_to_bound_p50'), '.2f')} "
                              f"| {fmt(s.get('ratio_to_roofline_p50'), '.2f')} |")
-            for key in ("fp32", "int8"):
+            for key in PRECISIONS:
                 if f"bound_ms_{key}" in rec:
                     lines.append(f"| {cond} | {cfg} | bounds {key}: bandwidth / roofline | {rec[f'bound_ms_{key}']:.1f}"
                                  f" / {rec.get(f'roofline_ms_{key}', 0):.1f} | | | | | | |")

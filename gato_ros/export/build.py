@@ -33,7 +33,8 @@ def find_sp_model(config: Any, near: list[Path]) -> Path | None:
     return None
 
 
-def export_checkpoint(checkpoint: Path, out_dir: Path, *, int8: bool = False, sp_model: Path | None = None) -> Path:
+def export_checkpoint(checkpoint: Path, out_dir: Path, *, precision: str = "fp32",
+                      sp_model: Path | None = None) -> Path:
     """Export a `gato-ros train` checkpoint."""
     from gato_ros.model.gato import load_checkpoint
 
@@ -42,7 +43,7 @@ def export_checkpoint(checkpoint: Path, out_dir: Path, *, int8: bool = False, sp
     model, config, _ = load_checkpoint(checkpoint)
     model_cfg = getattr(model, "config", None) or getattr(model, "cfg", None)
     sp = sp_model or find_sp_model(config, [Path(checkpoint).parent])
-    return write_model_dir(model, config, out_dir, int8=int8, sp_model=sp, model_cfg=model_cfg)
+    return write_model_dir(model, config, out_dir, precision=precision, sp_model=sp, model_cfg=model_cfg)
 
 
 def random_model(config_name: str, seed: int = 0) -> tuple[torch.nn.Module, Any]:
@@ -56,7 +57,7 @@ def random_model(config_name: str, seed: int = 0) -> tuple[torch.nn.Module, Any]
     return Gato(model_cfg).eval(), model_cfg
 
 
-def export_random(config_name: str, out_dir: Path, *, int8: bool = False, seed: int = 0,
+def export_random(config_name: str, out_dir: Path, *, precision: str = "fp32", seed: int = 0,
                   sp_model: Path | None = None, robot: str = DEFAULT_ROBOT) -> Path:
     """Export a randomly initialised model with the default gato.json (tokenizer, vocabulary) for registry arm
     `robot` (an untrained model to bring up a graph with: it never stacks)."""
@@ -67,4 +68,4 @@ def export_random(config_name: str, out_dir: Path, *, int8: bool = False, seed: 
     config = dataclasses.replace(config, model={**dict(config.model or {}), "name": config_name,
                                                 "random_init_seed": seed})  # marks an untrained model
     sp = sp_model or find_sp_model(config, [])
-    return write_model_dir(model, config, out_dir, int8=int8, sp_model=sp, model_cfg=model_cfg)
+    return write_model_dir(model, config, out_dir, precision=precision, sp_model=sp, model_cfg=model_cfg)
