@@ -96,3 +96,15 @@ def test_bad_input_is_a_clear_error(robot) -> None:
     text = default_urdf_path().read_text().replace('<limit lower="-3.0503"', '<limitx lower="-3.0503"')
     with pytest.raises(URDFError, match="right_j0.*need a <limit>"):
         RobotModel.from_urdf(text)
+
+
+def test_link_poses_remembers_the_last_joint_state_only(robot) -> None:
+    """One control step asks for the same q several times: computed once; another q recomputes; fk hands out a copy."""
+    q = np.linspace(-0.5, 0.5, 7)
+    first = robot.link_poses(q)
+    assert robot.link_poses(q.copy()) is first
+    other = robot.link_poses(q + 1e-9)
+    assert other is not first and not np.array_equal(other[0][robot.tool_link], first[0][robot.tool_link])
+    pose = robot.fk(q)
+    pose[:3, 3] = 99.0
+    assert not np.allclose(robot.fk(q)[:3, 3], 99.0)

@@ -27,10 +27,14 @@ def default_urdf_path() -> Path:
 
 
 def _rot(axis: np.ndarray, angle: float) -> np.ndarray:
-    x, y, z = axis
+    """Rotation by `angle` about the unit `axis` (Rodrigues: c I + s [axis]x + (1 - c) axis axis^T), from scalars:
+    the agent computes several per control step."""
+    x, y, z = (float(a) for a in axis)
     c, s = np.cos(angle), np.sin(angle)
-    k = np.array([[0, -z, y], [z, 0, -x], [-y, x, 0]])
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
+    t = 1.0 - c
+    return np.array([[c + t * x * x, t * x * y - s * z, t * x * z + s * y],
+                     [t * x * y + s * z, c + t * y * y, t * y * z - s * x],
+                     [t * x * z - s * y, t * y * z + s * x, c + t * z * z]])
 
 
 class RobotModel:
@@ -51,6 +55,7 @@ class RobotModel:
         self.position_limits = np.array([[j.lower, j.upper] for j in joints])
         self.velocity_limits = np.array([j.velocity for j in joints])
         self.tool_link = tool_link
+        self._last_poses: tuple[bytes, tuple[dict, dict]] | None = None  # link_poses of the last q asked for
         self._order = self._topological_joints()
         self._arm_index = {name: i for i, name in enumerate(self.arm_joint_names)}
         chain = self._chain_to(tool_link)
@@ -113,8 +118,15 @@ class RobotModel:
         return q
 
     def link_poses(self, q: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
-        """Base-frame 4x4 pose of every link, and (origin, axis) in the base frame of every movable joint."""
+        """Base-frame 4x4 pose of every link, and (origin, axis) in the base frame of every movable joint.
+
+        Remembered for the last q (one control step asks for the same joint state 3-4 times: observation, FK,
+        Jacobian, gravity); the arrays returned are shared, so callers must not modify them.
+        """
         q = self._check_q(q)
+        key, last = q.tobytes(), self._last_poses
+        if last is not None and last[0] == key:
+            return last[1]
         poses = {self.urdf.root: np.eye(4)}
         axes = {}
         for j in self._order:
@@ -130,22 +142,20 @@ class RobotModel:
                 frame = frame.copy()
                 frame[:3, 3] += frame[:3, :3] @ j.axis * angle
             poses[j.child] = frame
+        self._last_poses = (key, (poses, axes))
         return poses, axes
 
     def fk(self, q: np.ndarray) -> np.ndarray:
         """4x4 pose of the gripper pinch point in the base frame."""
-        return self.link_poses(q)[0][self.tool_link]
+        return self.link_poses(q)[0][self.tool_link].copy()
 
     def jacobian(self, q: np.ndarray) -> np.ndarray:
         """[6,7] geometric Jacobian of the pinch point: rows linear (3) then angular (3), base frame."""
         poses, axes = self.link_poses(q)
         p = poses[self.tool_link][:3, 3]
-        jac = np.zeros((6, 7))
-        for i, name in enumerate(self.arm_joint_names):
-            origin, axis = axes[name]
-            jac[:3, i] = np.cross(axis, p - origin)
-            jac[3:, i] = axis
-        return jac
+        origins = np.array([axes[name][0] for name in self.arm_joint_names])
+        dirs = np.array([axes[name][1] for name in self.arm_joint_names])
+        return np.concatenate([np.cross(dirs, p - origins).T, dirs.T])
 
     def gravity_torques(self, q: np.ndarray) -> np.ndarray:
         """[7] joint torques that hold the arm (gripper and its mass included) still against gravity."""
@@ -157,9 +167,12 @@ class RobotModel:
                 continue
             com = poses[link][:3, :3] @ inertial.com + poses[link][:3, 3]
             force = inertial.mass * weight
-            for name in self._ancestors(link):
-                origin, axis = axes[name]
-                tau[self._arm_index[name]] += np.dot(axis, np.cross(com - origin, force))
+            names = self._ancestors(link)
+            if names:
+                origins = np.array([axes[name][0] for name in names])
+                dirs = np.array([axes[name][1] for name in names])
+                tau[[self._arm_index[name] for name in names]] += np.einsum(
+                    "ij,ij->i", dirs, np.cross(com - origins, force))
         return tau
 
     def _ancestors(self, link: str) -> list[str]:
