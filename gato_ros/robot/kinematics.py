@@ -142,8 +142,9 @@ class RobotModel:
                 frame = frame.copy()
                 frame[:3, 3] += frame[:3, :3] @ j.axis * angle
             poses[j.child] = frame
-        self._last_poses = (key, (poses, axes))
-        return poses, axes
+        result = poses, axes
+        self._last_poses = (key, result)
+        return result
 
     def fk(self, q: np.ndarray) -> np.ndarray:
         """4x4 pose of the gripper pinch point in the base frame."""
