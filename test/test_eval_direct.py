@@ -9,7 +9,7 @@ import pytest
 
 from gato_ros.eval.direct import DirectConfig, evaluate_direct, held_success
 from gato_ros.eval.stages import EpisodeOutcome, aggregate
-from gato_ros.eval.stats import wilson_interval
+from gato_ros.eval.stats import mcnemar_exact, wilson_interval
 
 
 @pytest.mark.parametrize("k, n, lo, hi", [
@@ -20,6 +20,13 @@ def test_wilson_interval_known_values(k: int, n: int, lo: float, hi: float) -> N
     assert wilson_interval(k, n) == pytest.approx((lo, hi), abs=1e-6)  # statsmodels proportion_confint 'wilson'
     with pytest.raises(ValueError):
         wilson_interval(3, 2)
+
+
+@pytest.mark.parametrize("a, b, p", [(4, 7, 0.548828), (0, 6, 0.03125), (5, 5, 1.0), (0, 0, 1.0), (1, 10, 0.011719)])
+def test_mcnemar_exact_known_values(a: int, b: int, p: float) -> None:
+    assert mcnemar_exact(a, b) == pytest.approx(p, abs=1e-6) == mcnemar_exact(b, a)  # 2 x binomial(n, 1/2) tail
+    with pytest.raises(ValueError):
+        mcnemar_exact(-1, 2)
 
 
 def test_graph_eval_aggregate_carries_wilson_intervals() -> None:

@@ -33,3 +33,15 @@ def format_rate(successes: int, n: int) -> str:
     lo, hi = wilson_interval(successes, n)
     rate = successes / n if n else 0.0
     return f"{rate:.0%} [{lo:.0%}-{hi:.0%}] ({successes}/{n})"
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value for paired outcomes (the same episodes run two ways): only the discordant
+    pairs count, `only_a` won by A alone and `only_b` by B alone; 1.0 when there are none."""
+    if only_a < 0 or only_b < 0:
+        raise ValueError(f"discordant counts must be >= 0, got {only_a}, {only_b}")
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
