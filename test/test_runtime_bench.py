@@ -10,7 +10,7 @@ import pytest
 from gato_ros.bench.bandwidth import (  # noqa: E402
     measure_bandwidth, measure_gemm_flops, pass_flops, roofline_step_s, step_bound_s, streamed_weight_bytes,
 )
-from gato_ros.bench.latency import VARIANTS, percentiles, summary_table  # noqa: E402
+from gato_ros.bench.latency import VARIANTS, StepClock, percentiles, summary_table  # noqa: E402
 
 
 def test_percentiles_and_bound() -> None:
@@ -19,6 +19,16 @@ def test_percentiles_and_bound() -> None:
     assert step_bound_s(100, 10, 1000, 8, 1e6) == pytest.approx(8 * (100 + 10_000) / 1e6)
     assert measure_bandwidth(mbytes=16, repeats=2) > 1e8  # any machine copies more than 100 MB/s
     assert measure_gemm_flops(n=256, repeats=2) > 1e8 and measure_gemm_flops(int8=True, n=256, repeats=2) > 1e8
+
+
+def test_step_clock_fills_once_then_times_one_step_per_call() -> None:
+    """Filling steps run before timing (until fill() is true), on_full once, then one timed step per call."""
+    calls: list[str] = []
+    filled = iter([False, False, True])
+    clock = StepClock(lambda image, proprio: calls.append(f"step {image.shape}"), lambda: next(filled), (8, 4),
+                      fill_step=lambda image, proprio: calls.append("fill"), on_full=lambda: calls.append("full"))
+    assert calls == ["fill", "fill", "full"]
+    assert all(clock() >= 0 for _ in range(3)) and calls[3:] == ["step (8, 4, 3)"] * 3
 
 
 def test_roofline_counts_prefill_flops() -> None:
@@ -57,6 +67,7 @@ def test_bench_cli_writes_results(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "bench.json").read_text())
     rec = results["conditions"]["no_sim"]["tiny"]
     assert set(rec["variants"]) == set(VARIANTS)
+    assert rec["interleaved"] == sorted(set(VARIANTS) - {"torch_naive"})  # took turns step by step
     assert rec["bound_ms_fp32"] > rec["bound_ms_int8"] > rec["bound_ms_int4"] > 0  # fewer weight bytes per decode
     for key in ("fp32", "int8", "int4"):
         assert rec[f"roofline_ms_{key}"] >= rec[f"bound_ms_{key}"]

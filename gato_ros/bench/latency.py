@@ -97,25 +97,36 @@ class PassTimes:
         return out
 
 
+class StepClock:
+    """One variant's control loop: fills the context once (`fill_step`, default `step`, until `fill()` says it is
+    full; then `on_full()`), after which each call times one step. Variants built this way take turns step by step,
+    so a shared machine's drifting speed hits them alike."""
+
+    def __init__(self, step: Callable[..., Any], fill: Callable[[], bool], size: tuple[int, int], seed: int = 0,
+                 fill_step: Callable[..., Any] | None = None, on_full: Callable[[], None] | None = None) -> None:
+        self.step, self.size = step, size
+        self.rng = np.random.default_rng(seed)
+        for _ in range(10_000):
+            if fill():
+                break
+            (fill_step or step)(*_inputs(self.rng, size))
+        if on_full is not None:
+            on_full()
+
+    def __call__(self) -> float:
+        """Seconds of one step on fresh random inputs."""
+        image, proprio = _inputs(self.rng, self.size)
+        t0 = time.perf_counter()
+        self.step(image, proprio)
+        return time.perf_counter() - t0
+
+
 def time_steps(step: Callable[..., Any], fill: Callable[[], bool], reps: int, size: tuple[int, int],
                seed: int = 0, fill_step: Callable[..., Any] | None = None,
                on_full: Callable[[], None] | None = None) -> list[float]:
-    """Run `fill_step` (default `step`) until `fill()` says the context is full, then (after `on_full()`) time
-    `reps` steps."""
-    rng = np.random.default_rng(seed)
-    for _ in range(10_000):
-        if fill():
-            break
-        (fill_step or step)(*_inputs(rng, size))
-    if on_full is not None:
-        on_full()
-    out = []
-    for _ in range(reps):
-        image, proprio = _inputs(rng, size)
-        t0 = time.perf_counter()
-        step(image, proprio)
-        out.append(time.perf_counter() - t0)
-    return out
+    """Fill the context, then time `reps` steps of one variant on its own (StepClock)."""
+    clock = StepClock(step, fill, size, seed, fill_step, on_full)
+    return [clock() for _ in range(reps)]
 
 
 class TorchPolicy:
@@ -308,34 +319,43 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
             record[f"roofline_ms_{key}"] = 1e3 * roofline_step_s(
                 model_cfg, w, kv_per_token, opts.context, block, patches, bandwidth, flops_linear, limits.flops_fp32,
                 decodes=passes - 1)
+        clocks: dict[str, tuple[StepClock, PassTimes | None, Any]] = {}
         for variant in opts.variants:
-            if variant in skip:
+            if variant in skip or (variant.startswith("ort") and variant not in dirs):
                 continue
-            if variant.startswith("ort"):
-                if variant not in dirs:
-                    continue
+            t0 = time.perf_counter()
+            if variant == "torch_naive":  # seconds per step: timed on its own with fewer steps
+                tp = TorchPolicy(model, tok, n_actions, opts.context, cached=False)
+                samples = time_steps(tp.act, lambda w=tp.window: _full(w), naive_reps, size,
+                                     fill_step=lambda i, p, tp=tp: tp.act(i, p, dry=True))
+                record["variants"][variant] = {**percentiles(samples), "samples_ms": [round(x * 1e3, 3)
+                                                                                     for x in samples]}
+                _log_variant(log, name, variant, record["variants"][variant], time.perf_counter() - t0)
+            elif variant.startswith("ort"):
                 pol = GatoPolicy(dirs[variant], provider=opts.provider, max_context_tokens=opts.context,
                                  threads=opts.threads)
                 record.setdefault("providers", {})[variant] = pol.provider
-                timer: PassTimes | None = PassTimes(pol.runner)
+                timer = PassTimes(pol.runner)
                 full = (lambda p=pol: len(p.window.steps) > p.band) if pol.band else (lambda w=pol.window: _full(w))
-                step, fill, n = pol.act, full, reps
+                clocks[variant] = (StepClock(pol.act, full, size, on_full=lambda t=timer, p=pol: _start_timing(t, p)),
+                                   timer, pol)
             else:
-                tp = TorchPolicy(model, tok, n_actions, opts.context, cached=variant == "torch_cache")
-                timer = None
-                step, fill = tp.act, (lambda w=tp.window: _full(w))
-                n = naive_reps if variant == "torch_naive" else reps
-            fill_step = (lambda i, p, tp=tp: tp.act(i, p, dry=True)) if variant == "torch_naive" else None
-            t0 = time.perf_counter()
-            samples = time_steps(step, fill, n, size, fill_step=fill_step,
-                                 on_full=(lambda t=timer, p=pol: _start_timing(t, p)) if timer else None)
+                tp = TorchPolicy(model, tok, n_actions, opts.context, cached=True)
+                clocks[variant] = (StepClock(tp.act, lambda w=tp.window: _full(w), size), None, None)
+        samples_of: dict[str, list[float]] = {v: [] for v in clocks}
+        t0 = time.perf_counter()
+        for _ in range(reps):  # the variants take turns, one step each
+            for variant, (clock, _, _) in clocks.items():
+                samples_of[variant].append(clock())
+        record["interleaved"] = sorted(clocks)
+        for variant, (_, timer, pol) in clocks.items():
+            samples = samples_of[variant]
             stats = {**percentiles(samples), **(timer.summary() if timer else {}),
                      "samples_ms": [round(x * 1e3, 3) for x in samples]}
-            if timer is not None:
+            if pol is not None:
                 stats["reprefills"] = pol.reprefills  # over the timed steps
             record["variants"][variant] = stats
-            log(f"{name:>5} {variant:<12} p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms  "
-                f"({n} steps, {time.perf_counter() - t0:.0f} s)")
+            _log_variant(log, name, variant, stats, time.perf_counter() - t0)
         if opts.peer:
             from gato_ros.bench.peer import PEER_VARIANT, PeerGPT2
 
@@ -351,6 +371,11 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
             log(f"{name:>5} {PEER_VARIANT:<12} p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms  "
                 f"({reps} steps, {time.perf_counter() - t0:.0f} s)")
     return record
+
+
+def _log_variant(log: Callable[[str], None], name: str, variant: str, stats: dict[str, Any], seconds: float) -> None:
+    log(f"{name:>5} {variant:<13} p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms  "
+        f"({stats['n']} steps, {seconds:.0f} s)")
 
 
 def _start_timing(timer: PassTimes, policy: Any) -> None:
