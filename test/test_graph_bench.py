@@ -39,7 +39,7 @@ def test_graph_bench_writes_image_to_output_latency(tiny_model: Path, ros_env: d
     from gato_ros.cli import main
 
     assert main(["bench", "--graph", "--model", str(tiny_model), "--seconds", "4", "--triggers", "image",
-                 "--out", str(tmp_path)]) == 0
+                 "--episode-seconds", "1.5", "--out", str(tmp_path)]) == 0
     run = json.loads((tmp_path / "graph_latency.json").read_text())["runs"]["image"]
     assert run["safety_wake_on_command"] is True and run["safety"]["woken_ticks"] > 0
     stats = run["image_to_output"]
@@ -47,3 +47,4 @@ def test_graph_bench_writes_image_to_output_latency(tiny_model: Path, ros_env: d
     assert 0 < stats["p50_ms"] <= stats["p99_ms"] < 1000
     assert run["safety"]["image_to_output_other_clock"] == 0 and run["safety"]["image_to_output_count"] >= stats["n"]
     assert run["agent"]["published"] > 0 and (tmp_path / "graph_latency.png").stat().st_size > 10_000
+    assert run["episodes"] >= 4 and run["successes"] == 0  # untrained: 1.5 s episodes back to back fill 5 s + 4 s

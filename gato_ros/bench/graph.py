@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,18 +47,24 @@ def run_key(trigger: str, wake_on_command: bool) -> str:
 
 
 class LatencyRunner(Runner):
-    """The graph runner, recording the safety node's latency samples while episodes run."""
+    """The graph runner, recording the safety node's latency samples while episodes run back to back for
+    warm-up + `seconds` (each episode ends at success or after `episode_s`): a model that stacks in a few seconds
+    still gives the full measuring time."""
 
-    def __init__(self, values: dict[str, str], options: RunOptions, warmup_s: float) -> None:
+    def __init__(self, values: dict[str, str], options: RunOptions, warmup_s: float, seconds: float,
+                 episode_s: float) -> None:
         super().__init__(values, options)
-        self.warmup_s = warmup_s
+        self.warmup_s, self.seconds, self.episode_s = warmup_s, seconds, episode_s
         self.samples: list[tuple[int, int]] = []
         self.measure_from_ns = 0
 
     def _drive(self, monitor) -> None:  # noqa: ANN001 - GraphMonitor
         self.samples = monitor.record_output_latency()
         self.measure_from_ns = time.time_ns() + int(self.warmup_s * 1e9)
-        super()._drive(monitor)
+        end = time.monotonic() + self.warmup_s + self.seconds
+        while not self.stop_event.is_set() and end - time.monotonic() > 0.5:
+            self.options = replace(self.options, duration_s=min(self.episode_s, end - time.monotonic()))
+            self._episode(monitor, len(self.summary.episodes))
 
 
 def _config_dir(folder: Path, trigger: str, wake_on_command: bool) -> Path:
@@ -86,11 +92,11 @@ def run_trigger(trigger: str, opts: GraphBenchOptions, folder: Path, log: Callab
     """One graph run with the agent's `trigger` and the safety node's `wake_on_command`; the measured latencies and
     what the nodes reported."""
     key = run_key(trigger, wake_on_command)
-    episodes = max(1, round((opts.seconds + opts.warmup_s) / opts.episode_s))
-    options = RunOptions(episodes=episodes, duration_s=(opts.seconds + opts.warmup_s) / episodes,
+    options = RunOptions(episodes=1, duration_s=opts.episode_s,  # LatencyRunner runs episodes until the time is up
                          config_dir=_config_dir(folder / key, trigger, wake_on_command),
                          log_dir=opts.out_dir / "graph_latency_logs" / key)
-    runner = LatencyRunner({"sim": "true", "model": opts.model_dir}, options, opts.warmup_s)
+    runner = LatencyRunner({"sim": "true", "model": opts.model_dir}, options, opts.warmup_s, opts.seconds,
+                           opts.episode_s)
     load_start = os.getloadavg()[0]
     summary = runner.run()
     if summary.early_exits:
@@ -104,7 +110,8 @@ def run_trigger(trigger: str, opts: GraphBenchOptions, folder: Path, log: Callab
     record = {
         "trigger": trigger, "safety_wake_on_command": wake_on_command, "image_to_output": stats,
         "samples_ms": [round(1e3 * x, 3) for x in kept],
-        "measured_s": opts.seconds, "episodes": episodes, "load_average_1min": [load_start, os.getloadavg()[0]],
+        "measured_s": opts.seconds, "episodes": len(summary.episodes),
+        "successes": sum(e.success for e in summary.episodes), "load_average_1min": [load_start, os.getloadavg()[0]],
         "agent": {k: _number(agent, k) for k in ("tick_p50_ms", "tick_p99_ms", "tick_deadline_misses", "published",
                                                   "overruns", "frames_dropped", "skipped", "image_to_command_p50_ms",
                                                   "image_to_command_p99_ms", "context_tokens")},

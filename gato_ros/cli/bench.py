@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                          "graph (sim + safety + agent) -> graph_latency.json + PNG")
     p.add_argument("--model", default="", help="--graph: model directory (default: models/default)")
     p.add_argument("--seconds", type=float, default=45.0, help="--graph: seconds measured per agent trigger")
+    p.add_argument("--episode-seconds", type=float, default=20.0,
+                   help="--graph: an episode ends at success or after this long; the next starts at once")
     p.add_argument("--triggers", default="image,timer", help="--graph: agent triggers to measure (image, timer)")
     p.add_argument("--wake-on-command", default="true",
                    help="--graph: the safety node's wake_on_command settings to measure, back to back per trigger "
@@ -43,7 +45,7 @@ def run_graph(args: argparse.Namespace) -> int:
         raise SystemExit(f"gato-ros bench: --wake-on-command takes true, false or both (comma-separated), "
                          f"got {args.wake_on_command!r}")
     opts = GraphBenchOptions(model_dir=args.model, triggers=tuple(t for t in args.triggers.split(",") if t),
-                             seconds=args.seconds, out_dir=Path(args.out),
+                             seconds=args.seconds, episode_s=args.episode_seconds, out_dir=Path(args.out),
                              wake_on_command=tuple(words[w] for w in wake))
     results = run_graph_bench(opts)
     print(summary_table(results))
