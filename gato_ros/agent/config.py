@@ -46,7 +46,8 @@ class AgentConfig:
                                                                    "model.context_window)",
                                                            "range": (64, 1 << 20)})
     intra_op_threads: int = field(default=0, metadata={"doc": "ONNX Runtime intra-op threads; 0 = one per core "
-                                                              "(1 thread measured slower with the sim running)",
+                                                              "(faster for 79m and up; the tiny default model was "
+                                                              "faster on 1 next to the sim)",
                                                        "range": (0, 1024)})
     instruction: str = field(default="", metadata={"doc": "instruction text given to the policy; empty: none (the "
                                                           "policy's default)"})
