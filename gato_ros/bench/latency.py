@@ -31,9 +31,8 @@ from gato_ros.interfaces import PROPRIO_SIZE
 from gato_ros.runtime.window import TimestepWindow
 from gato_ros.tokenizer import TokenSequence, concat
 
-VARIANTS = ("torch_naive", "torch_cache", "ort_fp32", "ort_int8", "ort_int4", "ort_fp32_band", "ort_int8_band",
-            "ort_int4_band")
 ORT = tuple(f"ort_{p}" for p in PRECISIONS)  # the unbanded ONNX Runtime variants, one per export precision
+VARIANTS = ("torch_naive", "torch_cache", *ORT, *(f"{v}_band" for v in ORT))
 DEFAULT_REPS = {"tiny": 200, "small": 100, "79m": 40, "364m": 30, "1.18b": 20}
 DEFAULT_NAIVE_REPS = {"tiny": 30, "small": 10, "79m": 3, "364m": 1, "1.18b": 1}
 
@@ -374,6 +373,7 @@ def bench_config(name: str, opts: BenchOptions, limits: MachineLimits, log: Call
 
 
 def _log_variant(log: Callable[[str], None], name: str, variant: str, stats: dict[str, Any], seconds: float) -> None:
+    """One line per measured variant: p50/p99, steps and wall time."""
     log(f"{name:>5} {variant:<13} p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms  "
         f"({stats['n']} steps, {seconds:.0f} s)")
 

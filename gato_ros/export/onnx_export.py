@@ -73,7 +73,7 @@ def export_graphs(model: nn.Module, out_dir: Path, opset: int = OPSET) -> dict[s
             "outputs": list(OUTPUTS)}
 
 
-INT4_BLOCK = 128  # weights per 4-bit block (one fp32 scale each); 32 was slower and no more accurate in our checks
+INT4_BLOCK = 128  # weights per 4-bit block (one fp32 scale each); blocks of 32 measured slower (docs/RUNTIME.md)
 
 
 def _int8_dynamic(path: Path, op_types: list[str]) -> None:
